@@ -1,0 +1,70 @@
+# The Makefile is the interface: every target sets up what it needs itself.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+JAVA_STAMP := .local/.java-ok
+SERVICE ?=
+STAGE ?= dev
+PORT ?= 3000
+export AWS_REGION ?= us-east-1
+export AWS_DEFAULT_REGION ?= $(AWS_REGION)
+
+.PHONY: help setup lint format unit integration infra-test e2e test demo up synth deploy destroy bench openapi lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[runtime,infra,dev]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(JAVA_STAMP):
+	@mkdir -p .local
+	@command -v java >/dev/null || { echo "java not found: installing openjdk-17-jre-headless"; \
+		apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; }
+	@java -version 2>&1 | head -1
+	touch $@
+
+setup: $(VENV_STAMP) $(NODE_STAMP) $(JAVA_STAMP) ## Create .venv, install Python and Node packages, check Java
+
+lint: $(VENV_STAMP) ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared/python infra tests $(wildcard services/*/*/)
+
+format: $(VENV_STAMP) ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+unit: $(VENV_STAMP) ## Unit tests (moto, network blocked)
+	$(PY) -m pytest tests/unit --disable-socket -q
+
+integration: setup ## Integration tests against DynamoDB Local
+	$(PY) -m pytest tests/integration -q
+
+test: setup lint unit integration ## Everything CI runs: lint, unit, integration, infrastructure tests
+
+demo: setup ## Run the end-to-end scenario and print its report
+	$(PY) -m infra.demo
+
+lock: ## Re-resolve constraints.txt from pyproject.toml
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e '.[runtime,infra,dev]'
+	{ echo '# Exact versions of every Python package (transitives included); regenerate with `make lock`.'; \
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^#'; } > constraints.txt
+	rm -rf .lock-venv
+
+clean: ## Remove generated files (keeps .venv and node_modules)
+	rm -rf cdk.out .bench .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,87 @@
+"""The one REST resolver factory: validation on, CORS, and RFC 9457 problem responses.
+
+Every error a route can produce because of its input is a 4xx with an
+``application/problem+json`` body; only a bug in our code answers 500.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from commons.errors import DomainError
+from commons.observability import logger
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, detail: str, instance: str | None = None, **extensions: Any) -> Response[Any]:
+    """An RFC 9457 problem response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extensions)
+    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body))
+
+
+def _pointer(location: tuple[Any, ...]) -> str:
+    """('body', 'items', 0, 'quantity') -> '/items/0/quantity'; query and path parameters keep their source."""
+    source, *rest = location or ("body",)
+    prefix = "" if source == "body" else f"#{source}"
+    return prefix + "".join(f"/{part}" for part in rest)
+
+
+def validation_problem(error: RequestValidationError, instance: str | None) -> Response[Any]:
+    if any(item.get("type") == "json_invalid" for item in error.errors()):
+        return problem(400, "The request body is not valid JSON", instance)
+    errors = [
+        {"pointer": _pointer(tuple(item.get("loc", ()))), "detail": item["msg"]} for item in error.errors()
+    ]
+    summary = "; ".join(f"{e['pointer'] or '/'}: {e['detail']}" for e in errors[:5])
+    return problem(422, f"The request is invalid: {summary}", instance, errors=errors)
+
+
+def create_resolver(allow_headers: list[str] | None = None) -> APIGatewayRestResolver:
+    origin = os.environ.get("CORS_ALLOW_ORIGIN", "*")
+    headers = ["Authorization", "Content-Type", "x-api-key", *(allow_headers or [])]
+    app = APIGatewayRestResolver(
+        enable_validation=True, cors=CORSConfig(allow_origin=origin, allow_headers=headers)
+    )
+
+    def request_path() -> str:
+        return str(app.current_event.path)
+
+    def on_domain_error(error: DomainError) -> Response[Any]:
+        return problem(error.status, error.detail, request_path(), **error.extensions)
+
+    def on_validation_error(error: RequestValidationError) -> Response[Any]:
+        return validation_problem(error, request_path())
+
+    def on_service_error(error: ServiceError) -> Response[Any]:
+        return problem(error.status_code, str(error.msg), request_path())
+
+    def on_not_found(_: Exception) -> Response[Any]:
+        return problem(404, "No such route", request_path())
+
+    def on_unexpected(error: Exception) -> Response[Any]:
+        logger.exception("Unhandled error")
+        return problem(500, "An unexpected error occurred; it has been logged", request_path())
+
+    # Powertools picks the handler of the closest class in the exception's MRO.
+    app.exception_handler(DomainError)(on_domain_error)
+    app.exception_handler(RequestValidationError)(on_validation_error)
+    app.exception_handler(ServiceError)(on_service_error)
+    app.not_found(on_not_found)
+    app.exception_handler(Exception)(on_unexpected)
+    return app

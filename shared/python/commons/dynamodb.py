@@ -1,0 +1,182 @@
+"""DynamoDB helpers: the low-level client, typed (de)serialization, conditional writes,
+batch writes that finish, and opaque pagination cursors.
+
+Low-level client rather than the resource API: it imports faster at cold start and
+maps one-to-one to the API, so what the code does is what DynamoDB is billed for.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from commons.errors import BadRequest, DomainError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+BATCH_WRITE_LIMIT = 25
+
+
+@cache
+def client() -> DynamoDBClient:
+    """One client per process, created on first use. ``DYNAMODB_ENDPOINT_URL`` points it at DynamoDB Local."""
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL") or None,
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5),
+    )
+
+
+def _to_dynamo_number(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo_number(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo_number(v) for v in value]
+    return value
+
+
+def _from_dynamo_number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo_number(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_from_dynamo_number(v) for v in value]
+    return value
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain Python (floats allowed) -> DynamoDB JSON."""
+    return {key: _serializer.serialize(_to_dynamo_number(value)) for key, value in item.items()}
+
+
+def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    """DynamoDB JSON -> plain Python, numbers as int or float."""
+    return {key: _from_dynamo_number(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def serialize_value(value: Any) -> dict[str, Any]:
+    return dict(_serializer.serialize(_to_dynamo_number(value)))
+
+
+def is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+@contextmanager
+def condition_raises(error: DomainError | Callable[[], DomainError]) -> Iterator[None]:
+    """Turn a failed ConditionExpression into a domain error::
+
+    with condition_raises(Conflict("Order is not PAID")):
+        client().update_item(..., ConditionExpression="#status = :paid")
+    """
+    try:
+        yield
+    except ClientError as failure:
+        if not is_condition_failure(failure):
+            raise
+        raise (error if isinstance(error, DomainError) else error()) from None
+
+
+def transaction_cancellation_reasons(error: ClientError) -> list[str]:
+    """The per-item reason codes of a TransactionCanceledException ('None' where that item was fine)."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return []
+    reasons = error.response.get("CancellationReasons") or []
+    return [str(reason.get("Code", "None")) for reason in reasons]
+
+
+class BatchWriteIncomplete(RuntimeError):
+    """BatchWriteItem still had unprocessed items when the deadline passed; nothing was lost silently."""
+
+    def __init__(self, unprocessed: Mapping[str, Sequence[Any]]) -> None:
+        count = sum(len(requests) for requests in unprocessed.values())
+        super().__init__(f"{count} write requests still unprocessed at the deadline")
+        self.unprocessed = unprocessed
+
+
+def batch_write(
+    table_name: str,
+    requests: Sequence[WriteRequestTypeDef],
+    *,
+    deadline_seconds: float = 10.0,
+    base_delay: float = 0.05,
+    max_delay: float = 2.0,
+    dynamodb: DynamoDBClient | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Write all ``requests`` in chunks of 25, retrying UnprocessedItems with exponential
+    backoff and full jitter until done or ``deadline_seconds`` pass. Returns the number
+    of BatchWriteItem calls made; raises BatchWriteIncomplete rather than drop a write."""
+    db = dynamodb or client()
+    deadline = time.monotonic() + deadline_seconds
+    calls = 0
+    for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+        pending: Mapping[str, Sequence[Any]] = {table_name: list(requests[start : start + BATCH_WRITE_LIMIT])}
+        attempt = 0
+        while pending:
+            calls += 1
+            response = db.batch_write_item(RequestItems=pending)
+            pending = {table: items for table, items in response.get("UnprocessedItems", {}).items() if items}
+            if not pending:
+                break
+            delay = random.uniform(0, min(max_delay, base_delay * 2**attempt))
+            if time.monotonic() + delay > deadline:
+                raise BatchWriteIncomplete(pending)
+            attempt += 1
+            sleep(delay)
+    return calls
+
+
+def encode_cursor(last_evaluated_key: Mapping[str, Any] | None) -> str | None:
+    """DynamoDB's LastEvaluatedKey -> an opaque, URL-safe ``nextToken`` (None at the end)."""
+    if not last_evaluated_key:
+        return None
+    raw = json.dumps(last_evaluated_key, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(
+    token: str | None, expected_keys: set[str], fixed: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """``nextToken`` -> ExclusiveStartKey. A token that was not made by encode_cursor for
+    this query (wrong shape or keys) is the caller's mistake: 400, never a 500.
+    ``fixed`` holds key attributes the token must carry unchanged (the partition being
+    listed), so an edited token cannot page through someone else's partition."""
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise BadRequest("nextToken is not a valid pagination token") from None
+    if (
+        not isinstance(key, dict)
+        or set(key) != expected_keys
+        or not all(isinstance(v, dict) and len(v) == 1 and set(v) <= {"S", "N", "B"} for v in key.values())
+    ):
+        raise BadRequest("nextToken does not belong to this listing")
+    if fixed and any(key.get(name) != serialize_value(value) for name, value in fixed.items()):
+        raise BadRequest("nextToken does not belong to this listing")
+    return key

@@ -1,0 +1,100 @@
+"""The layer's DynamoDB helpers against a real DynamoDB Local."""
+
+import uuid
+
+import pytest
+
+from commons import dynamodb
+from commons.dynamodb import batch_write, condition_raises, decode_cursor, encode_cursor, serialize
+from commons.errors import Conflict
+from commons.streams import decode_image, event_name
+from tests.unit.shared.test_dynamodb import FlakyBatchClient, put, scan_keys
+from tests.unit.shared.test_streams_identity_observability import Order
+
+
+@pytest.fixture
+def table(dynamodb_local):
+    name = f"helpers-{uuid.uuid4().hex[:8]}"
+    dynamodb.client().create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    yield name
+    dynamodb.client().delete_table(TableName=name)
+
+
+def put_sk(n: int):
+    request = put(n)
+    request["PutRequest"]["Item"]["sk"] = {"S": "v"}
+    return request
+
+
+def test_forced_unprocessed_items_are_retried_until_every_item_is_written(table):
+    flaky = FlakyBatchClient(dynamodb.client(), failures=4, held_back=7)
+    calls = batch_write(table, [put_sk(n) for n in range(40)], dynamodb=flaky, base_delay=0.01)
+    # 40 requests = chunks of 25 and 15; the first chunk is held back 4 times, then everything succeeds.
+    assert calls == 6
+    assert flaky.calls[:5] == [25, 7, 7, 7, 7]
+    assert scan_keys(table) == {f"item-{n}" for n in range(40)}
+
+
+def test_conditional_write_maps_to_domain_error(table):
+    item = serialize({"pk": "a", "sk": "v", "status": "PAID"})
+    dynamodb.client().put_item(TableName=table, Item=item)
+    with pytest.raises(Conflict), condition_raises(Conflict("not pending")):
+        dynamodb.client().update_item(
+            TableName=table,
+            Key=serialize({"pk": "a", "sk": "v"}),
+            UpdateExpression="SET #s = :new",
+            ConditionExpression="#s = :pending",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=serialize({":new": "CANCELLED", ":pending": "PENDING"}),
+        )
+    stored = dynamodb.client().get_item(TableName=table, Key=serialize({"pk": "a", "sk": "v"}))["Item"]
+    assert stored["status"] == {"S": "PAID"}
+
+
+def test_cursor_pages_through_a_real_query_without_gaps_or_repeats(table):
+    batch_write(table, [{"PutRequest": {"Item": serialize({"pk": "p", "sk": f"{n:03}"})}} for n in range(23)])
+    seen, token = [], None
+    while True:
+        start = decode_cursor(token, {"pk", "sk"}, fixed={"pk": "p"})
+        page = dynamodb.client().query(
+            TableName=table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues=serialize({":p": "p"}),
+            Limit=5,
+            **({"ExclusiveStartKey": start} if start else {}),
+        )
+        seen += [item["sk"]["S"] for item in page["Items"]]
+        token = encode_cursor(page.get("LastEvaluatedKey"))
+        if token is None:
+            break
+    assert seen == [f"{n:03}" for n in range(23)]
+
+
+def test_real_stream_records_decode_into_models(table, dynamodb_local):
+    key = {"pk": "o1", "sk": "v"}
+    dynamodb.client().put_item(TableName=table, Item=serialize({**key, "status": "PENDING", "total": 5}))
+    dynamodb.client().update_item(
+        TableName=table,
+        Key=serialize(key),
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues=serialize({":s": "PAID"}),
+    )
+    streams = dynamodb_local.streams_client()
+    arn = dynamodb.client().describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    assert [event_name(r) for r in records] == ["INSERT", "MODIFY"]
+    modify = records[1]
+    assert decode_image(modify, "OldImage", Order) == Order(pk="o1", status="PENDING", total=5)
+    assert decode_image(modify, "NewImage", Order) == Order(pk="o1", status="PAID", total=5)

@@ -1,0 +1,18 @@
+"""Unit tests never reach the network: pytest-socket blocks it (`--disable-socket`), moto stands in for AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from commons import dynamodb
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        dynamodb.client.cache_clear()
+        yield
+        dynamodb.client.cache_clear()

@@ -1,0 +1,142 @@
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from commons import dynamodb
+from commons.dynamodb import (
+    BatchWriteIncomplete,
+    batch_write,
+    condition_raises,
+    decode_cursor,
+    deserialize,
+    encode_cursor,
+    serialize,
+)
+from commons.errors import BadRequest, Conflict
+
+TABLE = "things"
+
+
+@pytest.fixture
+def table(aws):
+    dynamodb.client().create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return TABLE
+
+
+def test_serialization_round_trips_plain_python():
+    item = {"pk": "a", "count": 3, "ratio": 0.1, "nested": {"values": [1.5, 2]}, "flag": True, "none": None}
+    assert deserialize(serialize(item)) == item
+    assert serialize({"ratio": 0.1})["ratio"] == {"N": "0.1"}
+
+
+def test_condition_failure_becomes_the_domain_error(table):
+    dynamodb.client().put_item(TableName=table, Item=serialize({"pk": "a"}))
+    with pytest.raises(Conflict, match="exists"), condition_raises(Conflict("a exists")):
+        dynamodb.client().put_item(
+            TableName=table, Item=serialize({"pk": "a"}), ConditionExpression="attribute_not_exists(pk)"
+        )
+
+
+def test_other_client_errors_pass_through(table):
+    with pytest.raises(ClientError), condition_raises(Conflict("unused")):
+        dynamodb.client().put_item(TableName="missing-table", Item=serialize({"pk": "a"}))
+
+
+def test_condition_success_raises_nothing(table):
+    with condition_raises(lambda: Conflict("unused")):
+        dynamodb.client().put_item(
+            TableName=table, Item=serialize({"pk": "b"}), ConditionExpression="attribute_not_exists(pk)"
+        )
+    assert dynamodb.client().get_item(TableName=table, Key=serialize({"pk": "b"}))["Item"]
+
+
+def put(n: int) -> Any:
+    return {"PutRequest": {"Item": serialize({"pk": f"item-{n}"})}}
+
+
+class FlakyBatchClient:
+    """Reports the last `held_back` requests of each call as unprocessed, `failures` times."""
+
+    def __init__(self, real: Any, failures: int, held_back: int = 3) -> None:
+        self.real, self.failures, self.held_back, self.calls = real, failures, held_back, []
+
+    def batch_write_item(self, RequestItems):
+        self.calls.append(sum(len(v) for v in RequestItems.values()))
+        if self.failures <= 0:
+            return self.real.batch_write_item(RequestItems=RequestItems)
+        self.failures -= 1
+        (table, requests), *_ = RequestItems.items()
+        kept, unprocessed = requests[: -self.held_back], requests[-self.held_back :]
+        if kept:
+            self.real.batch_write_item(RequestItems={table: kept})
+        return {"UnprocessedItems": {table: unprocessed}}
+
+
+def scan_keys(table: str) -> set[str]:
+    return {item["pk"]["S"] for item in dynamodb.client().scan(TableName=table)["Items"]}
+
+
+def test_batch_write_chunks_by_25_and_writes_everything(table):
+    calls = batch_write(table, [put(n) for n in range(60)])
+    assert calls == 3
+    assert scan_keys(table) == {f"item-{n}" for n in range(60)}
+
+
+def test_batch_write_retries_unprocessed_items_with_growing_backoff(table):
+    flaky = FlakyBatchClient(dynamodb.client(), failures=3)
+    delays: list[float] = []
+    batch_write(table, [put(n) for n in range(10)], dynamodb=flaky, sleep=delays.append, base_delay=0.1)
+    assert flaky.calls == [10, 3, 3, 3]
+    assert len(delays) == 3
+    assert all(0 <= d <= 0.1 * 2**i for i, d in enumerate(delays))
+    assert scan_keys(table) == {f"item-{n}" for n in range(10)}
+
+
+def test_batch_write_gives_up_at_the_deadline_and_says_what_is_left(table):
+    flaky = FlakyBatchClient(dynamodb.client(), failures=1000)
+    with pytest.raises(BatchWriteIncomplete) as raised:
+        batch_write(table, [put(n) for n in range(5)], dynamodb=flaky, deadline_seconds=0.05, base_delay=0.02)
+    assert sum(len(v) for v in raised.value.unprocessed.values()) == 3
+
+
+KEYS = {"pk", "sk"}
+
+
+def test_cursor_round_trips_and_is_url_safe():
+    key = {"pk": {"S": "CUSTOMER#a/b+c"}, "sk": {"S": "2026-01-01T00:00:00Z#x"}}
+    token = encode_cursor(key)
+    assert token is not None
+    assert all(c.isalnum() or c in "-_" for c in token)
+    assert decode_cursor(token, KEYS, fixed={"pk": "CUSTOMER#a/b+c"}) == key
+
+
+def test_no_key_means_no_cursor():
+    assert encode_cursor(None) is None
+    assert encode_cursor({}) is None
+    assert decode_cursor(None, KEYS) is None
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-base64!!",
+        encode_cursor({"pk": {"S": "a"}}),
+        encode_cursor({"pk": {"S": "a"}, "sk": {"M": {}}}),
+        "bnVsbA",  # base64 of "null"
+    ],
+)
+def test_a_foreign_or_broken_cursor_is_a_bad_request(token):
+    with pytest.raises(BadRequest):
+        decode_cursor(token, KEYS)
+
+
+def test_a_cursor_edited_to_another_partition_is_rejected():
+    token = encode_cursor({"pk": {"S": "CUSTOMER#mallory"}, "sk": {"S": "x"}})
+    with pytest.raises(BadRequest):
+        decode_cursor(token, KEYS, fixed={"pk": "CUSTOMER#alice"})
