@@ -13,8 +13,9 @@ STAGE ?= dev
 PORT ?= 3000
 export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: help setup lint format unit integration infra-test e2e test demo up synth deploy destroy bench openapi lock clean
+.PHONY: help setup lint format unit integration infra-test test demo synth deploy destroy lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -53,7 +54,24 @@ unit: $(VENV_STAMP) ## Unit tests (moto, network blocked)
 integration: setup ## Integration tests against DynamoDB Local
 	$(PY) -m pytest tests/integration -q
 
-test: setup lint unit integration ## Everything CI runs: lint, unit, integration, infrastructure tests
+infra-test: setup ## CDK assertion tests, cdk-nag and cfn-lint on the synthesized templates
+	$(PY) -m pytest tests/infra -q
+
+test: setup lint unit integration infra-test ## Everything CI runs: lint, unit, integration, infrastructure tests
+
+synth: setup ## Synthesize every stack into cdk.out/ (offline)
+	npx --no-install cdk synth --quiet --no-notices -c stage=$(STAGE)
+	$(VENV)/bin/cfn-lint
+
+deploy: setup ## Deploy one stack: make deploy SERVICE=layer|orders|telemetry [STAGE=dev]
+	@case "$(SERVICE)" in layer) stack=Layer;; orders) stack=Orders;; telemetry) stack=Telemetry;; \
+		*) echo "SERVICE must be layer, orders or telemetry"; exit 2;; esac; \
+	npx --no-install cdk deploy "$$stack-$(STAGE)" --exclusively -c stage=$(STAGE) --require-approval broadening
+
+destroy: setup ## Remove one stack: make destroy SERVICE=layer|orders|telemetry [STAGE=dev]
+	@case "$(SERVICE)" in layer) stack=Layer;; orders) stack=Orders;; telemetry) stack=Telemetry;; \
+		*) echo "SERVICE must be layer, orders or telemetry"; exit 2;; esac; \
+	npx --no-install cdk destroy "$$stack-$(STAGE)" --exclusively -c stage=$(STAGE)
 
 demo: setup ## Run the end-to-end scenario and print its report
 	$(PY) -m infra.demo
@@ -67,4 +85,4 @@ lock: ## Re-resolve constraints.txt from pyproject.toml
 	rm -rf .lock-venv
 
 clean: ## Remove generated files (keeps .venv and node_modules)
-	rm -rf cdk.out .bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out build .bench .pytest_cache .mypy_cache .ruff_cache

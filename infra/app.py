@@ -1,0 +1,37 @@
+"""The CDK app: one stack for the shared layer and one per service, each deployable alone.
+
+cdk synth -c stage=dev            # or: make synth
+cdk deploy Orders-dev -c stage=dev
+"""
+
+from __future__ import annotations
+
+import os
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from infra.config import PROJECT, stage_config
+from infra.stacks.layer import LayerStack
+from infra.stacks.orders import OrdersStack
+from infra.stacks.telemetry import TelemetryStack
+
+
+def build_app(context: dict[str, object] | None = None, outdir: str | None = None) -> cdk.App:
+    # Asset metadata records each function's source directory, which the local runtime reads.
+    app = cdk.App(context={"aws:cdk:enable-asset-metadata": True, **(context or {})}, outdir=outdir)
+    stage = stage_config(app)
+    env = cdk.Environment(
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+    )
+    LayerStack(app, f"Layer-{stage.name}", stage=stage, env=env, description="Shared Lambda layer (commons)")
+    OrdersStack(app, f"Orders-{stage.name}", stage=stage, env=env, description="Orders and payments service")
+    TelemetryStack(app, f"Telemetry-{stage.name}", stage=stage, env=env, description="Telemetry service")
+    cdk.Tags.of(app).add("project", PROJECT)
+    cdk.Tags.of(app).add("stage", stage.name)
+    cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

@@ -1,0 +1,65 @@
+"""What differs between stages, chosen with CDK context: `cdk synth -c stage=prod`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_logs as logs
+
+PROJECT = "serverless-reference"
+
+
+@dataclass(frozen=True)
+class UsagePlanLimits:
+    rate_limit: float
+    burst_limit: int
+    daily_quota: int
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    name: str
+    removal_policy: cdk.RemovalPolicy
+    log_retention: logs.RetentionDays
+    stage_rate_limit: float
+    stage_burst_limit: int
+    alarm_email: str | None = None
+
+    @property
+    def retains_data(self) -> bool:
+        return self.removal_policy == cdk.RemovalPolicy.RETAIN
+
+    def layer_parameter_name(self) -> str:
+        """The SSM parameter through which service stacks find the layer: no stack export ties them."""
+        return f"/{PROJECT}/{self.name}/layer-version-arn"
+
+
+USAGE_PLANS: dict[str, UsagePlanLimits] = {
+    # Browsers of one storefront share a key: generous rate, bounded daily volume.
+    "storefront": UsagePlanLimits(rate_limit=100, burst_limit=200, daily_quota=1_000_000),
+    # A fleet key is shared by many devices that each post every few seconds.
+    "fleet": UsagePlanLimits(rate_limit=200, burst_limit=400, daily_quota=5_000_000),
+    # Operators are people and dashboards.
+    "operator": UsagePlanLimits(rate_limit=10, burst_limit=20, daily_quota=50_000),
+}
+
+
+def stage_config(app: cdk.App) -> StageConfig:
+    name = str(app.node.try_get_context("stage") or "dev")
+    if name == "dev":
+        return StageConfig(
+            name=name,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+            log_retention=logs.RetentionDays.ONE_WEEK,
+            stage_rate_limit=500,
+            stage_burst_limit=1000,
+        )
+    return StageConfig(
+        name=name,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+        log_retention=logs.RetentionDays.THREE_MONTHS,
+        stage_rate_limit=2000,
+        stage_burst_limit=4000,
+        alarm_email=app.node.try_get_context("alarmEmail"),
+    )

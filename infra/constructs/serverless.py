@@ -1,0 +1,378 @@
+"""Constructs both service stacks are built from, so the two stay alike and each rule lives once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import NagPackSuppression, NagSuppressions
+from constructs import Construct
+
+from infra.config import USAGE_PLANS, StageConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/*.md"]
+
+
+def service_code(service: str) -> lambda_.Code:
+    """A service's code asset: its package directory only (the layer carries everything shared)."""
+    return lambda_.Code.from_asset(str(REPO_ROOT / "services" / service), exclude=ASSET_EXCLUDES)
+
+
+def table(
+    scope: Construct, construct_id: str, stage: StageConfig, *, sort_key: bool = True, ttl: bool = False
+) -> dynamodb.Table:
+    """An on-demand table keyed (pk, sk) with point-in-time recovery and a NEW_AND_OLD_IMAGES stream."""
+    return dynamodb.Table(
+        scope,
+        construct_id,
+        partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+        sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING) if sort_key else None,
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        time_to_live_attribute="expiresAt" if ttl else None,
+        removal_policy=stage.removal_policy,
+        deletion_protection=stage.retains_data,
+    )
+
+
+class PythonFunction(Construct):
+    """python3.13 on arm64 with the shared layer, its own log group with retention, and active tracing."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: StageConfig,
+        service: str,
+        code: lambda_.Code,
+        handler: str,
+        layer: lambda_.ILayerVersion,
+        environment: Mapping[str, str],
+        memory_size: int = 256,
+        timeout: cdk.Duration | None = None,
+        description: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=stage.log_retention, removal_policy=cdk.RemovalPolicy.DESTROY
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.ARM_64,
+            code=code,
+            handler=handler,
+            layers=[layer],
+            memory_size=memory_size,
+            timeout=timeout or cdk.Duration.seconds(10),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            description=description,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": service,
+                "POWERTOOLS_METRICS_NAMESPACE": f"ServerlessReference/{service}",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **environment,
+            },
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.function,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM4",
+                    reason="AWSLambdaBasicExecutionRole is the narrowest AWS policy for writing the function's logs.",
+                    applies_to=[
+                        "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+                    ],
+                ),
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="X-Ray's PutTraceSegments/PutTelemetryRecords and DynamoDB's ListStreams (used by "
+                    "stream mappings) support no resource-level permissions.",
+                    applies_to=["Resource::*"],
+                ),
+                NagPackSuppression(
+                    id="AwsSolutions-L1",
+                    reason="python3.13 is the runtime this project's layer wheels, bytecode and tests target; "
+                    "moving up is one constant and a test run.",
+                ),
+            ],
+            apply_to_children=True,
+        )
+
+
+def grant_table(function: lambda_.IFunction, table_: dynamodb.ITable, actions: Sequence[str]) -> None:
+    """Exactly the listed actions on one table: never ``dynamodb:*``. CDK adds the table's index
+    ARNs (``<table ARN>/index/*``) to every grant on a table that has indexes."""
+    table_.grant(function, *actions)
+    NagSuppressions.add_resource_suppressions(
+        function,
+        [
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason="Queries on a table's global secondary indexes need the index ARNs, which IAM only "
+                "expresses as <table ARN>/index/*.",
+                applies_to=[{"regex": "/^Resource::<.*Table.*\\.Arn>/index/\\*$/g"}],
+            )
+        ],
+        apply_to_children=True,
+    )
+
+
+class StreamProcessor(Construct):
+    """A DynamoDB stream → Lambda mapping that never blocks the shard and never loses a record:
+    partial batch responses, bisect on error, bounded retries and record age, SQS on-failure destination."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function: lambda_.IFunction,
+        table_: dynamodb.ITable,
+        filters: Sequence[Mapping[str, Any]] = (),
+        batch_size: int = 100,
+        max_batching_window: cdk.Duration | None = None,
+        retry_attempts: int = 5,
+        max_record_age: cdk.Duration | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letters = sqs.Queue(
+            self,
+            "OnFailure",
+            retention_period=cdk.Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.dead_letters,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-SQS3", reason="This queue is itself the on-failure destination."
+                )
+            ],
+        )
+        function.add_event_source(
+            event_sources.DynamoEventSource(
+                table_,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=batch_size,
+                max_batching_window=max_batching_window or cdk.Duration.millis(0),
+                bisect_batch_on_error=True,
+                retry_attempts=retry_attempts,
+                max_record_age=max_record_age or cdk.Duration.hours(6),
+                report_batch_item_failures=True,
+                on_failure=event_sources.SqsDlq(self.dead_letters),
+                filters=[lambda_.FilterCriteria.filter(dict(f)) for f in filters] or None,
+            )
+        )
+
+
+class ServiceApi(Construct):
+    """A REST API whose every method requires an API key, with usage plans, stage throttling,
+    JSON access logs and tracing. Routes are added with ``route``."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stage: StageConfig, service: str, plans: Sequence[str]
+    ) -> None:
+        super().__init__(scope, construct_id)
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=stage.log_retention)
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"{service}-{stage.name}",
+            description=f"{service} API ({stage.name})",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.DESTROY,
+            deploy_options=apigw.StageOptions(
+                stage_name=stage.name,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                throttling_rate_limit=stage.stage_rate_limit,
+                throttling_burst_limit=stage.stage_burst_limit,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+            default_method_options=apigw.MethodOptions(api_key_required=True),
+        )
+        self.usage_plans: dict[str, apigw.UsagePlan] = {}
+        for name in plans:
+            limits = USAGE_PLANS[name]
+            self.usage_plans[name] = self.api.add_usage_plan(
+                f"{name.title()}Plan",
+                name=name,
+                description=f"{service} clients of kind '{name}'",
+                throttle=apigw.ThrottleSettings(rate_limit=limits.rate_limit, burst_limit=limits.burst_limit),
+                quota=apigw.QuotaSettings(limit=limits.daily_quota, period=apigw.Period.DAY),
+                api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
+            )
+        NagSuppressions.add_resource_suppressions(
+            self.api,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-APIG2",
+                    reason="Requests are validated in the function against pydantic models, which answer "
+                    "RFC 9457 problem documents naming each bad field; a gateway validator would answer "
+                    "in another shape first.",
+                ),
+                NagPackSuppression(
+                    id="AwsSolutions-APIG3",
+                    reason="WAF is an account-level choice left to the deployer (docs/deploy.md); usage plans "
+                    "throttle and meter every key here.",
+                ),
+                NagPackSuppression(
+                    id="AwsSolutions-IAM4",
+                    reason="API Gateway's account role for CloudWatch logging uses the AWS managed policy "
+                    "AmazonAPIGatewayPushToCloudWatchLogs, which is scoped to exactly that.",
+                    applies_to=[
+                        "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                    ],
+                ),
+            ],
+            apply_to_children=True,
+        )
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        function: lambda_.IFunction,
+        *,
+        authorizer: apigw.IAuthorizer | None = None,
+        why_not_cognito: str | None = None,
+    ) -> apigw.Method:
+        """Add one route. A route not guarded by the Cognito authorizer must say why, and that
+        sentence becomes its cdk-nag suppression."""
+        resource = self.api.root.resource_for_path(path)
+        added = resource.add_method(
+            method,
+            apigw.LambdaIntegration(function, allow_test_invoke=False),
+            api_key_required=True,
+            authorizer=authorizer,
+            authorization_type=authorizer.authorization_type if authorizer else apigw.AuthorizationType.NONE,
+        )
+        if not isinstance(authorizer, apigw.CognitoUserPoolsAuthorizer):
+            if not why_not_cognito:
+                raise ValueError(f"{method} {path} has no Cognito authorizer: say why with why_not_cognito")
+            rules = ["AwsSolutions-COG4"] if authorizer else ["AwsSolutions-COG4", "AwsSolutions-APIG4"]
+            NagSuppressions.add_resource_suppressions(
+                added, [NagPackSuppression(id=rule, reason=why_not_cognito) for rule in rules]
+            )
+        return added
+
+
+class Monitoring(Construct):
+    """Alarms to one SNS topic, and a dashboard, for what pages someone: 5xx, errors, throttles,
+    records given up on (on-failure queue depth) and stream processors falling behind."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: StageConfig,
+        service: str,
+        api: apigw.RestApi,
+        functions: Mapping[str, lambda_.Function],
+        stream_processors: Mapping[str, tuple[lambda_.Function, StreamProcessor]],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(
+            self, "Alarms", display_name=f"{service} alarms ({stage.name})", enforce_ssl=True
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.topic,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-SNS2", reason="Alarm notifications carry no customer data."
+                )
+            ],
+        )
+        if stage.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(stage.alarm_email))
+        action = cw_actions.SnsAction(self.topic)
+        period = cdk.Duration.minutes(1)
+        alarms: list[cloudwatch.Alarm] = []
+
+        def alarm(
+            name: str, metric: cloudwatch.IMetric, threshold: float, evaluation_periods: int = 1
+        ) -> None:
+            created = cloudwatch.Alarm(
+                self,
+                name,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=evaluation_periods,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            created.add_alarm_action(action)
+            alarms.append(created)
+
+        alarm("Api5xx", api.metric_server_error(period=period, statistic="Sum"), 0)
+        for name, function in functions.items():
+            alarm(f"{name}Errors", function.metric_errors(period=period), 0)
+            alarm(f"{name}Throttles", function.metric_throttles(period=period), 0)
+        for name, (function, processor) in stream_processors.items():
+            alarm(
+                f"{name}OnFailureRecords",
+                processor.dead_letters.metric_approximate_number_of_messages_visible(period=period),
+                0,
+            )
+            iterator_age = function.metric("IteratorAge", period=period, statistic="Maximum")
+            alarm(f"{name}IteratorAge", iterator_age, 60_000, evaluation_periods=3)
+
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{service}-{stage.name}")
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="API requests",
+                left=[api.metric_count(period=period)],
+                right=[api.metric_latency(period=period)],
+            ),
+            cloudwatch.GraphWidget(
+                title="API errors",
+                left=[api.metric_client_error(period=period), api.metric_server_error(period=period)],
+            ),
+        )
+        dashboard.add_widgets(
+            *(
+                cloudwatch.GraphWidget(
+                    title=name,
+                    left=[function.metric_invocations(period=period), function.metric_errors(period=period)],
+                    right=[function.metric_duration(period=period)],
+                )
+                for name, function in functions.items()
+            )
+        )
+        dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms, width=24))

@@ -1,0 +1,115 @@
+"""Read what the synthesized CloudFormation templates declare: APIs and their routes, functions,
+tables, usage plans and stream mappings. The infrastructure tests assert on it and the local
+runtime runs it, so the system is declared once, in the CDK app."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Template = dict[str, Any]
+
+
+def logical_id(value: Any) -> str | None:
+    """The resource a Ref or Fn::GetAtt points at."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return str(target[0] if isinstance(target, list) else target.split(".")[0])
+    return None
+
+
+def resources_of(template: Template, type_: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template.get("Resources", {}).items() if res.get("Type") == type_}
+
+
+def _function_arns(node: Any) -> list[str]:
+    """Logical ids of the resources whose ``Arn`` attribute appears anywhere inside ``node``."""
+    if isinstance(node, dict):
+        target = node.get("Fn::GetAtt")
+        if isinstance(target, list) and target[1] == "Arn":
+            return [str(target[0])]
+        return [name for value in node.values() for name in _function_arns(value)]
+    if isinstance(node, list):
+        return [name for value in node for name in _function_arns(value)]
+    return []
+
+
+def _integration_function(method: dict[str, Any]) -> str | None:
+    found = _function_arns(method["Properties"].get("Integration", {}).get("Uri"))
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class Route:
+    api: str
+    method: str
+    path: str
+    function: str | None
+    api_key_required: bool
+    authorization_type: str
+    authorizer: str | None
+
+
+def api_routes(template: Template) -> list[Route]:
+    """Every method of every REST API in the template, with its full path."""
+    api_resources = resources_of(template, "AWS::ApiGateway::Resource")
+    apis = resources_of(template, "AWS::ApiGateway::RestApi")
+
+    def path_of(resource_id: Any) -> tuple[str, str]:
+        target = logical_id(resource_id)
+        if target in apis:
+            return str(target), ""
+        resource = api_resources[str(target)]["Properties"]
+        api, parent = path_of(resource["ParentId"])
+        return api, f"{parent}/{resource['PathPart']}"
+
+    routes = []
+    for method in resources_of(template, "AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        api, path = path_of(props["ResourceId"])
+        routes.append(
+            Route(
+                api=api,
+                method=props["HttpMethod"],
+                path=path or "/",
+                function=_integration_function(method),
+                api_key_required=bool(props.get("ApiKeyRequired", False)),
+                authorization_type=props.get("AuthorizationType", "NONE"),
+                authorizer=logical_id(props.get("AuthorizerId")),
+            )
+        )
+    return sorted(routes, key=lambda r: (r.api, r.path, r.method))
+
+
+@dataclass(frozen=True)
+class StreamMapping:
+    function: str
+    table: str
+    properties: dict[str, Any] = field(hash=False)
+
+
+def stream_mappings(template: Template) -> list[StreamMapping]:
+    mappings = []
+    for mapping in resources_of(template, "AWS::Lambda::EventSourceMapping").values():
+        props = mapping["Properties"]
+        mappings.append(
+            StreamMapping(
+                function=str(logical_id(props["FunctionName"])),
+                table=str(logical_id(props["EventSourceArn"])),
+                properties=props,
+            )
+        )
+    return mappings
+
+
+def load_templates(outdir: Path) -> dict[str, Template]:
+    """Stack name -> template, for every stack in a cloud assembly directory."""
+    return {
+        path.name.removesuffix(".template.json"): json.loads(path.read_text())
+        for path in sorted(outdir.glob("*.template.json"))
+    }

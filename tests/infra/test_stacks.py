@@ -1,0 +1,227 @@
+"""Assertions on the synthesized templates: what must hold for every deployment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.constructs.serverless import REPO_ROOT
+from infra.templates import api_routes, logical_id, resources_of, stream_mappings
+
+ORDERS_ROUTES = {
+    ("GET", "/products"),
+    ("POST", "/orders"),
+    ("GET", "/orders"),
+    ("GET", "/orders/{orderId}"),
+    ("POST", "/orders/{orderId}/cancel"),
+    ("POST", "/orders/{orderId}/fulfil"),
+}
+TELEMETRY_ROUTES = {
+    ("POST", "/devices"),
+    ("GET", "/devices/{deviceId}"),
+    ("POST", "/devices/{deviceId}/telemetry"),
+    ("GET", "/devices/{deviceId}/telemetry"),
+    ("GET", "/devices/{deviceId}/aggregates"),
+    ("PUT", "/devices/{deviceId}/rules"),
+    ("GET", "/devices/{deviceId}/alerts"),
+}
+PUBLIC_ROUTES = {("GET", "/products")}
+DEVICE_ROUTES = {("POST", "/devices/{deviceId}/telemetry")}
+SERVICES = ("Orders", "Telemetry")
+
+
+@pytest.mark.parametrize(("stack", "expected"), [("Orders", ORDERS_ROUTES), ("Telemetry", TELEMETRY_ROUTES)])
+def test_api_methods_are_exactly_the_service_routes(dev, stack, expected):
+    assert {(r.method, r.path) for r in api_routes(dev.templates[stack])} == expected
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_every_method_requires_an_api_key(dev, stack):
+    routes = api_routes(dev.templates[stack])
+    assert routes
+    assert all(route.api_key_required for route in routes)
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_jwt_routes_use_the_user_pool_authorizer_and_device_routes_the_token_authorizer(dev, stack):
+    template = dev.templates[stack]
+    authorizers = resources_of(template, "AWS::ApiGateway::Authorizer")
+    for route in api_routes(template):
+        key = (route.method, route.path)
+        if key in PUBLIC_ROUTES:
+            assert route.authorization_type == "NONE"
+            continue
+        authorizer = authorizers[str(route.authorizer)]["Properties"]
+        if key in DEVICE_ROUTES:
+            assert route.authorization_type == "CUSTOM"
+            assert authorizer["Type"] == "TOKEN"
+            assert authorizer["AuthorizerResultTtlInSeconds"] > 0
+            assert authorizer["IdentitySource"] == "method.request.header.Authorization"
+        else:
+            assert route.authorization_type == "COGNITO_USER_POOLS"
+            assert authorizer["Type"] == "COGNITO_USER_POOLS"
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_every_stream_mapping_has_partial_batch_responses_and_an_on_failure_destination(dev, stack):
+    mappings = stream_mappings(dev.templates[stack])
+    assert mappings
+    for mapping in mappings:
+        props = mapping.properties
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert logical_id(props["DestinationConfig"]["OnFailure"]["Destination"]) in resources_of(
+            dev.templates[stack], "AWS::SQS::Queue"
+        )
+        assert props["BisectBatchOnFunctionError"] is True
+        assert 0 <= props["MaximumRetryAttempts"] <= 10
+        assert 60 <= props["MaximumRecordAgeInSeconds"] <= 86_400
+        assert props["StartingPosition"] == "TRIM_HORIZON"
+
+
+def test_processors_filter_to_the_records_they_need(dev):
+    filtered = {
+        mapping.function: mapping.properties.get("FilterCriteria")
+        for stack in SERVICES
+        for mapping in stream_mappings(dev.templates[stack])
+    }
+    payment = next(v for k, v in filtered.items() if k.startswith("PaymentProcessor"))
+    processor = next(v for k, v in filtered.items() if k.startswith("Processor"))
+    assert '"ORDER"' in payment["Filters"][0]["Pattern"]
+    assert '"READINGS"' in processor["Filters"][0]["Pattern"]
+
+
+def _statements(template):
+    for policy in resources_of(template, "AWS::IAM::Policy").values():
+        yield from policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_no_wildcard_actions_and_no_wildcard_resources_on_tables(dev, stack):
+    for statement in _statements(dev.templates[stack]):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert "*" not in actions
+        assert not any(action.endswith(":*") for action in actions)
+        dynamodb_actions = [a for a in actions if a.startswith("dynamodb:")]
+        if statement["Resource"] == "*":
+            assert dynamodb_actions in ([], ["dynamodb:ListStreams"]), statement
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_functions_use_the_layer_through_ssm_and_nothing_is_exported(dev, stack):
+    template = dev.templates[stack]
+    parameters = template["Parameters"]
+    for function in resources_of(template, "AWS::Lambda::Function").values():
+        (layer,) = function["Properties"]["Layers"]
+        parameter = parameters[layer["Ref"]]
+        assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+        assert parameter["Default"] == "/serverless-reference/dev/layer-version-arn"
+    assert "Fn::ImportValue" not in str(template)
+    assert not any("Export" in output for output in template.get("Outputs", {}).values())
+    (published,) = resources_of(dev.templates["Layer"], "AWS::SSM::Parameter").values()
+    assert published["Properties"]["Name"] == "/serverless-reference/dev/layer-version-arn"
+
+
+def test_layer_targets_python313_on_arm64(dev):
+    (layer,) = resources_of(dev.templates["Layer"], "AWS::Lambda::LayerVersion").values()
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_functions_are_python313_arm64_traced_with_log_retention(dev, stack):
+    template = dev.templates[stack]
+    log_groups = resources_of(template, "AWS::Logs::LogGroup")
+    functions = resources_of(template, "AWS::Lambda::Function")
+    assert functions
+    for function in functions.values():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == ["arm64"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert 128 <= props["MemorySize"] <= 1024
+        assert props["Timeout"] <= 30
+        log_group = log_groups[logical_id(props["LoggingConfig"]["LogGroup"])]
+        assert log_group["Properties"]["RetentionInDays"] > 0
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_tables_are_on_demand_with_pitr_and_streams(dev, stack):
+    for table in resources_of(dev.templates[stack], "AWS::DynamoDB::Table").values():
+        props = table["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert props["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+
+
+def test_tables_that_expire_data_have_ttl(dev):
+    ttl = {
+        name.split("Table")[0]: table["Properties"].get("TimeToLiveSpecification", {}).get("AttributeName")
+        for stack in SERVICES
+        for name, table in resources_of(dev.templates[stack], "AWS::DynamoDB::Table").items()
+    }
+    assert ttl == {"Orders": "expiresAt", "Payments": None, "Telemetry": "expiresAt"}
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_data_is_retained_outside_development(dev, prod, stack):
+    for synth, policy in [(dev, "Delete"), (prod, "Retain")]:
+        tables = resources_of(synth.templates[stack], "AWS::DynamoDB::Table").values()
+        assert tables
+        assert all(table["DeletionPolicy"] == policy for table in tables)
+
+
+@pytest.mark.parametrize(
+    ("stack", "plans"), [("Orders", {"storefront"}), ("Telemetry", {"fleet", "operator"})]
+)
+def test_usage_plans_have_rate_burst_and_daily_quota(dev, stack, plans):
+    found = resources_of(dev.templates[stack], "AWS::ApiGateway::UsagePlan").values()
+    assert {plan["Properties"]["UsagePlanName"] for plan in found} == plans
+    for plan in found:
+        props = plan["Properties"]
+        assert props["Throttle"]["RateLimit"] > 0
+        assert props["Throttle"]["BurstLimit"] >= props["Throttle"]["RateLimit"]
+        assert props["Quota"]["Period"] == "DAY"
+        assert props["Quota"]["Limit"] > 0
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_stage_has_throttling_access_logs_and_tracing(dev, stack):
+    (stage,) = resources_of(dev.templates[stack], "AWS::ApiGateway::Stage").values()
+    props = stage["Properties"]
+    assert props["TracingEnabled"] is True
+    assert "DestinationArn" in props["AccessLogSetting"]
+    (defaults,) = [s for s in props["MethodSettings"] if s["HttpMethod"] == "*"]
+    assert defaults["ThrottlingRateLimit"] > 0
+    assert defaults["ThrottlingBurstLimit"] > 0
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_alarms_cover_5xx_errors_throttles_dlq_and_iterator_age(dev, stack):
+    alarms = resources_of(dev.templates[stack], "AWS::CloudWatch::Alarm").values()
+    metrics = {alarm["Properties"].get("MetricName") for alarm in alarms}
+    assert {"5XXError", "Errors", "Throttles", "ApproximateNumberOfMessagesVisible", "IteratorAge"} <= metrics
+    topics = resources_of(dev.templates[stack], "AWS::SNS::Topic")
+    assert all(logical_id(alarm["Properties"]["AlarmActions"][0]) in topics for alarm in alarms)
+    assert resources_of(dev.templates[stack], "AWS::CloudWatch::Dashboard")
+
+
+def test_cdk_nag_reports_no_unsuppressed_finding_and_every_suppression_has_a_reason(dev):
+    rows = dev.nag_rows()
+    assert rows, "cdk-nag did not run"
+    assert [row for row in rows if row[2] == "Non-Compliant"] == []
+    for row in rows:
+        if row[2] == "Suppressed":
+            reason = row[3].split("] ", 1)[-1]
+            assert len(reason.split()) >= 6, row
+
+
+def test_cfn_lint_reports_nothing(dev):
+    templates = sorted(str(path) for path in dev.outdir.glob("*.template.json"))
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run(  # the repository's .cfnlintrc.yaml applies
+        [str(cfn_lint), *templates], capture_output=True, text=True, check=False, cwd=REPO_ROOT
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
