@@ -27,20 +27,20 @@ def resources_of(template: Template, type_: str) -> dict[str, dict[str, Any]]:
     return {name: res for name, res in template.get("Resources", {}).items() if res.get("Type") == type_}
 
 
-def _function_arns(node: Any) -> list[str]:
+def function_arns(node: Any) -> list[str]:
     """Logical ids of the resources whose ``Arn`` attribute appears anywhere inside ``node``."""
     if isinstance(node, dict):
         target = node.get("Fn::GetAtt")
         if isinstance(target, list) and target[1] == "Arn":
             return [str(target[0])]
-        return [name for value in node.values() for name in _function_arns(value)]
+        return [name for value in node.values() for name in function_arns(value)]
     if isinstance(node, list):
-        return [name for value in node for name in _function_arns(value)]
+        return [name for value in node for name in function_arns(value)]
     return []
 
 
 def _integration_function(method: dict[str, Any]) -> str | None:
-    found = _function_arns(method["Properties"].get("Integration", {}).get("Uri"))
+    found = function_arns(method["Properties"].get("Integration", {}).get("Uri"))
     return found[0] if found else None
 
 

@@ -1,0 +1,89 @@
+"""One Lambda execution environment: imports the handler once (init), then serves invokes.
+
+Run by infra.local.functions as ``python -I worker.py <response-fd>``. It reads one JSON request
+per line on stdin and answers one JSON line on the response descriptor, so the function's own
+stdout and stderr stay free for its logs, as in Lambda. It imports nothing from this project:
+its import path is exactly what the function would have in Lambda (task root, then layers).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+from typing import Any
+
+
+class LambdaContext:
+    """The context object Lambda passes to a Python handler."""
+
+    def __init__(self, request_id: str, deadline_epoch_ms: float) -> None:
+        self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_version = os.environ["AWS_LAMBDA_FUNCTION_VERSION"]
+        self.invoked_function_arn = os.environ["_LOCAL_FUNCTION_ARN"]
+        self.memory_limit_in_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
+        self.aws_request_id = request_id
+        self.log_group_name = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
+        self.log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
+        self.identity = None
+        self.client_context = None
+        self._deadline_epoch_ms = deadline_epoch_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int(self._deadline_epoch_ms - time.time() * 1000))
+
+
+def _error(kind: str, error: BaseException) -> dict[str, Any]:
+    return {
+        "errorType": kind or type(error).__name__,
+        "errorMessage": str(error),
+        "stackTrace": traceback.format_exception(error)[-6:],
+    }
+
+
+def _log_error(error: dict[str, Any]) -> None:
+    """Uncaught errors are logged as one JSON line, as Lambda does with the JSON log format."""
+    print(json.dumps({"level": "ERROR", **error}), file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    answer = os.fdopen(int(sys.argv[1]), "w", buffering=1)
+    sys.path[:0] = json.loads(os.environ.pop("_LOCAL_IMPORT_PATHS"))
+    module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
+    started = time.perf_counter()
+    handler = None
+    try:
+        handler = getattr(importlib.import_module(module_name), function_name)
+        init_error = None
+    except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda does
+        init_error = _error("Runtime.ImportModuleError", error)
+        _log_error(init_error)
+    init_ms = (time.perf_counter() - started) * 1000
+    answer.write(json.dumps({"init": {"durationMs": init_ms, "error": init_error}}) + "\n")
+    if handler is None:
+        return
+    for line in sys.stdin:
+        request = json.loads(line)
+        started = time.perf_counter()
+        context = LambdaContext(request["requestId"], request["deadlineEpochMs"])
+        try:
+            payload = json.dumps({"result": handler(request["event"], context)})
+        except TypeError as error:
+            payload = json.dumps({"error": _error("Runtime.MarshalError", error)})
+        except Exception as error:  # noqa: BLE001 - a function error, reported as Lambda does
+            failure = _error("", error)
+            _log_error(failure)
+            payload = json.dumps({"error": failure})
+        sys.stdout.flush()
+        sys.stderr.flush()
+        duration_ms = (time.perf_counter() - started) * 1000
+        max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        answer.write(f'{payload[:-1]}, "durationMs": {duration_ms}, "maxMemoryUsedMB": {max_rss_mb}}}\n')
+
+
+if __name__ == "__main__":
+    main()
