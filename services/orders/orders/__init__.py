@@ -1,0 +1,1 @@
+"""The orders service: products, orders, payments, stock and refunds."""

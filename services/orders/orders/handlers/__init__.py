@@ -1,0 +1,1 @@
+"""Lambda entry points. Each module imports only what its function uses (cold start is imports)."""

@@ -1,0 +1,101 @@
+"""The storefront API: every route of the orders service in one function.
+
+API Gateway checks the API key on every route and the customer's JWT (Cognito authorizer)
+on every route but ``GET /products``; this code reads the verified claims.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from pydantic import Field
+
+from commons.api import create_resolver
+from commons.identity import Caller, caller_from_request_context
+from commons.models import ApiModel
+from commons.observability import instrument
+from commons.settings import load_settings
+from orders.domain.model import Order, Product
+from orders.domain.requests import CreateOrderRequest
+from orders.repository import OrdersRepository
+from orders.service import OrdersService
+from orders.settings import OrdersTableSettings
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+OrderId = Annotated[str, Path(alias="orderId", min_length=1, max_length=64)]
+
+
+class ProductList(ApiModel):
+    items: list[Product]
+
+
+class OrderPage(ApiModel):
+    items: list[Order]
+    next_token: str | None = Field(description="Pass as nextToken for the next page; null on the last page")
+
+
+def create_app(service: OrdersService) -> APIGatewayRestResolver:
+    """The resolver with every route, bound to ``service`` (tests bind their own)."""
+    app = create_resolver(allow_headers=[IDEMPOTENCY_HEADER])
+
+    def caller() -> Caller:
+        return caller_from_request_context(app.current_event.request_context.raw_event)
+
+    @app.get("/products", summary="The catalogue, with prices and stock")
+    def list_products() -> ProductList:
+        return ProductList(items=service.list_products())
+
+    @app.post(
+        "/orders",
+        summary="Place an order",
+        description=(
+            "Reserves the stock of every line in one transaction and starts the payment. With an "
+            "Idempotency-Key, repeating the same request returns the same order (201 again, with the "
+            "header Idempotent-Replayed: true); the same key with a different body is a 409."
+        ),
+        responses={201: {"description": "The order", "content": {"application/json": {"model": Order}}}},
+    )
+    def create_order(
+        request: CreateOrderRequest,
+        idempotency_key: Annotated[
+            str | None,
+            Header(alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"),
+        ] = None,
+    ) -> Response[Order]:
+        created = service.create_order(caller(), request, idempotency_key)
+        headers = {"Idempotent-Replayed": "true"} if created.replayed else None
+        return Response(
+            status_code=201,
+            content_type="application/json",
+            body=created.order,
+            headers=headers,
+        )
+
+    @app.get("/orders", summary="The caller's orders, newest first")
+    def list_orders(
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        next_token: Annotated[str | None, Query(alias="nextToken", max_length=2048)] = None,
+    ) -> OrderPage:
+        items, token = service.list_orders(caller(), limit, next_token)
+        return OrderPage(items=items, next_token=token)
+
+    @app.get("/orders/<orderId>", summary="One of the caller's orders")
+    def get_order(order_id: OrderId) -> Order:
+        return service.get_order(caller(), order_id)
+
+    @app.post("/orders/<orderId>/cancel", summary="Cancel an order that is not yet fulfilled")
+    def cancel_order(order_id: OrderId) -> Order:
+        return service.cancel_order(caller(), order_id)
+
+    @app.post("/orders/<orderId>/fulfil", summary="Mark a paid order fulfilled (administrators)")
+    def fulfil_order(order_id: OrderId) -> Order:
+        return service.fulfil_order(caller(), order_id)
+
+    return app
+
+
+SETTINGS = load_settings(OrdersTableSettings)
+app = create_app(OrdersService(OrdersRepository(SETTINGS.orders_table_name)))
+handler = instrument(app.resolve, api=True)

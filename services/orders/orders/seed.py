@@ -1,0 +1,39 @@
+"""The demo catalogue and an idempotent seeder (used by the local runtime and the tests)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from commons.models import Money
+from orders.domain.model import Product
+from orders.repository import OrdersRepository
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def _product(product_id: str, name: str, cents: int, stock: int) -> Product:
+    return Product(product_id=product_id, name=name, price=Money(amount=cents), stock=stock)
+
+
+CATALOGUE: tuple[Product, ...] = (
+    _product("espresso-beans-1kg", "Espresso beans, 1 kg", 2490, 120),
+    _product("filter-beans-500g", "Filter beans, 500 g", 1450, 200),
+    _product("decaf-beans-500g", "Decaf beans, 500 g", 1390, 80),
+    _product("pour-over-dripper", "Ceramic pour-over dripper", 2900, 40),
+    _product("paper-filters-100", "Paper filters, 100 pack", 650, 500),
+    _product("burr-grinder", "Conical burr grinder", 12900, 15),
+    _product("gooseneck-kettle", "Gooseneck kettle, 1 l", 5900, 25),
+    _product("milk-jug-350ml", "Stainless milk jug, 350 ml", 1800, 60),
+    _product("travel-mug", "Insulated travel mug", 2200, 75),
+    _product("scale-0-1g", "Coffee scale, 0.1 g", 3900, 30),
+    _product("cleaning-tablets", "Espresso machine cleaning tablets", 990, 150),
+    _product("gift-card-50", "Gift card, $50", 5000, 1000),
+)
+
+
+def seed_products(table_name: str, dynamodb: DynamoDBClient | None = None) -> int:
+    """Create every catalogue product that does not exist yet; existing products (and their
+    stock) are left as they are, so seeding twice changes nothing. Returns how many were created."""
+    repository = OrdersRepository(table_name, dynamodb)
+    return sum(repository.put_product_if_absent(product) for product in CATALOGUE)
