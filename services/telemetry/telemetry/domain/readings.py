@@ -1,0 +1,202 @@
+"""Readings: validation of a posted batch, and bucketing into (metric, minute) buckets.
+
+A reading is identified by (deviceId, metric, ts). Values are kept as exact decimals from the moment
+they are parsed (a JSON float becomes ``Decimal(repr(x))``, as DynamoDB stores it), so rollups
+computed later are exact and independent of the order readings arrive in.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from commons.errors import Unprocessable
+
+METRIC_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+MAX_READINGS_PER_BATCH = 500
+MAX_FUTURE_MS = 5 * 60 * 1000
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+# DynamoDB numbers span 1e-130..1e126 with 38 significant digits. Values are kept well inside that so a
+# rollup sum of any number of readings is always storable; a reading outside it is rejected, not rounded.
+MAX_ABS_VALUE = Decimal("1e100")
+MIN_ABS_VALUE = Decimal("1e-100")
+READING_FIELDS = frozenset({"metric", "value", "ts"})
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Reading:
+    ts: int
+    metric: str
+    value: Decimal
+
+
+class BucketKey(NamedTuple):
+    """Raw readings are packed per (metric, minute): one item holds a minute of one metric."""
+
+    metric: str
+    minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingProblem:
+    pointer: str
+    detail: str
+    index: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"pointer": self.pointer, "detail": self.detail}
+        if self.index is not None:
+            body["index"] = self.index
+        return body
+
+
+class InvalidReadings(Unprocessable):
+    """The batch is rejected as a whole; ``errors`` names every bad reading by index and reason."""
+
+    def __init__(self, problems: list[ReadingProblem]) -> None:
+        summary = "; ".join(f"{p.pointer}: {p.detail}" for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(
+            f"The batch was rejected, nothing was stored: {summary}{more}",
+            errors=[p.to_json() for p in problems],
+        )
+        self.problems = problems
+
+
+def is_metric_name(value: object) -> bool:
+    return isinstance(value, str) and METRIC_PATTERN.fullmatch(value) is not None
+
+
+def to_decimal(value: int | float) -> Decimal:
+    """A JSON number as DynamoDB would store it (floats by their shortest repr, so 0.1 stays 0.1)."""
+    return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+
+
+def value_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a reading's value, or None when it can."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    magnitude = abs(to_decimal(value))
+    if magnitude != 0 and not MIN_ABS_VALUE <= magnitude <= MAX_ABS_VALUE:
+        return "must be 0 or between 1e-100 and 1e100 in magnitude"
+    return None
+
+
+def ts_problem(ts: object, now_ms: int, retention_ms: int) -> str | None:
+    if isinstance(ts, bool) or not isinstance(ts, int):
+        return "must be an integer (epoch milliseconds)"
+    if ts > now_ms + MAX_FUTURE_MS:
+        return "is more than 5 minutes in the future"
+    if ts < now_ms - retention_ms:
+        return "is older than the retention period"
+    return None
+
+
+def parse_batch(payload: object, now_ms: int, retention_ms: int) -> list[Reading]:
+    """Validate a posted body ``{"readings": [{"metric", "value", "ts"}, ...]}``.
+
+    Every problem is collected before anything is stored: one bad reading rejects the whole batch
+    with an InvalidReadings naming each bad reading (index and reason).
+    """
+    if not isinstance(payload, dict):
+        raise InvalidReadings([ReadingProblem("/", "must be a JSON object with a readings list")])
+    problems = [ReadingProblem(f"/{name}", "is not a known field") for name in payload if name != "readings"]
+    raw = payload.get("readings")
+    if not isinstance(raw, list):
+        problems.append(ReadingProblem("/readings", "must be a list of readings"))
+        raise InvalidReadings(problems)
+    if not 1 <= len(raw) <= MAX_READINGS_PER_BATCH:
+        problems.append(
+            ReadingProblem("/readings", f"must hold 1 to {MAX_READINGS_PER_BATCH} readings, not {len(raw)}")
+        )
+        raise InvalidReadings(problems)
+    readings: list[Reading] = []
+    for index, item in enumerate(raw):
+        found = _reading_problems(index, item, now_ms, retention_ms)
+        if found:
+            problems.extend(found)
+        elif not problems:
+            readings.append(Reading(ts=item["ts"], metric=item["metric"], value=to_decimal(item["value"])))
+    if problems:
+        raise InvalidReadings(problems)
+    return readings
+
+
+def _reading_problems(index: int, item: object, now_ms: int, retention_ms: int) -> list[ReadingProblem]:
+    at = f"/readings/{index}"
+    if not isinstance(item, dict):
+        return [ReadingProblem(at, "must be an object with metric, value and ts", index)]
+    problems = [
+        ReadingProblem(f"{at}/{name}", "is not a known field", index)
+        for name in item
+        if name not in READING_FIELDS
+    ]
+    for name in ("metric", "value", "ts"):
+        if name not in item:
+            problems.append(ReadingProblem(f"{at}/{name}", "is required", index))
+    if "metric" in item and not is_metric_name(item["metric"]):
+        problems.append(
+            ReadingProblem(
+                f"{at}/metric", "must match ^[A-Za-z][A-Za-z0-9_.-]{0,63}$ (letter first, at most 64)", index
+            )
+        )
+    if "value" in item and (reason := value_problem(item["value"])):
+        problems.append(ReadingProblem(f"{at}/value", reason, index))
+    if "ts" in item and (reason := ts_problem(item["ts"], now_ms, retention_ms)):
+        problems.append(ReadingProblem(f"{at}/ts", reason, index))
+    return problems
+
+
+def minute_of(ts: int) -> int:
+    return ts - ts % MINUTE_MS
+
+
+def hour_of(ts: int) -> int:
+    return ts - ts % HOUR_MS
+
+
+class Buckets(NamedTuple):
+    readings: dict[BucketKey, dict[int, Decimal]]
+    """bucket -> {offset in ms from the minute's start: value}"""
+    repeated: int
+    """readings whose (metric, ts) came earlier in the same batch: the first is kept, the rest are duplicates"""
+
+
+def bucket(readings: Iterable[Reading]) -> Buckets:
+    """Group readings into (metric, minute) buckets. The same (metric, ts) twice in one batch is
+    treated like a repost: the first occurrence is the reading, later ones count as duplicates."""
+    buckets: dict[BucketKey, dict[int, Decimal]] = {}
+    repeated = 0
+    for reading in readings:
+        minute = minute_of(reading.ts)
+        offsets = buckets.setdefault(BucketKey(reading.metric, minute), {})
+        offset = reading.ts - minute
+        if offset in offsets:
+            repeated += 1
+        else:
+            offsets[offset] = reading.value
+    return Buckets(buckets, repeated)
+
+
+def unpack(key: BucketKey, offsets: Mapping[int, Decimal]) -> list[Reading]:
+    """A bucket's readings, ascending by ts."""
+    return [
+        Reading(ts=key.minute + offset, metric=key.metric, value=offsets[offset])
+        for offset in sorted(offsets)
+    ]
+
+
+def new_offsets(new: Mapping[int, Decimal], old: Mapping[int, Decimal] | None) -> dict[int, Decimal]:
+    """The readings a bucket version added over the previous one (a stream record's NewImage minus its
+    OldImage). Stored readings are never changed, so this is exactly the readings the write stored."""
+    if not old:
+        return dict(new)
+    return {offset: value for offset, value in new.items() if offset not in old}

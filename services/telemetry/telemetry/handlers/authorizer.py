@@ -1,0 +1,63 @@
+"""API Gateway Lambda TOKEN authorizer for devices: ``Authorization: Bearer <deviceId>.<secret>``.
+
+Allow: a policy for execute-api:Invoke on the whole stage (``<api>/<stage>/*``), so API Gateway's
+cached result (keyed by the token) serves any path, with principalId and context.deviceId set to the
+device. Anything else raises ``Exception("Unauthorized")``, which API Gateway answers with 401.
+Only a SHA-256 hash of each token is stored; it is compared in constant time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from telemetry.domain.devices import token_from_header, token_matches
+from telemetry.light_settings import load_light
+from telemetry.repository import TelemetryRepository
+
+SETTINGS = load_light()
+repository = TelemetryRepository(SETTINGS.table_name)
+logger = Logger()
+
+UNAUTHORIZED = "Unauthorized"
+
+
+def stage_wildcard(method_arn: object) -> str | None:
+    """``arn:aws:execute-api:<region>:<account>:<api>/<stage>/<method>/<path>`` -> ``...:<api>/<stage>/*``."""
+    if not isinstance(method_arn, str):
+        return None
+    parts = method_arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "execute-api":
+        return None
+    api_id, _, rest = parts[5].partition("/")
+    stage = rest.partition("/")[0]
+    if not api_id or not stage:
+        return None
+    return ":".join(parts[:5]) + f":{api_id}/{stage}/*"
+
+
+def policy(device_id: str, resource: str) -> dict[str, Any]:
+    return {
+        "principalId": device_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resource}],
+        },
+        "context": {"deviceId": device_id},
+    }
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], _: LambdaContext) -> dict[str, Any]:
+    parsed = token_from_header(event.get("authorizationToken"))
+    resource = stage_wildcard(event.get("methodArn"))
+    if parsed is None or resource is None:
+        logger.info("Rejected a malformed token or method ARN")
+        raise Exception(UNAUTHORIZED)  # API Gateway answers 401
+    device_id, token = parsed
+    if not token_matches(token, repository.token_hash(device_id)):
+        logger.info("Rejected a token", extra={"deviceId": device_id})
+        raise Exception(UNAUTHORIZED)
+    return policy(device_id, resource)
