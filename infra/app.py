@@ -34,4 +34,5 @@ def build_app(context: dict[str, object] | None = None, outdir: str | None = Non
 
 
 if __name__ == "__main__":
-    build_app().synth()
+    # The CDK CLI sets CDK_OUTDIR; run directly (as the local runtime does), it writes cdk.out/.
+    build_app(outdir=os.environ.get("CDK_OUTDIR", "cdk.out")).synth()

@@ -174,7 +174,9 @@ def load_assembly(outdir: Path) -> Assembly:
     for stack, template in templates.items():
         resolve = _resolver(stack, template)
         for logical, table in resources_of(template, "AWS::DynamoDB::Table").items():
-            tables[_key(stack, logical)] = TableSpec(stack, logical, local_name(stack, logical), table["Properties"])
+            tables[_key(stack, logical)] = TableSpec(
+                stack, logical, local_name(stack, logical), table["Properties"]
+            )
         for logical in resources_of(template, "AWS::SQS::Queue"):
             queues[_key(stack, logical)] = local_name(stack, logical)
         for logical, function in resources_of(template, "AWS::Lambda::Function").items():
@@ -214,7 +216,8 @@ def load_assembly(outdir: Path) -> Assembly:
                     maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
                     maximum_record_age_s=int(props.get("MaximumRecordAgeInSeconds", -1)),
                     bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
-                    report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in props.get("FunctionResponseTypes", []),
                     on_failure_queue=_key(stack, str(logical_id(destination))) if destination else None,
                 )
             )

@@ -79,7 +79,11 @@ def lambda_environment(spec: FunctionSpec, extra: Mapping[str, str]) -> dict[str
 class _Worker:
     def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: LogSink) -> None:
         read_fd, write_fd = os.pipe()
-        import_paths = [str(spec.code_dir), *(str(p) for p in spec.layer_paths), sysconfig.get_paths()["purelib"]]
+        import_paths = [
+            str(spec.code_dir),
+            *(str(p) for p in spec.layer_paths),
+            sysconfig.get_paths()["purelib"],
+        ]
         self.process = subprocess.Popen(  # noqa: S603 - our interpreter and worker script
             [sys.executable, "-I", str(WORKER), str(write_fd)],
             env={**env, "_LOCAL_IMPORT_PATHS": json.dumps(import_paths)},
@@ -105,7 +109,11 @@ class _Worker:
         if not ready:
             return None
         line = self.answers.readline()
-        return json.loads(line) if line else {"error": {"errorType": "Runtime.ExitError", "errorMessage": "exited"}}
+        return (
+            json.loads(line)
+            if line
+            else {"error": {"errorType": "Runtime.ExitError", "errorMessage": "exited"}}
+        )
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -154,29 +162,46 @@ class FunctionRuntime:
                 worker.fresh = False
                 init_ms = float(init.get("init", {}).get("durationMs", 0.0))
                 self.cold_starts += 1
-                self.log(self.spec.name, json.dumps({"type": "platform.initReport", "initDurationMs": round(init_ms, 2)}))
+                self.log(
+                    self.spec.name,
+                    json.dumps({"type": "platform.initReport", "initDurationMs": round(init_ms, 2)}),
+                )
                 init_error = init.get("init", {}).get("error") or init.get("error")
                 if init_error:
                     self._discard(worker)
                     return Invocation(request_id, error=init_error, init_ms=init_ms)
                 started = time.monotonic()
             deadline_s = self.spec.timeout_s if timeout_s is None else min(timeout_s, self.spec.timeout_s)
-            request = {"requestId": request_id, "event": event, "deadlineEpochMs": (time.time() + self.spec.timeout_s) * 1000}
+            request = {
+                "requestId": request_id,
+                "event": event,
+                "deadlineEpochMs": (time.time() + self.spec.timeout_s) * 1000,
+            }
             try:
                 assert worker.process.stdin is not None
                 worker.process.stdin.write(json.dumps(request) + "\n")
                 worker.process.stdin.flush()
             except (BrokenPipeError, OSError):
                 self._discard(worker)
-                return Invocation(request_id, error={"errorType": "Runtime.ExitError", "errorMessage": "exited"})
+                return Invocation(
+                    request_id, error={"errorType": "Runtime.ExitError", "errorMessage": "exited"}
+                )
             answer = worker.read_answer(deadline_s)
             elapsed_ms = (time.monotonic() - started) * 1000
             self.invocations += 1
             if answer is None:
                 self._discard(worker)  # a timed-out environment is reset, as in Lambda
                 message = f"Task timed out after {deadline_s:.2f} seconds"
-                self.log(self.spec.name, json.dumps({"type": "platform.timeout", "requestId": request_id, "message": message}))
-                return Invocation(request_id, error={"errorType": "Sandbox.Timedout", "errorMessage": message}, duration_ms=elapsed_ms, init_ms=init_ms)
+                self.log(
+                    self.spec.name,
+                    json.dumps({"type": "platform.timeout", "requestId": request_id, "message": message}),
+                )
+                return Invocation(
+                    request_id,
+                    error={"errorType": "Sandbox.Timedout", "errorMessage": message},
+                    duration_ms=elapsed_ms,
+                    init_ms=init_ms,
+                )
             if answer.get("error", {}).get("errorType") == "Runtime.ExitError" or not worker.alive():
                 self._discard(worker)
             else:

@@ -59,7 +59,7 @@ def main() -> None:
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
         init_error = None
-    except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda does
+    except Exception as error:
         init_error = _error("Runtime.ImportModuleError", error)
         _log_error(init_error)
     init_ms = (time.perf_counter() - started) * 1000
@@ -74,7 +74,7 @@ def main() -> None:
             payload = json.dumps({"result": handler(request["event"], context)})
         except TypeError as error:
             payload = json.dumps({"error": _error("Runtime.MarshalError", error)})
-        except Exception as error:  # noqa: BLE001 - a function error, reported as Lambda does
+        except Exception as error:
             failure = _error("", error)
             _log_error(failure)
             payload = json.dumps({"error": failure})

@@ -37,3 +37,57 @@ def fails(event: Any, context: Any) -> None:
 
 def unserializable(event: Any, context: Any) -> object:
     return {"value": object()}
+
+
+def proxy_echo(event: Any, context: Any) -> dict[str, Any]:
+    """A well-behaved proxy integration: answers with the event it received."""
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json", "X-Fixture": "echo"},
+        "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+        "body": __import__("json").dumps({"event": event, "requestId": context.aws_request_id}),
+        "isBase64Encoded": False,
+    }
+
+
+def proxy_malformed(event: Any, context: Any) -> Any:
+    """Answers what API Gateway must refuse, chosen by the `shape` query parameter."""
+    shape = (event.get("queryStringParameters") or {}).get("shape", "extra-key")
+    return {
+        "extra-key": {"statusCode": 200, "body": "{}", "unexpected": True},
+        "no-status": {"body": "{}"},
+        "body-not-string": {"statusCode": 200, "body": {"a": 1}},
+        "not-a-dict": ["statusCode", 200],
+        "bad-status": {"statusCode": "OK", "body": ""},
+    }[shape]
+
+
+def proxy_raises(event: Any, context: Any) -> Any:
+    raise RuntimeError("integration failed")
+
+
+def token_authorizer(event: Any, context: Any) -> dict[str, Any]:
+    """TOKEN authorizer: 'allow-<id>' allows any method of the stage, 'deny' denies,
+    anything else is Unauthorized. Counts its invocations in AUTHORIZER_CALLS_FILE."""
+    path = os.environ.get("AUTHORIZER_CALLS_FILE")
+    if path:
+        with open(path, "a") as calls:
+            calls.write(event["authorizationToken"] + "\n")
+    token = event["authorizationToken"].removeprefix("Bearer ")
+    arn_prefix = event["methodArn"].split("/", 2)
+    stage_arn = "/".join(arn_prefix[:2]) + "/*"
+    if token.startswith("allow-"):
+        subject = token.removeprefix("allow-")
+        effect = "Allow"
+    elif token == "deny":
+        subject, effect = "denied", "Deny"
+    else:
+        raise Exception("Unauthorized")  # noqa: TRY002 - API Gateway's convention for 401
+    return {
+        "principalId": subject,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": stage_arn}],
+        },
+        "context": {"deviceId": subject, "weight": 3},
+    }

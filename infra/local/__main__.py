@@ -1,0 +1,38 @@
+"""`make up`: synthesize if needed, run the whole system locally until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+
+from infra.local.runtime import LocalRuntime, RuntimeOptions
+from infra.local.synth import synthesize
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    args = parser.parse_args()
+    print("synthesizing..." if synthesize() else "templates are up to date (cdk.out/)", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with LocalRuntime(RuntimeOptions(port=args.port)) as runtime:
+        session = runtime.session()
+        print("\nLocal runtime ready. Base URLs (a route's URL is its base URL + its path):", flush=True)
+        for service, url in session["apis"].items():
+            print(f"  {service:<10} {url}")
+        print("API keys (header x-api-key):")
+        for plan, key in session["apiKeys"].items():
+            print(f"  {plan:<10} {key}")
+        origin = runtime.gateway.config.origin
+        print(f"Tokens: {origin}/_local/token?sub=alice&groups=admin   Session: {origin}/_local/session")
+        print("Press Ctrl-C to stop.\n", flush=True)
+        stop.wait()
+        print("stopping...", flush=True)
+
+
+if __name__ == "__main__":
+    main()

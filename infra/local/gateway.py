@@ -1,0 +1,462 @@
+"""The API Gateway (REST, Lambda proxy) emulator, as an ASGI app.
+
+Requests go through what API Gateway does, in its order: match the resource and method, run
+the authorizer, check the API key against the usage plans bound to the stage, apply the
+plan's and the stage's throttles and the plan's quota, then invoke the function with a proxy
+event (payload 1.0) and check its response. API Gateway's own answers keep its exact bodies
+and ``x-amzn-ErrorType`` headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from infra.local.assembly import ACCOUNT, REGION, ApiSpec, AuthorizerSpec, RouteSpec, UsagePlanSpec
+from infra.local.functions import FunctionRuntime, Invocation
+from infra.local.issuer import InvalidToken, LocalIssuer, claims_as_api_gateway_passes_them
+from infra.local.throttling import Quota, TokenBucket
+
+INTEGRATION_TIMEOUT_S = 29.0
+RESPONSE_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
+
+
+def gateway_error(status: int, error_type: str, body: dict[str, Any], request_id: str) -> Response:
+    """One of API Gateway's own responses, byte-compatible: compact JSON and its error type header."""
+    return Response(
+        content=json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        media_type="application/json",
+        headers={"x-amzn-ErrorType": error_type, "x-amzn-RequestId": request_id},
+    )
+
+
+MISSING_TOKEN = (403, "MissingAuthenticationTokenException", {"message": "Missing Authentication Token"})
+FORBIDDEN = (403, "ForbiddenException", {"message": "Forbidden"})
+THROTTLED = (429, "TooManyRequestsException", {"message": "Too Many Requests"})
+QUOTA_SPENT = (429, "LimitExceededException", {"message": "Limit Exceeded"})
+UNAUTHORIZED = (401, "UnauthorizedException", {"message": "Unauthorized"})
+EXPLICIT_DENY = (
+    403,
+    "AccessDeniedException",
+    {"Message": "User is not authorized to access this resource with an explicit deny"},
+)
+NOT_ALLOWED = (403, "AccessDeniedException", {"Message": "User is not authorized to access this resource"})
+AUTHORIZER_FAILED = (500, "AuthorizerConfigurationException", {"message": None})
+BAD_GATEWAY = (502, "InternalServerErrorException", {"message": "Internal server error"})
+TIMED_OUT = (504, "IntegrationTimeoutException", {"message": "Endpoint request timed out"})
+
+
+class Rejected(Exception):
+    def __init__(self, answer: tuple[int, str, dict[str, Any]]) -> None:
+        super().__init__(answer[2])
+        self.answer = answer
+
+
+@dataclass
+class ApiKey:
+    id: str
+    value: str
+    plans: list[str]  # usage plan names
+
+
+@dataclass
+class _CompiledRoute:
+    spec: RouteSpec
+    pattern: re.Pattern[str]
+    names: list[str]
+    specificity: tuple[int, int]
+
+
+def _compile(route: RouteSpec) -> _CompiledRoute:
+    names: list[str] = []
+    parts = []
+    for segment in route.path.strip("/").split("/") if route.path != "/" else []:
+        if segment.startswith("{") and segment.endswith("}"):
+            names.append(segment[1:-1])
+            parts.append("([^/]+)")
+        else:
+            parts.append(re.escape(segment))
+    pattern = re.compile("^/" + "/".join(parts) + "$")
+    static = sum(1 for p in route.path.split("/") if p and not p.startswith("{"))
+    return _CompiledRoute(route, pattern, names, (static, -len(names)))
+
+
+@dataclass
+class _ApiState:
+    spec: ApiSpec
+    api_id: str
+    routes: list[_CompiledRoute]
+    plans: dict[str, UsagePlanSpec]
+    plan_buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
+    method_buckets: dict[tuple[str, str, str], TokenBucket] = field(default_factory=dict)
+    quotas: dict[tuple[str, str], Quota] = field(default_factory=dict)
+    stage_buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
+    authorizer_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass
+class GatewayConfig:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    integration_timeout_s: float = INTEGRATION_TIMEOUT_S
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class Gateway:
+    def __init__(
+        self,
+        apis: dict[str, ApiSpec],
+        functions: dict[str, FunctionRuntime],
+        api_keys: list[ApiKey],
+        issuer: LocalIssuer,
+        config: GatewayConfig,
+        *,
+        dev_endpoints: dict[str, Callable[[Request], Awaitable[Response]]] | None = None,
+    ) -> None:
+        self.config = config
+        self.functions = functions
+        self.issuer = issuer
+        self.keys = {key.value: key for key in api_keys}
+        self.apis: dict[str, _ApiState] = {}
+        for spec in apis.values():
+            compiled = sorted((_compile(r) for r in spec.routes), key=lambda c: c.specificity, reverse=True)
+            state = _ApiState(
+                spec=spec,
+                api_id=uuid.uuid5(uuid.NAMESPACE_URL, spec.name).hex[:10],
+                routes=compiled,
+                plans={plan.name: plan for plan in spec.usage_plans},
+            )
+            state.stage_buckets = {key: TokenBucket(*limits) for key, limits in spec.stage_throttles.items()}
+            self.apis[f"/{spec.service}/{spec.stage}"] = state
+        self._limiter = anyio.CapacityLimiter(128)
+        self.dev_endpoints = dev_endpoints or {}
+        self.app = Starlette(
+            routes=[
+                *(Route(f"/_local/{name}", endpoint) for name, endpoint in self.dev_endpoints.items()),
+                Route(
+                    "/{path:path}",
+                    self.handle,
+                    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+                ),
+            ]
+        )
+
+    def base_urls(self) -> dict[str, str]:
+        return {state.spec.service: f"{self.config.origin}{prefix}" for prefix, state in self.apis.items()}
+
+    # -- the request pipeline -------------------------------------------------------------------
+
+    async def handle(self, request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        started = time.time()
+        try:
+            state, route, path, path_params = self._match(request)
+            authorizer_context = await self._authorize(state, route, request, path)
+            key = self._check_api_key(state, route, request)
+            self._throttle(state, route, key)
+            event = await self._proxy_event(
+                request, state, route, path, path_params, authorizer_context, key, request_id, started
+            )
+            invocation = await self._invoke(route.function, event, self.config.integration_timeout_s)
+            if (
+                _timed_out(invocation)
+                and self.config.integration_timeout_s < self.functions[route.function].spec.timeout_s
+            ):
+                return gateway_error(*TIMED_OUT, request_id)
+            return self._integration_response(invocation, request_id)
+        except Rejected as rejection:
+            return gateway_error(*rejection.answer, request_id)
+
+    def _match(self, request: Request) -> tuple[_ApiState, RouteSpec, str, dict[str, str]]:
+        """The API and route for a request; anything else (an unknown path, or a known resource
+        without that method) gets API Gateway's "Missing Authentication Token"."""
+        url_path = request.url.path
+        for prefix, state in self.apis.items():
+            if url_path == prefix or url_path.startswith(prefix + "/"):
+                path = url_path[len(prefix) :] or "/"
+                for compiled in state.routes:
+                    found = compiled.pattern.match(path)
+                    if found and compiled.spec.method == request.method:
+                        return (
+                            state,
+                            compiled.spec,
+                            path,
+                            dict(zip(compiled.names, found.groups(), strict=True)),
+                        )
+        raise Rejected(MISSING_TOKEN)
+
+    def _method_arn(self, state: _ApiState, method: str, path: str) -> str:
+        return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{state.api_id}/{state.spec.stage}/{method}{path}"
+
+    async def _authorize(
+        self, state: _ApiState, route: RouteSpec, request: Request, path: str
+    ) -> dict[str, Any] | None:
+        if route.authorization_type == "NONE" or route.authorizer is None:
+            return None
+        authorizer = state.spec.authorizers[route.authorizer]
+        token = request.headers.get(authorizer.identity_header)
+        if not token:
+            raise Rejected(UNAUTHORIZED)
+        if authorizer.type == "COGNITO_USER_POOLS":
+            try:
+                claims = self.issuer.verify(token.removeprefix("Bearer ").strip())
+            except InvalidToken:
+                raise Rejected(UNAUTHORIZED) from None
+            return {"claims": claims_as_api_gateway_passes_them(claims)}
+        return await self._lambda_authorizer(
+            state, authorizer, token, self._method_arn(state, route.method, path)
+        )
+
+    async def _lambda_authorizer(
+        self, state: _ApiState, authorizer: AuthorizerSpec, token: str, method_arn: str
+    ) -> dict[str, Any]:
+        cache_key = (authorizer.logical_id, token)
+        cached = state.authorizer_cache.get(cache_key)
+        if cached and cached[0] > time.monotonic():
+            result = cached[1]
+        else:
+            event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
+            invocation = await self._invoke(str(authorizer.function), event, INTEGRATION_TIMEOUT_S)
+            if not invocation.ok:
+                message = str((invocation.error or {}).get("errorMessage", ""))
+                raise Rejected(UNAUTHORIZED if message == "Unauthorized" else AUTHORIZER_FAILED)
+            result = invocation.result
+            if not _valid_authorizer_result(result):
+                raise Rejected(AUTHORIZER_FAILED)
+            if authorizer.ttl_s > 0:
+                state.authorizer_cache[cache_key] = (time.monotonic() + authorizer.ttl_s, result)
+        decision = _evaluate_policy(result["policyDocument"], method_arn)
+        if decision == "Deny":
+            raise Rejected(EXPLICIT_DENY)
+        if decision != "Allow":
+            raise Rejected(NOT_ALLOWED)
+        context = {name: str(value) for name, value in (result.get("context") or {}).items()}
+        return {**context, "principalId": str(result["principalId"]), "integrationLatency": 0}
+
+    def _check_api_key(self, state: _ApiState, route: RouteSpec, request: Request) -> ApiKey | None:
+        value = request.headers.get("x-api-key")
+        key = self.keys.get(value) if value else None
+        if not route.api_key_required:
+            return key
+        if key is None or not any(plan in state.plans for plan in key.plans):
+            raise Rejected(FORBIDDEN)
+        return key
+
+    def _throttle(self, state: _ApiState, route: RouteSpec, key: ApiKey | None) -> None:
+        method_path = f"{route.path}/{route.method}"
+        if key is not None:
+            for plan_name in (p for p in key.plans if p in state.plans):
+                plan = state.plans[plan_name]
+                method_limits = plan.method_throttles.get(method_path)
+                if method_limits:
+                    bucket = state.method_buckets.setdefault(
+                        (key.id, plan_name, method_path), TokenBucket(*method_limits)
+                    )
+                    if not bucket.take():
+                        raise Rejected(THROTTLED)
+                if plan.rate_limit is not None and plan.burst_limit is not None:
+                    bucket = state.plan_buckets.setdefault(
+                        (key.id, plan_name), TokenBucket(plan.rate_limit, plan.burst_limit)
+                    )
+                    if not bucket.take():
+                        raise Rejected(THROTTLED)
+        for stage_key in ((route.path, route.method), ("/*", "*")):
+            bucket_ = state.stage_buckets.get(stage_key)
+            if bucket_ is not None and not bucket_.take():
+                raise Rejected(THROTTLED)
+        if key is not None:
+            for plan_name in (p for p in key.plans if p in state.plans):
+                plan = state.plans[plan_name]
+                if plan.quota_limit and plan.quota_period:
+                    quota = state.quotas.setdefault(
+                        (key.id, plan_name), Quota(plan.quota_limit, plan.quota_period)
+                    )
+                    if not quota.take():
+                        raise Rejected(QUOTA_SPENT)
+
+    async def _proxy_event(
+        self,
+        request: Request,
+        state: _ApiState,
+        route: RouteSpec,
+        path: str,
+        path_params: dict[str, str],
+        authorizer: dict[str, Any] | None,
+        key: ApiKey | None,
+        request_id: str,
+        started: float,
+    ) -> dict[str, Any]:
+        raw = await request.body()
+        try:
+            body: str | None = raw.decode() if raw else None
+            is_base64 = False
+        except UnicodeDecodeError:
+            body, is_base64 = base64.b64encode(raw).decode(), True
+        multi_headers: dict[str, list[str]] = {}
+        for name, value in request.headers.items():
+            multi_headers.setdefault(name, []).append(value)
+        multi_query: dict[str, list[str]] = {}
+        for name, value in request.query_params.multi_items():
+            multi_query.setdefault(name, []).append(value)
+        client = request.client.host if request.client else "127.0.0.1"
+        identity: dict[str, Any] = {
+            "sourceIp": client,
+            "userAgent": request.headers.get("user-agent"),
+            "accountId": None,
+            "caller": None,
+            "user": None,
+            "userArn": None,
+            "cognitoIdentityId": None,
+            "cognitoIdentityPoolId": None,
+            "cognitoAuthenticationType": None,
+            "cognitoAuthenticationProvider": None,
+            "accessKey": None,
+        }
+        if key is not None:
+            identity["apiKey"], identity["apiKeyId"] = key.value, key.id
+        return {
+            "resource": route.path,
+            "path": path,
+            "httpMethod": route.method,
+            "headers": {name: values[-1] for name, values in multi_headers.items()} or None,
+            "multiValueHeaders": multi_headers or None,
+            "queryStringParameters": {n: v[-1] for n, v in multi_query.items()} or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": path_params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourceId": uuid.uuid5(uuid.NAMESPACE_URL, route.path).hex[:6],
+                "resourcePath": route.path,
+                "httpMethod": route.method,
+                "extendedRequestId": request_id.replace("-", "")[:16],
+                "requestTime": datetime.fromtimestamp(started, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "path": f"/{state.spec.stage}{path}",
+                "accountId": ACCOUNT,
+                "protocol": f"HTTP/{request.scope.get('http_version', '1.1')}",
+                "stage": state.spec.stage,
+                "domainPrefix": self.config.host,
+                "requestTimeEpoch": int(started * 1000),
+                "requestId": request_id,
+                "identity": identity,
+                "domainName": f"{self.config.host}:{self.config.port}",
+                "apiId": state.api_id,
+                **({"authorizer": authorizer} if authorizer is not None else {}),
+            },
+            "body": body,
+            "isBase64Encoded": is_base64,
+        }
+
+    async def _invoke(self, function_key: str, event: dict[str, Any], timeout_s: float) -> Invocation:
+        runtime = self.functions[function_key]
+        return await anyio.to_thread.run_sync(
+            lambda: runtime.invoke(event, timeout_s=timeout_s), limiter=self._limiter
+        )
+
+    def _integration_response(self, invocation: Invocation, request_id: str) -> Response:
+        if (
+            invocation.error
+            and invocation.error.get("errorType") == "Sandbox.Timedout"
+            and invocation.duration_ms >= self.config.integration_timeout_s * 1000 - 50
+        ):
+            return gateway_error(*TIMED_OUT, request_id)
+        result = invocation.result
+        if not invocation.ok or not _valid_proxy_response(result):
+            return gateway_error(*BAD_GATEWAY, request_id)
+        body = result.get("body")
+        content: bytes = b""
+        if body is not None:
+            try:
+                content = (
+                    base64.b64decode(body, validate=True)
+                    if result.get("isBase64Encoded")
+                    else str(body).encode()
+                )
+            except binascii.Error:
+                return gateway_error(*BAD_GATEWAY, request_id)
+        response = Response(content=content, status_code=int(result["statusCode"]))
+        response.headers["x-amzn-RequestId"] = request_id
+        for name, value in (result.get("headers") or {}).items():
+            response.headers[name] = str(value)
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            if name.lower() in {k.lower() for k in (result.get("headers") or {})}:
+                del response.headers[name]
+            for value in values:
+                response.headers.append(name, str(value))
+        return response
+
+
+def _timed_out(invocation: Invocation) -> bool:
+    return (invocation.error or {}).get("errorType") == "Sandbox.Timedout"
+
+
+def _valid_proxy_response(result: Any) -> bool:
+    if not isinstance(result, dict) or not set(result) <= RESPONSE_KEYS or "statusCode" not in result:
+        return False
+    status = result["statusCode"]
+    if isinstance(status, bool) or not isinstance(status, int | str) or not str(status).isdigit():
+        return False
+    if not 100 <= int(status) <= 599:
+        return False
+    headers, multi = result.get("headers"), result.get("multiValueHeaders")
+    if headers is not None and not isinstance(headers, dict):
+        return False
+    if multi is not None and (
+        not isinstance(multi, dict) or not all(isinstance(v, list) for v in multi.values())
+    ):
+        return False
+    body = result.get("body")
+    return body is None or isinstance(body, str)
+
+
+def _valid_authorizer_result(result: Any) -> bool:
+    if not isinstance(result, dict) or "principalId" not in result:
+        return False
+    policy = result.get("policyDocument")
+    if not isinstance(policy, dict) or not isinstance(policy.get("Statement"), list):
+        return False
+    context = result.get("context") or {}
+    return isinstance(context, dict) and all(
+        isinstance(v, str | int | float | bool) for v in context.values()
+    )
+
+
+def _evaluate_policy(policy: dict[str, Any], method_arn: str) -> str | None:
+    """IAM-style evaluation for execute-api:Invoke: an explicit Deny wins, then any Allow."""
+    decision = None
+    for statement in policy["Statement"]:
+        actions = statement.get("Action", [])
+        resources = statement.get("Resource", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = [resources] if isinstance(resources, str) else resources
+        if not any(fnmatch.fnmatchcase("execute-api:Invoke", a) for a in actions):
+            continue
+        if not any(fnmatch.fnmatchcase(method_arn, r) for r in resources):
+            continue
+        if statement.get("Effect") == "Deny":
+            return "Deny"
+        if statement.get("Effect") == "Allow":
+            decision = "Allow"
+    return decision
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return JSONResponse(body, status_code=status)

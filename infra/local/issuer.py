@@ -1,0 +1,85 @@
+"""The local token issuer: signs JWTs shaped like Cognito's ID tokens, which the emulated user
+pool authorizers verify (signature, expiry, issuer, audience) exactly as Cognito's would be."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+AUDIENCE = "local-app-client"
+ISSUER = "https://cognito-idp.local/local-user-pool"
+
+
+class InvalidToken(Exception):
+    pass
+
+
+class LocalIssuer:
+    def __init__(self, key_file: Path | None = None, lifetime_s: int = 3600) -> None:
+        self.lifetime_s = lifetime_s
+        self._key = self._load_or_create(key_file)
+        self._public = self._key.public_key()
+
+    @staticmethod
+    def _load_or_create(key_file: Path | None) -> rsa.RSAPrivateKey:
+        """A key kept under .local/ so tokens stay valid across restarts of the runtime."""
+        if key_file is not None and key_file.exists():
+            loaded = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+            if isinstance(loaded, rsa.RSAPrivateKey):
+                return loaded
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if key_file is not None:
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            key_file.write_bytes(pem)
+            key_file.chmod(0o600)
+        return key
+
+    def mint(self, subject: str, groups: list[str] | None = None, lifetime_s: int | None = None) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "sub": subject,
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "token_use": "id",
+            "auth_time": now,
+            "iat": now,
+            "exp": now + (self.lifetime_s if lifetime_s is None else lifetime_s),
+            "jti": str(uuid.uuid4()),
+            "cognito:username": subject,
+        }
+        if groups:
+            claims["cognito:groups"] = groups
+        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": "local"})
+
+    def verify(self, token: str) -> dict[str, Any]:
+        try:
+            return dict(
+                jwt.decode(
+                    token,
+                    self._public,
+                    algorithms=["RS256"],
+                    audience=AUDIENCE,
+                    issuer=ISSUER,
+                    options={"require": ["exp", "iss", "aud", "sub"]},
+                )
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidToken(str(error)) from None
+
+
+def claims_as_api_gateway_passes_them(claims: dict[str, Any]) -> dict[str, str]:
+    """API Gateway hands a Cognito authorizer's claims to the function as strings; lists of groups
+    arrive as one comma-separated string."""
+    flattened = {}
+    for name, value in claims.items():
+        flattened[name] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return flattened

@@ -1,0 +1,218 @@
+"""The whole system on this machine: DynamoDB Local, the tables, the functions, the API Gateway
+emulator and one stream poller per event source mapping, all from the synthesized templates."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from commons import dynamodb as commons_dynamodb
+from infra.local.assembly import REPO_ROOT, Assembly, TableSpec, load_assembly
+from infra.local.dynamodb_local import DUMMY_CREDENTIALS, DynamoDBLocal, free_port
+from infra.local.functions import FunctionRuntime, LogSink, print_log
+from infra.local.gateway import ApiKey, Gateway, GatewayConfig
+from infra.local.issuer import LocalIssuer
+from infra.local.seed import seeder_for
+from infra.local.server import ServerThread
+from infra.local.streams import CheckpointStore, OnFailureStore, StreamPoller
+
+STATE_DIR = REPO_ROOT / ".local"
+
+
+@dataclass
+class RuntimeOptions:
+    outdir: Path = REPO_ROOT / "cdk.out"
+    state_dir: Path = STATE_DIR
+    port: int = 3000
+    persistent: bool = True  # keep DynamoDB Local's data under state_dir/dynamodb
+    poll_interval_s: float = 0.25
+    integration_timeout_s: float = 29.0
+    log: LogSink = print_log
+
+
+def _api_key_value() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(40))
+
+
+class LocalRuntime:
+    def __init__(self, options: RuntimeOptions | None = None) -> None:
+        self.options = options or RuntimeOptions()
+        self.assembly: Assembly = load_assembly(self.options.outdir)
+        self.ready = False
+        self.database: DynamoDBLocal | None = None
+        self.functions: dict[str, FunctionRuntime] = {}
+        self.pollers: list[StreamPoller] = []
+        self.failures = OnFailureStore(self.options.state_dir / "on-failure")
+        self.issuer = LocalIssuer(self.options.state_dir / "issuer-key.pem")
+        self.api_keys = self._load_api_keys()
+        self._server: ServerThread | None = None
+        self.gateway = Gateway(
+            self.assembly.apis,
+            self.functions,
+            self.api_keys,
+            self.issuer,
+            GatewayConfig(port=self.options.port, integration_timeout_s=self.options.integration_timeout_s),
+            dev_endpoints={
+                "health": self._health,
+                "session": self._session,
+                "token": self._token,
+                "dlq": self._dlq,
+            },
+        )
+
+    # -- state kept across restarts ---------------------------------------------------------------
+
+    def _load_api_keys(self) -> list[ApiKey]:
+        """One key per usage plan, generated once and kept in .local/api-keys.json."""
+        path = self.options.state_dir / "api-keys.json"
+        stored: dict[str, dict[str, str]] = json.loads(path.read_text()) if path.exists() else {}
+        plans = sorted({plan.name for api in self.assembly.apis.values() for plan in api.usage_plans})
+        for plan in plans:
+            stored.setdefault(plan, {"id": secrets.token_hex(5), "value": _api_key_value()})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+        return [ApiKey(id=stored[plan]["id"], value=stored[plan]["value"], plans=[plan]) for plan in plans]
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def start(self) -> LocalRuntime:
+        os.environ.update(DUMMY_CREDENTIALS)
+        db_path = self.options.state_dir / "dynamodb" if self.options.persistent else None
+        self.database = DynamoDBLocal(port=free_port(), db_path=db_path).start()
+        os.environ["DYNAMODB_ENDPOINT_URL"] = self.database.endpoint
+        commons_dynamodb.client.cache_clear()
+        for table in self.assembly.tables.values():
+            self._ensure_table(table)
+        local_env = {
+            **DUMMY_CREDENTIALS,
+            "DYNAMODB_ENDPOINT_URL": self.database.endpoint,
+            # Powertools' Tracer is off unless X-Ray is there to receive traces.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        for key, spec in self.assembly.functions.items():
+            self.functions[key] = FunctionRuntime(spec, local_env, log=self.options.log)
+        self._start_pollers()
+        self._start_server()
+        self.ready = True
+        return self
+
+    def stop(self) -> None:
+        self.ready = False
+        if self._server is not None:
+            self._server.stop()
+        for poller in self.pollers:
+            poller.stop()
+        for runtime in self.functions.values():
+            runtime.shutdown()
+        if self.database is not None:
+            self.database.stop()
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def _ensure_table(self, table: TableSpec) -> None:
+        assert self.database is not None
+        client = self.database.client()
+        props = table.properties
+        request: dict[str, Any] = {
+            "TableName": table.name,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if props.get("StreamSpecification"):
+            request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+        if props.get("GlobalSecondaryIndexes"):
+            request["GlobalSecondaryIndexes"] = [
+                {"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]}
+                for i in props["GlobalSecondaryIndexes"]
+            ]
+        try:
+            client.create_table(**request)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+        else:
+            if table.ttl_attribute:
+                client.update_time_to_live(
+                    TableName=table.name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+                )
+            seed = seeder_for(table)
+            if seed is not None:
+                seed(table.name)
+
+    def _start_pollers(self) -> None:
+        assert self.database is not None
+        checkpoints = CheckpointStore(self.options.state_dir / "checkpoints.json")
+        for mapping in self.assembly.mappings:
+            table = self.assembly.tables[mapping.table]
+            queue = self.assembly.queues.get(mapping.on_failure_queue) if mapping.on_failure_queue else None
+            poller = StreamPoller(
+                mapping,
+                self.functions[mapping.function],
+                table_name=table.name,
+                streams_client=self.database.streams_client(),
+                dynamodb_client=self.database.client(),
+                checkpoints=checkpoints,
+                failures=self.failures,
+                queue_name=queue,
+                poll_interval_s=self.options.poll_interval_s,
+                log=lambda line, name=self.functions[mapping.function].spec.name: self.options.log(
+                    name, line
+                ),
+            )
+            poller.start()
+            self.pollers.append(poller)
+
+    def _start_server(self) -> None:
+        self._server = ServerThread(self.gateway.app, self.options.port).start()
+
+    # -- development endpoints (exist only locally) ---------------------------------------------
+
+    async def _health(self, _: Request) -> Response:
+        return JSONResponse(
+            {"status": "ok"} if self.ready else {"status": "starting"}, 200 if self.ready else 503
+        )
+
+    def session(self) -> dict[str, Any]:
+        plans = {plan.name: plan for api in self.assembly.apis.values() for plan in api.usage_plans}
+        return {
+            "apis": self.gateway.base_urls(),
+            "apiKeys": {key.plans[0]: key.value for key in self.api_keys},
+            "usagePlans": {
+                name: {
+                    "rateLimit": plan.rate_limit,
+                    "burstLimit": plan.burst_limit,
+                    "quota": {"limit": plan.quota_limit, "period": plan.quota_period},
+                }
+                for name, plan in plans.items()
+            },
+        }
+
+    async def _session(self, _: Request) -> Response:
+        return JSONResponse(self.session())
+
+    async def _token(self, request: Request) -> Response:
+        subject = request.query_params.get("sub")
+        if not subject:
+            return JSONResponse({"message": "sub is required"}, 400)
+        groups = [g for g in request.query_params.get("groups", "").split(",") if g]
+        return JSONResponse({"token": self.issuer.mint(subject, groups)})
+
+    async def _dlq(self, _: Request) -> Response:
+        return JSONResponse(self.failures.read_all())

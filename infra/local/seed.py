@@ -1,0 +1,23 @@
+"""Data the local runtime loads into fresh tables: the product catalogue."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+
+from infra.local.assembly import REPO_ROOT, TableSpec
+
+# (stack name prefix, table logical id prefix) -> "module:function" taking the table name.
+SEEDS: dict[tuple[str, str], str] = {("Orders-", "OrdersTable"): "orders.seed:seed_products"}
+
+
+def seeder_for(table: TableSpec) -> Callable[[str], object] | None:
+    for (stack_prefix, table_prefix), target in SEEDS.items():
+        if table.stack.startswith(stack_prefix) and table.logical_id.startswith(table_prefix):
+            service_dir = str(REPO_ROOT / "services" / stack_prefix.rstrip("-").lower())
+            if service_dir not in sys.path:
+                sys.path.append(service_dir)
+            module, _, function = target.partition(":")
+            return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
+    return None

@@ -1,0 +1,256 @@
+"""Contract tests for the API Gateway emulator: each behaviour API Gateway has, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra.local.assembly import ApiSpec, AuthorizerSpec, FunctionSpec, RouteSpec, UsagePlanSpec
+from infra.local.dynamodb_local import free_port
+from infra.local.functions import FunctionRuntime
+from infra.local.gateway import ApiKey, Gateway, GatewayConfig
+from infra.local.issuer import LocalIssuer
+from infra.local.server import ServerThread
+
+FIXTURES = Path(__file__).parent / "fixture_functions"
+KEYS = {
+    "roomy": ApiKey(id="k1", value="roomy-key-" + "x" * 30, plans=["roomy"]),
+    "tight": ApiKey(id="k2", value="tight-key-" + "y" * 30, plans=["tight"]),
+    "quota": ApiKey(id="k3", value="quota-key-" + "z" * 30, plans=["quota"]),
+    "other": ApiKey(id="k4", value="other-key-" + "w" * 30, plans=["elsewhere"]),
+}
+
+
+def function(name: str, handler: str, timeout_s: float = 5.0, env: dict[str, str] | None = None) -> FunctionSpec:
+    return FunctionSpec("Test", name, f"test-{name}", f"fixtures.{handler}", FIXTURES, (), env or {}, 128, timeout_s)
+
+
+def route(method: str, path: str, fn: str, auth: str = "NONE", authorizer: str | None = None, key: bool = True):
+    return RouteSpec(method, path, f"Test/{fn}", key, auth, authorizer)
+
+
+@pytest.fixture(scope="module")
+def authorizer_calls(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("authorizer") / "calls.txt"
+
+
+@pytest.fixture(scope="module")
+def gateway(authorizer_calls):
+    specs = {
+        "Echo": function("Echo", "proxy_echo"),
+        "Malformed": function("Malformed", "proxy_malformed"),
+        "Raises": function("Raises", "proxy_raises"),
+        "Slow": function("Slow", "sleepy", timeout_s=10.0),
+        "Authorizer": function("Authorizer", "token_authorizer", env={"AUTHORIZER_CALLS_FILE": str(authorizer_calls)}),
+    }
+    runtimes = {f"Test/{name}": FunctionRuntime(spec, {}, log=lambda *_: None) for name, spec in specs.items()}
+    api = ApiSpec(
+        stack="Test",
+        logical_id="Api",
+        name="shop-test",
+        service="shop",
+        stage="test",
+        routes=[
+            route("GET", "/items", "Echo"),
+            route("GET", "/items/{itemId}", "Echo", "COGNITO_USER_POOLS", "Users"),
+            route("GET", "/items/special", "Echo"),
+            route("POST", "/broken", "Malformed"),
+            route("POST", "/raises", "Raises"),
+            route("POST", "/slow", "Slow"),
+            route("GET", "/devices/{deviceId}", "Echo", "CUSTOM", "Devices"),
+            route("GET", "/open", "Echo", key=False),
+        ],
+        authorizers={
+            "Users": AuthorizerSpec("Users", "COGNITO_USER_POOLS", "Authorization", None, 300),
+            "Devices": AuthorizerSpec("Devices", "TOKEN", "Authorization", "Test/Authorizer", 300),
+        },
+        usage_plans=[
+            UsagePlanSpec("P1", "roomy", 1000, 1000, 1_000_000, "DAY"),
+            UsagePlanSpec("P2", "tight", 1, 3, 1_000_000, "DAY"),
+            UsagePlanSpec("P3", "quota", 1000, 1000, 5, "DAY"),
+        ],
+        stage_throttles={("/*", "*"): (10_000, 10_000)},
+    )
+    issuer = LocalIssuer()
+    port = free_port()
+    emulator = Gateway(
+        {"Test/Api": api},
+        runtimes,
+        list(KEYS.values()),
+        issuer,
+        GatewayConfig(port=port, integration_timeout_s=1.0),
+    )
+    server = ServerThread(emulator.app, port).start()
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}/shop/test", timeout=15) as client:
+        client.issuer = issuer  # type: ignore[attr-defined]
+        yield client
+    server.stop()
+    for runtime in runtimes.values():
+        runtime.shutdown()
+
+
+def key(name: str = "roomy") -> dict[str, str]:
+    return {"x-api-key": KEYS[name].value}
+
+
+def assert_gateway_error(response: httpx.Response, status: int, error_type: str, body: str) -> None:
+    assert response.status_code == status
+    assert response.headers["x-amzn-ErrorType"] == error_type
+    assert response.content == body.encode()
+
+
+def test_proxy_event_has_the_v1_shape(gateway):
+    response = gateway.get("/items", params=[("tag", "a"), ("tag", "b")], headers={**key(), "X-Custom": "1"})
+    assert response.status_code == 200
+    event = response.json()["event"]
+    assert set(event) == {
+        "resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters",
+        "multiValueQueryStringParameters", "pathParameters", "stageVariables", "requestContext", "body",
+        "isBase64Encoded",
+    }  # fmt: skip
+    assert event["resource"] == "/items"
+    assert event["path"] == "/items"
+    assert event["httpMethod"] == "GET"
+    assert event["queryStringParameters"] == {"tag": "b"}
+    assert event["multiValueQueryStringParameters"] == {"tag": ["a", "b"]}
+    assert event["pathParameters"] is None
+    assert event["stageVariables"] is None
+    assert event["body"] is None
+    context = event["requestContext"]
+    assert context["path"] == "/test/items"
+    assert context["stage"] == "test"
+    assert context["resourcePath"] == "/items"
+    assert context["identity"]["apiKey"] == KEYS["roomy"].value
+    assert context["identity"]["apiKeyId"] == "k1"
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    assert isinstance(context["requestTimeEpoch"], int)
+    assert response.headers["x-amzn-RequestId"] == context["requestId"]
+
+
+def test_absent_query_and_path_parameters_are_null_and_present_ones_are_passed(gateway):
+    response = gateway.get("/items/abc", headers={**key(), "Authorization": gateway.issuer.mint("alice")})
+    event = response.json()["event"]
+    assert event["pathParameters"] == {"itemId": "abc"}
+    assert event["resource"] == "/items/{itemId}"
+    assert event["queryStringParameters"] is None
+
+
+def test_static_resource_wins_over_a_path_parameter(gateway):
+    assert gateway.get("/items/special", headers=key()).json()["event"]["resource"] == "/items/special"
+
+
+def test_response_headers_and_multi_value_headers_are_returned(gateway):
+    response = gateway.get("/items", headers=key())
+    assert response.headers["X-Fixture"] == "echo"
+    assert response.headers.get_list("Set-Cookie") == ["a=1", "b=2"]
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nowhere"), ("DELETE", "/items"), ("GET", "/")])
+def test_unknown_route_or_method_is_missing_authentication_token(gateway, method, path):
+    response = gateway.request(method, path, headers=key())
+    assert_gateway_error(response, 403, "MissingAuthenticationTokenException", '{"message":"Missing Authentication Token"}')
+
+
+@pytest.mark.parametrize("headers", [{}, {"x-api-key": "not-a-key"}, {"x-api-key": KEYS["other"].value}])
+def test_missing_wrong_or_unbound_api_key_is_forbidden(gateway, headers):
+    assert_gateway_error(gateway.get("/items", headers=headers), 403, "ForbiddenException", '{"message":"Forbidden"}')
+
+
+def test_route_without_key_requirement_needs_no_key(gateway):
+    assert gateway.get("/open").status_code == 200
+
+
+@pytest.mark.parametrize("token", [None, "garbage", "expired"])
+def test_user_pool_route_without_a_valid_token_is_unauthorized(gateway, token):
+    headers = key()
+    if token == "expired":
+        headers["Authorization"] = gateway.issuer.mint("alice", lifetime_s=-10)
+    elif token:
+        headers["Authorization"] = token
+    response = gateway.get("/items/abc", headers=headers)
+    assert_gateway_error(response, 401, "UnauthorizedException", '{"message":"Unauthorized"}')
+
+
+def test_a_token_signed_by_another_key_is_unauthorized(gateway):
+    forged = LocalIssuer().mint("mallory", ["admin"])
+    response = gateway.get("/items/abc", headers={**key(), "Authorization": forged})
+    assert response.status_code == 401
+
+
+def test_user_pool_claims_reach_the_function_as_strings(gateway):
+    token = gateway.issuer.mint("alice", ["admin", "ops"])
+    response = gateway.get("/items/abc", headers={**key(), "Authorization": f"Bearer {token}"})
+    claims = response.json()["event"]["requestContext"]["authorizer"]["claims"]
+    assert claims["sub"] == "alice"
+    assert claims["cognito:groups"] == "admin,ops"
+    assert all(isinstance(value, str) for value in claims.values())
+
+
+@pytest.mark.parametrize("shape", ["extra-key", "no-status", "body-not-string", "not-a-dict", "bad-status"])
+def test_malformed_function_response_is_502(gateway, shape):
+    response = gateway.post("/broken", params={"shape": shape}, headers=key())
+    assert_gateway_error(response, 502, "InternalServerErrorException", '{"message":"Internal server error"}')
+
+
+def test_function_error_is_502(gateway):
+    response = gateway.post("/raises", headers=key())
+    assert_gateway_error(response, 502, "InternalServerErrorException", '{"message":"Internal server error"}')
+
+
+def test_integration_timeout_is_504(gateway):
+    started = time.monotonic()
+    response = gateway.post("/slow", content=json.dumps({"seconds": 3}), headers=key())
+    assert response.status_code == 504
+    assert response.headers["x-amzn-ErrorType"] == "IntegrationTimeoutException"
+    assert response.json() == {"message": "Endpoint request timed out"}
+    assert time.monotonic() - started < 2.5
+
+
+def test_burst_beyond_the_plan_is_throttled_with_429(gateway):
+    statuses = [gateway.get("/items", headers=key("tight")).status_code for _ in range(6)]
+    assert statuses[:3] == [200, 200, 200]
+    assert 429 in statuses[3:]
+    response = gateway.get("/items", headers=key("tight"))
+    assert_gateway_error(response, 429, "TooManyRequestsException", '{"message":"Too Many Requests"}')
+    time.sleep(1.1)  # the bucket refills at one request per second
+    assert gateway.get("/items", headers=key("tight")).status_code == 200
+
+
+def test_spent_quota_is_429_limit_exceeded(gateway):
+    statuses = [gateway.get("/items", headers=key("quota")).status_code for _ in range(5)]
+    assert statuses == [200] * 5
+    response = gateway.get("/items", headers=key("quota"))
+    assert_gateway_error(response, 429, "LimitExceededException", '{"message":"Limit Exceeded"}')
+
+
+def test_lambda_authorizer_context_reaches_the_function_and_results_are_cached(gateway, authorizer_calls):
+    headers = {**key(), "Authorization": "Bearer allow-dev-1"}
+    first = gateway.get("/devices/dev-1", headers=headers)
+    second = gateway.get("/devices/dev-2", headers=headers)
+    assert first.status_code == second.status_code == 200
+    context = first.json()["event"]["requestContext"]["authorizer"]
+    assert context["principalId"] == "dev-1"
+    assert context["deviceId"] == "dev-1"
+    assert context["weight"] == "3"
+    calls = authorizer_calls.read_text().splitlines()
+    assert calls.count("Bearer allow-dev-1") == 1, "the second request must use the cached policy"
+
+
+def test_lambda_authorizer_deny_and_unauthorized(gateway):
+    denied = gateway.get("/devices/x", headers={**key(), "Authorization": "deny"})
+    assert_gateway_error(
+        denied, 403, "AccessDeniedException",
+        '{"Message":"User is not authorized to access this resource with an explicit deny"}',
+    )  # fmt: skip
+    rejected = gateway.get("/devices/x", headers={**key(), "Authorization": "who-knows"})
+    assert_gateway_error(rejected, 401, "UnauthorizedException", '{"message":"Unauthorized"}')
+    missing = gateway.get("/devices/x", headers=key())
+    assert missing.status_code == 401
+
+
+def test_authorizer_runs_before_the_api_key_check(gateway):
+    assert gateway.get("/items/abc").status_code == 401
