@@ -1,0 +1,145 @@
+"""Repository edge cases, seeding, settings and each handler's import graph."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from commons import dynamodb
+from commons.errors import SettingsError
+from commons.identity import Caller
+from commons.settings import load_settings
+from orders.domain.requests import CreateOrderRequest
+from orders.repository import OrdersRepository, TryAgain
+from orders.seed import CATALOGUE, seed_products
+from orders.service import OrdersService
+from orders.settings import OrdersTableSettings, PaymentFlowSettings
+from tests.unit.orders.support import items_of_type, stock_of
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+ALICE = Caller(subject="alice", groups=frozenset())
+
+
+class ConflictingClient:
+    """Delegates to the real (moto) client, but the first ``conflicts`` transactions are
+    cancelled with TransactionConflict, as DynamoDB does under contention."""
+
+    def __init__(self, conflicts: int) -> None:
+        self.conflicts = conflicts
+        self.transactions = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(dynamodb.client(), name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.transactions += 1
+        if self.transactions <= self.conflicts:
+            reasons: Any = [{"Code": "None"}] * (len(kwargs["TransactItems"]) - 1) + [
+                {"Code": "TransactionConflict"}
+            ]
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": reasons,
+                },
+                "TransactWriteItems",
+            )
+        return dynamodb.client().transact_write_items(**kwargs)
+
+
+def request(quantity: int = 1) -> CreateOrderRequest:
+    return CreateOrderRequest.model_validate(
+        {"items": [{"productId": "travel-mug", "quantity": quantity}], "paymentToken": "tok_visa"}
+    )
+
+
+def test_transaction_conflicts_are_retried(tables):
+    orders_table, _ = tables
+    client = ConflictingClient(conflicts=2)
+    service = OrdersService(OrdersRepository(orders_table, client, sleep=lambda _: None))
+    created = service.create_order(ALICE, request(), None)
+    assert client.transactions == 3
+    assert created.order.order_id in [item["orderId"] for item in items_of_type(orders_table, "ORDER")]
+
+
+def test_persistent_conflicts_become_503_and_write_nothing(tables):
+    orders_table, _ = tables
+    client = ConflictingClient(conflicts=100)
+    service = OrdersService(OrdersRepository(orders_table, client, sleep=lambda _: None))
+    with pytest.raises(TryAgain) as busy:
+        service.create_order(ALICE, request(), None)
+    assert busy.value.status == 503
+    assert items_of_type(orders_table, "ORDER") == []
+
+
+def test_seeding_is_idempotent_and_never_resets_stock(tables):
+    orders_table, _ = tables  # the fixture seeded once already
+    assert len(CATALOGUE) >= 10
+    assert all(product.stock > 0 and product.price.currency == "USD" for product in CATALOGUE)
+    OrdersService(OrdersRepository(orders_table)).create_order(ALICE, request(3), None)
+    assert seed_products(orders_table) == 0
+    mug = next(product for product in CATALOGUE if product.product_id == "travel-mug")
+    assert stock_of(orders_table, "travel-mug") == mug.stock - 3
+    assert len(items_of_type(orders_table, "PRODUCT")) == len(CATALOGUE)
+
+
+def test_every_stored_item_has_a_type(tables):
+    orders_table, _ = tables
+    OrdersService(OrdersRepository(orders_table)).create_order(ALICE, request(), "key-1")
+    from tests.unit.orders.support import scan
+
+    assert {item["type"] for item in scan(orders_table)} == {"PRODUCT", "ORDER", "IDEMPOTENCY"}
+    record = items_of_type(orders_table, "IDEMPOTENCY")[0]
+    assert isinstance(record["expiresAt"], int)
+
+
+def test_settings_name_the_missing_variable():
+    with pytest.raises(SettingsError, match="PAYMENTS_TABLE_NAME is not set"):
+        load_settings(PaymentFlowSettings, {"ORDERS_TABLE_NAME": "orders"})
+    assert load_settings(OrdersTableSettings, {"ORDERS_TABLE_NAME": "orders"}).orders_table_name == "orders"
+
+
+IMPORT_PROBE = """
+import importlib, json, sys
+importlib.import_module(sys.argv[1])
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def imported_by(module: str) -> set[str]:
+    env = {
+        "PYTHONPATH": ":".join(str(REPO_ROOT / p) for p in ("shared/python", "services/orders")),
+        "ORDERS_TABLE_NAME": "orders",
+        "PAYMENTS_TABLE_NAME": "payments",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE, module], capture_output=True, text=True, env=env, check=True
+    )
+    return set(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("module", ["orders.handlers.payment_processor", "orders.handlers.order_updater"])
+def test_stream_handlers_do_not_import_the_api(module):
+    modules = imported_by(module)
+    assert module in modules
+    assert not {"commons.api", "orders.handlers.api", "orders.service"} & modules
+    assert not any(name.startswith("aws_lambda_powertools.event_handler") for name in modules)
+
+
+def test_only_the_payment_processor_imports_the_payment_provider():
+    assert "orders.payments" not in imported_by("orders.handlers.api")
+    assert "orders.payments" not in imported_by("orders.handlers.order_updater")
+    assert "orders.payments" in imported_by("orders.handlers.payment_processor")
+
+
+def test_domain_does_not_import_boto3():
+    modules = imported_by("orders.domain.states") | imported_by("orders.domain.pricing")
+    assert not {"boto3", "botocore"} & modules
