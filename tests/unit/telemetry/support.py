@@ -48,7 +48,9 @@ def admin_event(
     )
 
 
-def device_event(device_id: str, body: Any, *, caller: str | None = None, raw: str | None = None) -> dict[str, Any]:
+def device_event(
+    device_id: str, body: Any, *, caller: str | None = None, raw: str | None = None
+) -> dict[str, Any]:
     """POST /devices/{deviceId}/telemetry as API Gateway passes it on after the device authorizer."""
     path = f"/devices/{device_id}/telemetry"
     event = rest_event(
@@ -74,7 +76,9 @@ def body(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
 
 
-def readings(metric: str, start: int, count: int, step: int = 1000, value: Any = None) -> list[dict[str, Any]]:
+def readings(
+    metric: str, start: int, count: int, step: int = 1000, value: Any = None
+) -> list[dict[str, Any]]:
     return [
         {"metric": metric, "ts": start + i * step, "value": (20 + (i % 17) / 10) if value is None else value}
         for i in range(count)

@@ -1,0 +1,124 @@
+"""The device route: who may post, what is stored, what counts as a duplicate."""
+
+from __future__ import annotations
+
+import base64
+import json
+from decimal import Decimal
+
+from commons import dynamodb
+from telemetry.handlers import api, ingest
+from tests.events import lambda_context
+from tests.unit.telemetry.support import admin_event, body, device_event, now_ms, readings
+
+
+def post(device_id, payload, **options):
+    return ingest.handler(device_event(device_id, payload, **options), lambda_context())
+
+
+def stored_items(table):
+    return dynamodb.client().scan(TableName=table)["Items"]
+
+
+def problem(response, status):
+    assert response["statusCode"] == status, response
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    return body(response)
+
+
+def test_another_devices_token_is_403_and_stores_nothing(table):
+    start = now_ms() - 10_000
+    detail = problem(post("d-1", {"readings": readings("temp", start, 3)}, caller="d-2"), 403)
+    assert detail["status"] == 403
+    assert stored_items(table) == []
+
+
+def test_no_authorizer_context_is_401(table):
+    event = device_event("d-1", {"readings": readings("temp", now_ms(), 1)})
+    event["requestContext"]["authorizer"] = None
+    problem(ingest.handler(event, lambda_context()), 401)
+
+
+def test_malformed_json_is_400_and_a_missing_body_too(table):
+    problem(post("d-1", None, raw="{not json"), 400)
+    event = device_event("d-1", None)
+    event["body"] = None
+    problem(ingest.handler(event, lambda_context()), 400)
+
+
+def test_one_bad_reading_rejects_the_batch_naming_each_bad_one_and_nothing_is_written(table):
+    batch = readings("temp", now_ms() - 10_000, 5)
+    batch[1]["value"] = "hot"
+    batch[4]["ts"] = now_ms() + 3_600_000
+    detail = problem(post("d-1", {"readings": batch}), 422)
+    assert [(e["index"], e["pointer"]) for e in detail["errors"]] == [
+        (1, "/readings/1/value"),
+        (4, "/readings/4/ts"),
+    ]
+    assert "/readings/1/value" in detail["detail"]
+    assert stored_items(table) == []
+
+
+def test_accepted_readings_are_packed_per_metric_minute_with_a_ttl(table):
+    start = now_ms() - 120_000
+    start -= start % 60_000
+    response = post("d-1", {"readings": readings("temp", start, 90) + readings("hum", start, 10)})
+    assert response["statusCode"] == 202
+    assert body(response) == {"accepted": 100, "duplicates": 0}
+    items = {item["sk"]["S"]: item for item in stored_items(table)}
+    assert sorted(items) == [
+        f"R#{start:013d}#hum",
+        f"R#{start:013d}#temp",
+        f"R#{start + 60_000:013d}#temp",
+    ]
+    first = items[f"R#{start:013d}#temp"]
+    assert first["type"] == {"S": "READINGS"}
+    assert first["pk"] == {"S": "DEVICE#d-1"}
+    assert int(first["expiresAt"]["N"]) == (start + 60_000) // 1000 + 7 * 86_400
+    assert Decimal(first["0"]["N"]) == 20
+    assert Decimal(first["1000"]["N"]) == Decimal("20.1")
+    assert len([name for name in first if name.isdigit()]) == 60
+
+
+def test_reposting_stores_nothing_and_counts_duplicates(table):
+    batch = readings("temp", now_ms() - 100_000, 50)
+    post("d-1", {"readings": batch[:20]})
+    before = stored_items(table)
+    changed = [{**reading, "value": 99} for reading in batch]
+    assert body(post("d-1", {"readings": changed})) == {"accepted": 30, "duplicates": 20}
+    after = {item["sk"]["S"]: item for item in stored_items(table)}
+    for item in before:
+        for name, value in item.items():
+            if name.isdigit():
+                assert after[item["sk"]["S"]][name] == value, "a duplicate replaced a stored reading"
+
+
+def test_same_metric_and_ts_twice_in_one_batch_counts_the_second_as_a_duplicate(table):
+    ts = now_ms() - 5_000
+    batch = [{"metric": "temp", "ts": ts, "value": 1}, {"metric": "temp", "ts": ts, "value": 2}]
+    assert body(post("d-1", {"readings": batch})) == {"accepted": 1, "duplicates": 1}
+    [item] = stored_items(table)
+    assert item[str(ts % 60_000)] == {"N": "1"}
+
+
+def test_a_lost_race_rereads_and_counts_what_the_other_writer_stored_as_duplicates(table, monkeypatch):
+    batch = readings("temp", now_ms() - 100_000, 40)
+    post("d-1", {"readings": batch[:25]})
+    # A stale read: the repository believes nothing is stored, so its conditional write loses the race.
+    monkeypatch.setattr(ingest.repository, "_batch_get", lambda keys, consistent: [])
+    assert body(post("d-1", {"readings": batch})) == {"accepted": 15, "duplicates": 25}
+
+
+def test_base64_bodies_are_decoded(table):
+    event = device_event("d-1", None, raw="")
+    event["body"] = base64.b64encode(
+        json.dumps({"readings": readings("temp", now_ms(), 1)}).encode()
+    ).decode()
+    event["isBase64Encoded"] = True
+    assert body(ingest.handler(event, lambda_context())) == {"accepted": 1, "duplicates": 0}
+
+
+def test_posting_does_not_need_the_admin_api(table):
+    """The device path works for a registered device end to end (authorizer context in, 202 out)."""
+    api.handler(admin_event("POST", "/devices", body={"deviceId": "d-9"}), lambda_context())
+    assert post("d-9", {"readings": readings("temp", now_ms() - 1000, 1)})["statusCode"] == 202

@@ -1,0 +1,134 @@
+"""The stream processor on hand-built records (moto): poison records fail alone, other items are ignored,
+writes are coalesced."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from commons import dynamodb
+from commons.dynamodb import serialize
+from telemetry.handlers import api, processor
+from tests.events import lambda_context, stream_record
+from tests.unit.telemetry.support import admin_event
+
+MINUTE = 1_800_000_000_000 - 1_800_000_000_000 % 3_600_000
+
+
+def bucket_record(device_id, metric, minute, new, old=None, sequence="1", event="MODIFY"):
+    keys = {"pk": f"DEVICE#{device_id}", "sk": f"R#{minute:013d}#{metric}"}
+
+    def image(values):
+        return serialize(
+            {**keys, "type": "READINGS", "expiresAt": 1, **{str(o): v for o, v in values.items()}}
+        )
+
+    return stream_record(
+        event,
+        keys=serialize(keys),
+        new_image=image(new),
+        old_image=None if old is None else image(old),
+        sequence_number=sequence,
+    )
+
+
+def run(*records):
+    return processor.handler({"Records": list(records)}, lambda_context())
+
+
+def register(device_id="d-1"):
+    api.handler(admin_event("POST", "/devices", body={"deviceId": device_id}), lambda_context())
+
+
+def rollup(table, device_id, metric, hour):
+    key = serialize({"pk": f"DEVICE#{device_id}", "sk": f"H#{metric}#{hour:013d}"})
+    return dynamodb.client().get_item(TableName=table, Key=key).get("Item")
+
+
+def test_a_poison_record_fails_alone_and_the_rest_is_processed(table):
+    register()
+    good = bucket_record("d-1", "temp", MINUTE, {0: 1, 1000: 3}, sequence="10")
+    poison = bucket_record("d-1", "temp", MINUTE + 60_000, {0: 1}, sequence="11")
+    poison["dynamodb"]["NewImage"]["sk"] = {"S": "R#not-a-minute#temp"}
+    bad_number = bucket_record("d-1", "temp", MINUTE + 120_000, {0: 1}, sequence="12")
+    bad_number["dynamodb"]["NewImage"]["5"] = {"S": "not a number"}
+    later = bucket_record("d-1", "hum", MINUTE, {0: 50}, sequence="13")
+    result = run(good, poison, bad_number, later)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "11"}, {"itemIdentifier": "12"}]}
+    assert rollup(table, "d-1", "temp", MINUTE)["0"]["L"] == serialize({"x": [2, 1, 3, 4]})["x"]["L"]
+    assert rollup(table, "d-1", "hum", MINUTE) is not None
+
+
+def test_records_of_other_items_and_ttl_removals_are_ignored(table):
+    register()
+    device = stream_record(
+        "MODIFY",
+        keys=serialize({"pk": "DEVICE#d-1", "sk": "DEVICE"}),
+        new_image=serialize({"pk": "DEVICE#d-1", "sk": "DEVICE", "type": "DEVICE"}),
+        sequence_number="1",
+    )
+    removed = bucket_record("d-1", "temp", MINUTE, {0: 1}, sequence="2", event="REMOVE")
+    del removed["dynamodb"]["NewImage"]
+    untyped = bucket_record("d-1", "temp", MINUTE, {0: 1}, sequence="3")
+    del untyped["dynamodb"]["NewImage"]["type"]
+    before = dynamodb.client().scan(TableName=table)["Items"]
+    assert run(device, removed, untyped) == {"batchItemFailures": []}
+    assert dynamodb.client().scan(TableName=table)["Items"] == before
+
+
+def test_a_batch_makes_one_rollup_write_per_device_metric_hour_and_one_device_write(table, monkeypatch):
+    register()
+    calls = []
+    client = dynamodb.client()
+    original = client.update_item
+
+    def counting(**kwargs):
+        calls.append(kwargs["Key"]["sk"]["S"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, "update_item", counting)
+    records = [
+        bucket_record(
+            "d-1", "temp", MINUTE + m * 60_000, {o * 1000: o for o in range(n + 1)}, sequence=str(i)
+        )
+        for i, (m, n) in enumerate([(0, 5), (0, 9), (1, 3), (2, 7)])
+    ]
+    assert run(*records) == {"batchItemFailures": []}
+    assert sorted(calls) == ["DEVICE", f"H#temp#{MINUTE:013d}"]
+    item = rollup(table, "d-1", "temp", MINUTE)
+    assert [int(item[str(m)]["L"][0]["N"]) for m in range(3)] == [10, 4, 8]
+
+
+def test_a_failed_write_fails_only_the_records_it_serves(table, monkeypatch):
+    register()
+    register("d-2")
+    client = dynamodb.client()
+    original = client.update_item
+
+    def failing(**kwargs):
+        if kwargs["Key"]["pk"]["S"] == "DEVICE#d-2":
+            raise RuntimeError("throttled")
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, "update_item", failing)
+    ok = bucket_record("d-1", "temp", MINUTE, {0: 1}, sequence="1")
+    failing_record = bucket_record("d-2", "temp", MINUTE, {0: 1}, sequence="2")
+    assert run(ok, failing_record) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+
+
+def test_alerts_and_state_come_from_new_readings_only(table):
+    register()
+    api.handler(
+        admin_event(
+            "PUT", "/devices/d-1/rules", body={"rules": [{"metric": "temp", "op": "gt", "threshold": 5}]}
+        ),
+        lambda_context(),
+    )
+    old = {0: 9, 1000: 1}
+    record = bucket_record("d-1", "temp", MINUTE, {**old, 2000: 7, 3000: 2}, old=old)
+    assert run(record) == {"batchItemFailures": []}
+    items = dynamodb.client().scan(TableName=table)["Items"]
+    alerts = [item for item in items if item["type"]["S"] == "ALERT"]
+    assert [int(a["ts"]["N"]) - MINUTE for a in alerts] == [2000]
+    device = next(item for item in items if item["type"]["S"] == "DEVICE")
+    assert int(device["lastSeen"]["N"]) == MINUTE + 3000
+    assert Decimal(device["latest"]["M"]["temp"]["M"]["value"]["N"]) == 2

@@ -1,0 +1,160 @@
+"""Reading validation (every rule, every bad reading named) and bucketing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from telemetry.domain.readings import (
+    MINUTE_MS,
+    BucketKey,
+    InvalidReadings,
+    Reading,
+    bucket,
+    new_offsets,
+    parse_batch,
+    unpack,
+)
+from telemetry.repository import expires_at
+
+NOW = 1_800_000_000_000
+RETENTION = 7 * 86_400_000
+
+
+def good(**overrides):
+    return {"metric": "temp", "value": 21.5, "ts": NOW - 1000, **overrides}
+
+
+def problems(payload) -> list[dict]:
+    with pytest.raises(InvalidReadings) as caught:
+        parse_batch(payload, NOW, RETENTION)
+    assert caught.value.status == 422
+    return caught.value.extensions["errors"]
+
+
+def test_a_valid_batch_parses_into_exact_decimals():
+    parsed = parse_batch({"readings": [good(), good(metric="hum", value=3, ts=NOW)]}, NOW, RETENTION)
+    assert parsed == [
+        Reading(NOW - 1000, "temp", Decimal("21.5")),
+        Reading(NOW, "hum", Decimal(3)),
+    ]
+    assert parse_batch({"readings": [good(value=0.1)]}, NOW, RETENTION)[0].value == Decimal("0.1")
+
+
+@pytest.mark.parametrize(
+    ("reading", "pointer", "detail"),
+    [
+        (good(metric="1temp"), "/readings/0/metric", "must match"),
+        (good(metric="t" * 65), "/readings/0/metric", "must match"),
+        (good(metric="te mp"), "/readings/0/metric", "must match"),
+        (good(metric=""), "/readings/0/metric", "must match"),
+        (good(metric=7), "/readings/0/metric", "must match"),
+        (good(value="21.5"), "/readings/0/value", "must be a number"),
+        (good(value=True), "/readings/0/value", "must be a number"),
+        (good(value=None), "/readings/0/value", "must be a number"),
+        (good(value=float("nan")), "/readings/0/value", "finite"),
+        (good(value=float("inf")), "/readings/0/value", "finite"),
+        (good(value=-float("inf")), "/readings/0/value", "finite"),
+        (good(value=1e101), "/readings/0/value", "between"),
+        (good(value=1e-101), "/readings/0/value", "between"),
+        (good(value=10**101), "/readings/0/value", "between"),
+        (good(ts=float(NOW)), "/readings/0/ts", "integer"),
+        (good(ts=str(NOW)), "/readings/0/ts", "integer"),
+        (good(ts=True), "/readings/0/ts", "integer"),
+        (good(ts=NOW + 5 * 60_000 + 1), "/readings/0/ts", "future"),
+        (good(ts=NOW - RETENTION - 1), "/readings/0/ts", "retention"),
+        ({"metric": "temp", "value": 1}, "/readings/0/ts", "required"),
+        ({"metric": "temp", "ts": NOW}, "/readings/0/value", "required"),
+        ({"value": 1, "ts": NOW}, "/readings/0/metric", "required"),
+        (good(unit="C"), "/readings/0/unit", "not a known field"),
+        ("temp=21.5", "/readings/0", "must be an object"),
+    ],
+)
+def test_each_rule_rejects_with_the_reading_index_and_reason(reading, pointer, detail):
+    errors = problems({"readings": [reading]})
+    assert len(errors) == 1
+    assert errors[0]["index"] == 0
+    assert errors[0]["pointer"] == pointer
+    assert detail in errors[0]["detail"]
+
+
+def test_the_limits_themselves_are_accepted():
+    edge = [
+        good(ts=NOW + 5 * 60_000),
+        good(ts=NOW - RETENTION),
+        good(metric="a", value=1e100),
+        good(metric="b" + "x" * 63, value=-1e-100),
+        good(metric="c", value=0),
+        good(metric="d", value=-0.0),
+    ]
+    assert len(parse_batch({"readings": edge}, NOW, RETENTION)) == 6
+
+
+def test_every_bad_reading_is_named_and_good_ones_are_not():
+    errors = problems(
+        {"readings": [good(), good(value="x"), good(), good(metric="9", ts=NOW * 2), good(ts=NOW - 1)]}
+    )
+    assert [(e["index"], e["pointer"]) for e in errors] == [
+        (1, "/readings/1/value"),
+        (3, "/readings/3/metric"),
+        (3, "/readings/3/ts"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "pointer"),
+    [
+        ([good()], "/"),
+        ({"readings": []}, "/readings"),
+        ({"readings": [good(ts=NOW - i) for i in range(501)]}, "/readings"),
+        ({"readings": {"0": good()}}, "/readings"),
+        ({}, "/readings"),
+        ({"readings": [good()], "device": "x"}, "/device"),
+    ],
+)
+def test_batch_shape_errors(payload, pointer):
+    errors = problems(payload)
+    assert errors[0]["pointer"] == pointer
+    assert "index" not in errors[0]
+
+
+def test_500_readings_is_the_largest_batch():
+    assert len(parse_batch({"readings": [good(ts=NOW - i) for i in range(500)]}, NOW, RETENTION)) == 500
+
+
+def test_readings_pack_into_metric_minute_buckets_by_offset():
+    minute = NOW - NOW % MINUTE_MS
+    parsed = [
+        Reading(minute, "temp", Decimal(1)),
+        Reading(minute + 59_999, "temp", Decimal(2)),
+        Reading(minute + MINUTE_MS, "temp", Decimal(3)),
+        Reading(minute + 5, "hum", Decimal(4)),
+    ]
+    buckets = bucket(parsed)
+    assert buckets.repeated == 0
+    assert buckets.readings == {
+        BucketKey("temp", minute): {0: Decimal(1), 59_999: Decimal(2)},
+        BucketKey("temp", minute + MINUTE_MS): {0: Decimal(3)},
+        BucketKey("hum", minute): {5: Decimal(4)},
+    }
+    assert unpack(BucketKey("temp", minute), buckets.readings[BucketKey("temp", minute)]) == parsed[:2]
+
+
+def test_same_metric_and_ts_twice_in_a_batch_keeps_the_first_and_counts_a_duplicate():
+    buckets = bucket(
+        [Reading(NOW, "temp", Decimal(1)), Reading(NOW, "temp", Decimal(2)), Reading(NOW, "hum", 3)]
+    )
+    assert buckets.repeated == 1
+    assert buckets.readings[BucketKey("temp", NOW - NOW % MINUTE_MS)] == {NOW % MINUTE_MS: Decimal(1)}
+
+
+def test_new_readings_of_a_bucket_version_are_new_image_minus_old_image():
+    assert new_offsets({1: Decimal(1), 2: Decimal(2)}, {1: Decimal(1)}) == {2: Decimal(2)}
+    assert new_offsets({1: Decimal(1)}, None) == {1: Decimal(1)}
+    assert new_offsets({1: Decimal(1)}, {1: Decimal(1)}) == {}
+
+
+def test_buckets_expire_a_retention_period_after_their_minute_ends():
+    minute = 1_800_000_000_000 - 1_800_000_000_000 % MINUTE_MS
+    assert expires_at(minute, 7) == minute // 1000 + 60 + 7 * 86_400
