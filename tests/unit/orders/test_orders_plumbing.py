@@ -143,3 +143,22 @@ def test_only_the_payment_processor_imports_the_payment_provider():
 def test_domain_does_not_import_boto3():
     modules = imported_by("orders.domain.states") | imported_by("orders.domain.pricing")
     assert not {"boto3", "botocore"} & modules
+
+
+def test_openapi_document_lists_every_route_with_its_problems():
+    from orders.handlers.api import app
+
+    document = json.loads(app.get_openapi_json_schema(title="Orders", version="1"))
+    operations = {
+        (method.upper(), path): set(operation["responses"])
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    }
+    assert operations == {
+        ("GET", "/products"): {"200", "422"},
+        ("POST", "/orders"): {"201", "400", "401", "409", "422", "503"},
+        ("GET", "/orders"): {"200", "400", "401", "422"},
+        ("GET", "/orders/{orderId}"): {"200", "401", "404", "422"},
+        ("POST", "/orders/{orderId}/cancel"): {"200", "401", "404", "409", "422", "503"},
+        ("POST", "/orders/{orderId}/fulfil"): {"200", "401", "403", "404", "409", "422"},
+    }

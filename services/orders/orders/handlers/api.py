@@ -10,9 +10,10 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentModel
 from pydantic import Field
 
-from commons.api import create_resolver
+from commons.api import PROBLEM_JSON, create_resolver
 from commons.identity import Caller, caller_from_request_context
 from commons.models import ApiModel
 from commons.observability import instrument
@@ -25,6 +26,41 @@ from orders.settings import OrdersTableSettings
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 OrderId = Annotated[str, Path(alias="orderId", min_length=1, max_length=64)]
+
+
+class Problem(ApiModel):
+    """RFC 9457 problem details, as commons.api answers every error (``application/problem+json``)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    product_ids: list[str] | None = Field(default=None, description="The products a 409 or 422 is about")
+    order_status: str | None = Field(
+        default=None, description="The order's status when a transition was refused"
+    )
+
+
+def responses(model: type[ApiModel], *errors: int, status: int = 200) -> dict[int, OpenAPIResponse]:
+    """A route's OpenAPI responses: its success and the problem documents it can answer."""
+    reasons = {
+        400: "Malformed JSON or an invalid nextToken",
+        401: "No authenticated caller",
+        403: "The caller is not an administrator",
+        404: "No such order for this caller",
+        409: "Not enough stock, an Idempotency-Key reused with another body, or a refused transition",
+        422: "The request is invalid (one pointer per field) or names unknown products",
+        503: "Too much contention on these items; retry",
+    }
+    success: OpenAPIResponseContentModel = {"model": model}
+    problem: OpenAPIResponseContentModel = {"model": Problem}
+    documented: dict[int, OpenAPIResponse] = {
+        status: {"description": model.__doc__ or model.__name__, "content": {"application/json": success}}
+    }
+    for error in errors:
+        documented[error] = {"description": reasons[error], "content": {PROBLEM_JSON: problem}}
+    return documented
 
 
 class ProductList(ApiModel):
@@ -43,7 +79,7 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
     def caller() -> Caller:
         return caller_from_request_context(app.current_event.request_context.raw_event)
 
-    @app.get("/products", summary="The catalogue, with prices and stock")
+    @app.get("/products", summary="The catalogue, with prices and stock", responses=responses(ProductList))
     def list_products() -> ProductList:
         return ProductList(items=service.list_products())
 
@@ -55,7 +91,7 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
             "Idempotency-Key, repeating the same request returns the same order (201 again, with the "
             "header Idempotent-Replayed: true); the same key with a different body is a 409."
         ),
-        responses={201: {"description": "The order", "content": {"application/json": {"model": Order}}}},
+        responses=responses(Order, 400, 401, 409, 422, 503, status=201),
     )
     def create_order(
         request: CreateOrderRequest,
@@ -73,7 +109,9 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
             headers=headers,
         )
 
-    @app.get("/orders", summary="The caller's orders, newest first")
+    @app.get(
+        "/orders", summary="The caller's orders, newest first", responses=responses(OrderPage, 400, 401, 422)
+    )
     def list_orders(
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         next_token: Annotated[str | None, Query(alias="nextToken", max_length=2048)] = None,
@@ -81,15 +119,25 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
         items, token = service.list_orders(caller(), limit, next_token)
         return OrderPage(items=items, next_token=token)
 
-    @app.get("/orders/<orderId>", summary="One of the caller's orders")
+    @app.get("/orders/<orderId>", summary="One of the caller's orders", responses=responses(Order, 401, 404))
     def get_order(order_id: OrderId) -> Order:
         return service.get_order(caller(), order_id)
 
-    @app.post("/orders/<orderId>/cancel", summary="Cancel an order that is not yet fulfilled")
+    @app.post(
+        "/orders/<orderId>/cancel",
+        summary="Cancel an order that is not yet fulfilled",
+        description="PENDING_PAYMENT or PAID becomes CANCELLED and its stock is released; a captured "
+        "payment is refunded. Cancelling a cancelled order returns it unchanged.",
+        responses=responses(Order, 401, 404, 409, 503),
+    )
     def cancel_order(order_id: OrderId) -> Order:
         return service.cancel_order(caller(), order_id)
 
-    @app.post("/orders/<orderId>/fulfil", summary="Mark a paid order fulfilled (administrators)")
+    @app.post(
+        "/orders/<orderId>/fulfil",
+        summary="Mark a paid order fulfilled (administrators)",
+        responses=responses(Order, 401, 403, 404, 409),
+    )
     def fulfil_order(order_id: OrderId) -> Order:
         return service.fulfil_order(caller(), order_id)
 
