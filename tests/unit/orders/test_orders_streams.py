@@ -231,3 +231,11 @@ def test_module_level_handlers_use_the_configured_tables(tables):
     payment = record("INSERT", raw_item(tables[1], {"pk": order_id}))
     assert order_updater.handler(batch(payment), lambda_context()) == {"batchItemFailures": []}
     assert call(api.handler, "GET", f"/orders/{order_id}")[1]["status"] == "PAID"
+
+
+def test_a_batch_of_only_poison_fails_the_invocation_so_the_mapping_can_bisect(pipeline):
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    poison = record("INSERT", {"pk": {"S": "ORDER#broken"}, "sk": {"S": "ORDER"}, "type": {"S": "ORDER"}})
+    with pytest.raises(BatchProcessingError):
+        pipeline.process_payment(poison)
