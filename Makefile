@@ -15,7 +15,7 @@ export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: help setup lint format unit integration infra-test test demo synth deploy destroy lock clean
+.PHONY: help setup lint format unit integration infra-test local-test test demo up synth deploy destroy lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,7 +57,13 @@ integration: setup ## Integration tests against DynamoDB Local
 infra-test: setup ## CDK assertion tests, cdk-nag and cfn-lint on the synthesized templates
 	$(PY) -m pytest tests/infra -q
 
-test: setup lint unit integration infra-test ## Everything CI runs: lint, unit, integration, infrastructure tests
+local-test: setup ## Local runtime contract tests and end-to-end tests over HTTP
+	$(PY) -m pytest tests/local tests/e2e -q
+
+test: setup lint unit integration infra-test local-test ## Everything CI runs: lint, unit, integration, infrastructure, local runtime and end-to-end tests
+
+up: setup ## Run the whole system locally on 127.0.0.1:$${PORT:-3000} until Ctrl-C
+	$(PY) -m infra.local --port $(PORT)
 
 synth: setup ## Synthesize every stack into cdk.out/ (offline)
 	npx --no-install cdk synth --quiet --no-notices -c stage=$(STAGE)

@@ -20,8 +20,6 @@ from infra.stacks.identity import UserPoolAuth
 from infra.stacks.layer import shared_layer
 
 SERVICE = "orders"
-READ = ["dynamodb:GetItem", "dynamodb:Query"]
-WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
 
 
 class OrdersStack(cdk.Stack):
@@ -64,11 +62,7 @@ class OrdersStack(cdk.Stack):
             ["ORDERS_TABLE_NAME", "PAYMENTS_TABLE_NAME"],
         )
         updater_fn = function(
-            "OrderUpdater",
-            "order_updater",
-            "Moves orders on payment results, releases stock",
-            256,
-            ["ORDERS_TABLE_NAME", "PAYMENTS_TABLE_NAME"],
+            "OrderUpdater", "order_updater", "Moves orders on payment results, releases stock", 256, ["ORDERS_TABLE_NAME"]
         )
 
         grant_table(api_fn.function, orders, [*READ, *WRITE, "dynamodb:Scan"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from http import HTTPStatus
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -21,9 +22,12 @@ from commons.observability import logger
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(status: int, detail: str, instance: str | None = None, **extensions: Any) -> Response[Any]:
-    """An RFC 9457 problem response."""
-    body: dict[str, Any] = {
+def problem(
+    status: int, detail: str, instance: str | None = None, extensions: Mapping[str, Any] | None = None
+) -> Response[Any]:
+    """An RFC 9457 problem response. Extension members never replace the standard ones."""
+    body: dict[str, Any] = {**(extensions or {})}
+    body |= {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
@@ -31,7 +35,6 @@ def problem(status: int, detail: str, instance: str | None = None, **extensions:
     }
     if instance:
         body["instance"] = instance
-    body.update(extensions)
     return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body))
 
 
@@ -49,7 +52,7 @@ def validation_problem(error: RequestValidationError, instance: str | None) -> R
         {"pointer": _pointer(tuple(item.get("loc", ()))), "detail": item["msg"]} for item in error.errors()
     ]
     summary = "; ".join(f"{e['pointer'] or '/'}: {e['detail']}" for e in errors[:5])
-    return problem(422, f"The request is invalid: {summary}", instance, errors=errors)
+    return problem(422, f"The request is invalid: {summary}", instance, {"errors": errors})
 
 
 def create_resolver(allow_headers: list[str] | None = None) -> APIGatewayRestResolver:
@@ -63,7 +66,7 @@ def create_resolver(allow_headers: list[str] | None = None) -> APIGatewayRestRes
         return str(app.current_event.path)
 
     def on_domain_error(error: DomainError) -> Response[Any]:
-        return problem(error.status, error.detail, request_path(), **error.extensions)
+        return problem(error.status, error.detail, request_path(), error.extensions)
 
     def on_validation_error(error: RequestValidationError) -> Response[Any]:
         return validation_problem(error, request_path())

@@ -117,3 +117,11 @@ def test_a_bug_is_500_without_leaking_details():
 def test_cors_headers_are_set():
     _, response = call("GET", "/things")
     assert response["multiValueHeaders"]["Access-Control-Allow-Origin"] == ["*"]
+
+
+def test_extension_members_never_replace_the_standard_ones():
+    from commons.api import problem
+
+    body = json.loads(problem(409, "conflict", "/x", {"status": "PAID", "orderId": "o1"}).body)
+    assert body["status"] == 409
+    assert body["orderId"] == "o1"
