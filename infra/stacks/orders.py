@@ -62,16 +62,30 @@ class OrdersStack(cdk.Stack):
             ["ORDERS_TABLE_NAME", "PAYMENTS_TABLE_NAME"],
         )
         updater_fn = function(
-            "OrderUpdater", "order_updater", "Moves orders on payment results, releases stock", 256, ["ORDERS_TABLE_NAME"]
+            "OrderUpdater",
+            "order_updater",
+            "Moves orders on payment results, releases stock",
+            256,
+            ["ORDERS_TABLE_NAME"],
         )
 
-        grant_table(api_fn.function, orders, [*READ, *WRITE, "dynamodb:Scan"])
+        # Exactly what each function calls (TransactWriteItems is authorized per Put/Update inside it).
+        grant_table(
+            api_fn.function,
+            orders,
+            [
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ],
+        )
         grant_table(payment_fn.function, orders, ["dynamodb:GetItem"])
         grant_table(
             payment_fn.function, payments, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
         )
-        grant_table(updater_fn.function, orders, ["dynamodb:GetItem", *WRITE])
-        grant_table(updater_fn.function, payments, ["dynamodb:GetItem"])
+        grant_table(updater_fn.function, orders, ["dynamodb:GetItem", "dynamodb:UpdateItem"])
 
         payments_flow = StreamProcessor(
             self,
