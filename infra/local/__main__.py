@@ -6,20 +6,24 @@ import argparse
 import os
 import signal
 import threading
+from pathlib import Path
 
-from infra.local.runtime import LocalRuntime, RuntimeOptions
+from infra.local.runtime import STATE_DIR, LocalRuntime, RuntimeOptions
 from infra.local.synth import synthesize
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help="where data, keys and checkpoints live")
+    parser.add_argument("--in-memory", action="store_true", help="keep DynamoDB Local's data in memory only")
     args = parser.parse_args()
     print("synthesizing..." if synthesize() else "templates are up to date (cdk.out/)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with LocalRuntime(RuntimeOptions(port=args.port)) as runtime:
+    options = RuntimeOptions(port=args.port, state_dir=args.state_dir, persistent=not args.in_memory)
+    with LocalRuntime(options) as runtime:
         session = runtime.session()
         print("\nLocal runtime ready. Base URLs (a route's URL is its base URL + its path):", flush=True)
         for service, url in session["apis"].items():
