@@ -15,7 +15,9 @@ from infra.local.synth import synthesize
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
-    parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help="where data, keys and checkpoints live")
+    parser.add_argument(
+        "--state-dir", type=Path, default=STATE_DIR, help="where data, keys and checkpoints live"
+    )
     parser.add_argument("--in-memory", action="store_true", help="keep DynamoDB Local's data in memory only")
     args = parser.parse_args()
     print("synthesizing..." if synthesize() else "templates are up to date (cdk.out/)", flush=True)

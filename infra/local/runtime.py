@@ -3,6 +3,7 @@ emulator and one stream poller per event source mapping, all from the synthesize
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -172,9 +173,7 @@ class LocalRuntime:
                 failures=self.failures,
                 queue_name=queue,
                 poll_interval_s=self.options.poll_interval_s,
-                log=lambda line, name=self.functions[mapping.function].spec.name: self.options.log(
-                    name, line
-                ),
+                log=functools.partial(self.options.log, self.functions[mapping.function].spec.name),
             )
             poller.start()
             self.pollers.append(poller)
