@@ -122,3 +122,15 @@ def test_posting_does_not_need_the_admin_api(table):
     """The device path works for a registered device end to end (authorizer context in, 202 out)."""
     api.handler(admin_event("POST", "/devices", body={"deviceId": "d-9"}), lambda_context())
     assert post("d-9", {"readings": readings("temp", now_ms() - 1000, 1)})["statusCode"] == 202
+
+
+def test_problem_documents_match_the_shared_shape_and_keep_standard_members():
+    document = body(ingest.problem(422, "bad", "/devices/d-1/telemetry", {"status": 200, "errors": []}))
+    assert document == {
+        "type": "about:blank",
+        "title": "Unprocessable Entity",
+        "status": 422,
+        "detail": "bad",
+        "instance": "/devices/d-1/telemetry",
+        "errors": [],
+    }

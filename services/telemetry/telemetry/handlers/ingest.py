@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -43,12 +44,14 @@ def response(status: int, body: dict[str, Any], content_type: str = "application
     }
 
 
-def problem(status: int, detail: str, instance: str | None, **extensions: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
-    body["detail"] = detail
+def problem(
+    status: int, detail: str, instance: str | None = None, extensions: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The same RFC 9457 document commons.api.problem builds; extension members never replace standard ones."""
+    body: dict[str, Any] = {**(extensions or {})}
+    body |= {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
-    body.update(extensions)
     return response(status, body, PROBLEM_JSON)
 
 
@@ -93,7 +96,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         return ingest(event, context)
     except DomainError as error:
-        return problem(error.status, error.detail, instance, **error.extensions)
+        return problem(error.status, error.detail, instance, error.extensions)
     except Exception:
         logger.exception("Unhandled error")
         return problem(500, "An unexpected error occurred; it has been logged", instance)
