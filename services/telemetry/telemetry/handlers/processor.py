@@ -28,6 +28,10 @@ repository = TelemetryRepository(SETTINGS.table_name)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
+class BatchWriteFailed(RuntimeError):
+    """Every record of a batch failed: the invocation fails as a whole."""
+
+
 def apply(batch: BatchPlan) -> set[str]:
     """Write a planned batch; returns the sequence numbers of records whose writes failed."""
     failed: set[str] = set()
@@ -72,6 +76,11 @@ def process(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     reported = {failure["itemIdentifier"] for failure in failures}
     failures += [{"itemIdentifier": sequence} for sequence in sorted(failed - reported)]
     metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=len(failures))
+    if failures and len(failures) == len(event.get("Records") or []):
+        # As Powertools does when every record fails to decode: an error, so bisect-on-error applies.
+        raise BatchWriteFailed(
+            f"All {len(failures)} records of the batch failed; see the errors logged above"
+        )
     return {"batchItemFailures": failures}
 
 
