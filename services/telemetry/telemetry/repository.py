@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError
 
 from commons import dynamodb
 from commons.dynamodb import condition_raises, decode_cursor, encode_cursor, is_condition_failure
-from commons.errors import BadRequest, Conflict, NotFound
+from commons.errors import BadRequest, Conflict, NotFound, Unprocessable
 from telemetry.domain.batch import BucketChange
 from telemetry.domain.devices import DeviceState, Latest, advance
 from telemetry.domain.readings import (
@@ -159,6 +159,12 @@ class Stored:
 
 class ContentionError(RuntimeError):
     """A conditional write kept losing races; the caller's retry (client or stream) will finish it."""
+
+
+class BucketFull(Unprocessable):
+    """A (metric, minute) bucket reached DynamoDB's 400 KB item limit (about 25,000 readings, i.e. a
+    sustained 400+ Hz on one metric). Buckets written before it in the same request stay written; a
+    retry counts those readings as duplicates."""
 
 
 class TelemetryRepository:
@@ -335,6 +341,11 @@ class TelemetryRepository:
                 )
                 return len(pending)
             except ClientError as error:
+                if _is_item_too_large(error):
+                    raise BucketFull(
+                        f"Too many readings in one minute of one metric ({key['sk']['S']}): "
+                        "a bucket holds about 25,000"
+                    ) from None
                 if not is_condition_failure(error):
                     raise
                 current = self._current(error, key) or {}
@@ -368,6 +379,8 @@ class TelemetryRepository:
                 raise BadRequest("nextToken does not belong to this listing")
             after = (int(match.group(1)) + int(offset), match.group(2))
             start = max(start, minute_of(after[0]))
+        if start > end:
+            return [], None
         found: list[Reading] = []
         minute_buckets: list[Item] = []
         current_minute: int | None = None
@@ -557,6 +570,11 @@ class TelemetryRepository:
         if "Item" in response:
             return dict(response["Item"])
         return self.db.get_item(TableName=self.table_name, Key=dict(key), ConsistentRead=True).get("Item")
+
+
+def _is_item_too_large(error: ClientError) -> bool:
+    details = error.response.get("Error", {})
+    return details.get("Code") == "ValidationException" and "size" in str(details.get("Message", "")).lower()
 
 
 def _device_state(item: Mapping[str, Any]) -> DeviceState:

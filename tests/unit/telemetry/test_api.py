@@ -215,3 +215,13 @@ def test_readings_page_through_ascending_across_metrics_without_gaps_or_repeats(
         (11_500, "hum"),
         (12_000, "temp"),
     ]
+
+
+def test_a_cursor_beyond_the_requested_range_gives_an_empty_last_page(table):
+    register()
+    start = now_ms() - 200_000
+    ingest.handler(device_event("d-1", {"readings": readings("temp", start, 120)}), lambda_context())
+    page = body(call("GET", "/devices/d-1/telemetry", query={"limit": "100"}))
+    assert len(page["items"]) == 100
+    narrowed = {"to": str(start + 5_000), "nextToken": page["nextToken"]}
+    assert body(call("GET", "/devices/d-1/telemetry", query=narrowed)) == {"items": [], "nextToken": None}

@@ -6,6 +6,8 @@ import base64
 import json
 from decimal import Decimal
 
+from botocore.exceptions import ClientError
+
 from commons import dynamodb
 from telemetry.handlers import api, ingest
 from tests.events import lambda_context
@@ -134,3 +136,22 @@ def test_problem_documents_match_the_shared_shape_and_keep_standard_members():
         "instance": "/devices/d-1/telemetry",
         "errors": [],
     }
+
+
+def test_a_full_bucket_is_a_422_not_a_500(table, monkeypatch):
+    client = dynamodb.client()
+
+    def too_large(**_):
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "ValidationException",
+                    "Message": "Item size has exceeded the maximum allowed size",
+                }
+            },
+            "UpdateItem",
+        )
+
+    monkeypatch.setattr(client, "update_item", too_large)
+    detail = problem(post("d-1", {"readings": readings("temp", now_ms() - 10_000, 3)}), 422)
+    assert "bucket holds" in detail["detail"]
