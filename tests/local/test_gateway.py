@@ -25,11 +25,17 @@ KEYS = {
 }
 
 
-def function(name: str, handler: str, timeout_s: float = 5.0, env: dict[str, str] | None = None) -> FunctionSpec:
-    return FunctionSpec("Test", name, f"test-{name}", f"fixtures.{handler}", FIXTURES, (), env or {}, 128, timeout_s)
+def function(
+    name: str, handler: str, timeout_s: float = 5.0, env: dict[str, str] | None = None
+) -> FunctionSpec:
+    return FunctionSpec(
+        "Test", name, f"test-{name}", f"fixtures.{handler}", FIXTURES, (), env or {}, 128, timeout_s
+    )
 
 
-def route(method: str, path: str, fn: str, auth: str = "NONE", authorizer: str | None = None, key: bool = True):
+def route(
+    method: str, path: str, fn: str, auth: str = "NONE", authorizer: str | None = None, key: bool = True
+):
     return RouteSpec(method, path, f"Test/{fn}", key, auth, authorizer)
 
 
@@ -45,9 +51,13 @@ def gateway(authorizer_calls):
         "Malformed": function("Malformed", "proxy_malformed"),
         "Raises": function("Raises", "proxy_raises"),
         "Slow": function("Slow", "sleepy", timeout_s=10.0),
-        "Authorizer": function("Authorizer", "token_authorizer", env={"AUTHORIZER_CALLS_FILE": str(authorizer_calls)}),
+        "Authorizer": function(
+            "Authorizer", "token_authorizer", env={"AUTHORIZER_CALLS_FILE": str(authorizer_calls)}
+        ),
     }
-    runtimes = {f"Test/{name}": FunctionRuntime(spec, {}, log=lambda *_: None) for name, spec in specs.items()}
+    runtimes = {
+        f"Test/{name}": FunctionRuntime(spec, {}, log=lambda *_: None) for name, spec in specs.items()
+    }
     api = ApiSpec(
         stack="Test",
         logical_id="Api",
@@ -152,12 +162,16 @@ def test_response_headers_and_multi_value_headers_are_returned(gateway):
 @pytest.mark.parametrize(("method", "path"), [("GET", "/nowhere"), ("DELETE", "/items"), ("GET", "/")])
 def test_unknown_route_or_method_is_missing_authentication_token(gateway, method, path):
     response = gateway.request(method, path, headers=key())
-    assert_gateway_error(response, 403, "MissingAuthenticationTokenException", '{"message":"Missing Authentication Token"}')
+    assert_gateway_error(
+        response, 403, "MissingAuthenticationTokenException", '{"message":"Missing Authentication Token"}'
+    )
 
 
 @pytest.mark.parametrize("headers", [{}, {"x-api-key": "not-a-key"}, {"x-api-key": KEYS["other"].value}])
 def test_missing_wrong_or_unbound_api_key_is_forbidden(gateway, headers):
-    assert_gateway_error(gateway.get("/items", headers=headers), 403, "ForbiddenException", '{"message":"Forbidden"}')
+    assert_gateway_error(
+        gateway.get("/items", headers=headers), 403, "ForbiddenException", '{"message":"Forbidden"}'
+    )
 
 
 def test_route_without_key_requirement_needs_no_key(gateway):

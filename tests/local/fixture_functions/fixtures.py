@@ -22,7 +22,11 @@ def echo(event: Any, context: Any) -> dict[str, Any]:
         "remainingMs": context.get_remaining_time_in_millis(),
         "memory": context.memory_limit_in_mb,
         "arn": context.invoked_function_arn,
-        "env": {k: v for k, v in os.environ.items() if k.startswith(("AWS_LAMBDA", "FIXTURE", "_HANDLER", "LAMBDA"))},
+        "env": {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith(("AWS_LAMBDA", "FIXTURE", "_HANDLER", "LAMBDA"))
+        },
     }
 
 
@@ -82,7 +86,7 @@ def token_authorizer(event: Any, context: Any) -> dict[str, Any]:
     elif token == "deny":
         subject, effect = "denied", "Deny"
     else:
-        raise Exception("Unauthorized")  # noqa: TRY002 - API Gateway's convention for 401
+        raise Exception("Unauthorized")  # API Gateway's convention for a 401
     return {
         "principalId": subject,
         "policyDocument": {
