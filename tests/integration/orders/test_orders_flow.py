@@ -35,7 +35,7 @@ MUG = "travel-mug"
 GRINDER = "burr-grinder"
 
 
-def place(system: OrdersSystem, *lines: tuple[str, int], token: str = "tok_visa", sub: str = "alice") -> str:  # noqa: S107
+def place(system: OrdersSystem, *lines: tuple[str, int], token: str = "tok_visa", sub: str = "alice") -> str:
     status, order, _ = system.api("POST", "/orders", body=order_body(*lines, token=token), sub=sub)
     assert status == 201, order
     return str(order["orderId"])

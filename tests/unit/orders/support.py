@@ -95,7 +95,7 @@ def call(
     return response["statusCode"], payload, response
 
 
-def order_body(*lines: tuple[str, int], token: str = "tok_visa") -> dict[str, Any]:  # noqa: S107
+def order_body(*lines: tuple[str, int], token: str = "tok_visa") -> dict[str, Any]:
     return {"items": [{"productId": pid, "quantity": qty} for pid, qty in lines], "paymentToken": token}
 
 

@@ -76,7 +76,7 @@ def pipeline(tables) -> Pipeline:
     return Pipeline(*tables)
 
 
-def place(*lines: tuple[str, int], token: str = "tok_visa") -> str:  # noqa: S107
+def place(*lines: tuple[str, int], token: str = "tok_visa") -> str:
     status, order, _ = call(api.handler, "POST", "/orders", body=order_body(*lines, token=token))
     assert status == 201, order
     return str(order["orderId"])
