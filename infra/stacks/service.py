@@ -1,0 +1,87 @@
+"""What every service stack has: the shared layer, one code asset, functions with their grants,
+stream processors, a REST API with a user pool, and monitoring over all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.config import StageConfig
+from infra.constructs.serverless import (
+    Monitoring,
+    PythonFunction,
+    ServiceApi,
+    StreamProcessor,
+    grant_table,
+    service_code,
+)
+from infra.stacks.identity import UserPoolAuth
+from infra.stacks.layer import shared_layer
+
+
+class ServiceStack(cdk.Stack):
+    service: str
+
+    def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.stage = stage
+        self.layer = shared_layer(self, stage)
+        self.code = service_code(self.service)
+        self.functions: dict[str, lambda_.Function] = {}
+        self.stream_processors: dict[str, tuple[lambda_.Function, StreamProcessor]] = {}
+
+    def function(
+        self,
+        construct_id: str,
+        handler: str,
+        description: str,
+        *,
+        memory_size: int,
+        environment: Mapping[str, str],
+        grants: Mapping[dynamodb.ITable, Sequence[str]],
+    ) -> lambda_.Function:
+        """A function of this service (``<service>.handlers.<handler>.handler``) with exactly the
+        DynamoDB actions it calls on each table."""
+        created = PythonFunction(
+            self,
+            construct_id,
+            stage=self.stage,
+            service=self.service,
+            code=self.code,
+            layer=self.layer,
+            handler=f"{self.service}.handlers.{handler}.handler",
+            description=description,
+            memory_size=memory_size,
+            environment=environment,
+        ).function
+        for table, actions in grants.items():
+            grant_table(created, table, actions)
+        self.functions[construct_id] = created
+        return created
+
+    def stream_processor(self, function: lambda_.Function, table: dynamodb.ITable, **options: Any) -> None:
+        name = next(name for name, fn in self.functions.items() if fn is function)
+        processor = StreamProcessor(self, f"{name}Stream", function=function, table_=table, **options)
+        self.stream_processors[name] = (function, processor)
+
+    def finish(self, api: ServiceApi, users: UserPoolAuth) -> None:
+        """Monitoring over everything the stack declared, and the outputs a deployer needs."""
+        Monitoring(
+            self,
+            "Monitoring",
+            stage=self.stage,
+            service=self.service,
+            api=api.api,
+            functions=self.functions,
+            stream_processors=self.stream_processors,
+        )
+        cdk.CfnOutput(self, "ApiUrl", value=api.api.url)
+        cdk.CfnOutput(self, "UserPoolId", value=users.user_pool.user_pool_id)
+        cdk.CfnOutput(self, "UserPoolClientId", value=users.client.user_pool_client_id)
+        for name, plan in api.usage_plans.items():
+            cdk.CfnOutput(self, f"{name.title()}UsagePlanId", value=plan.usage_plan_id)
