@@ -1,13 +1,34 @@
-"""Settings every test shares: no real AWS credentials, no tracing, a metrics namespace."""
+"""Settings every test shares: no real AWS credentials, no tracing, a metrics namespace; and one
+DynamoDB Local per session for the tests that ask for it."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
-from infra.local.dynamodb_local import DUMMY_CREDENTIALS
+import pytest
+
+from commons import dynamodb
+from infra.local.dynamodb_local import DUMMY_CREDENTIALS, DynamoDBLocal
 
 os.environ.update(DUMMY_CREDENTIALS)
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Tests")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tests")
 os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[DynamoDBLocal]:
+    """A DynamoDB Local on a free loopback port, stopped (no process left) when the session ends;
+    `commons.dynamodb.client()` points at it meanwhile."""
+    with DynamoDBLocal() as database:
+        previous = os.environ.get("DYNAMODB_ENDPOINT_URL")
+        os.environ["DYNAMODB_ENDPOINT_URL"] = database.endpoint
+        dynamodb.client.cache_clear()
+        yield database
+        dynamodb.client.cache_clear()
+        if previous is None:
+            os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
+        else:
+            os.environ["DYNAMODB_ENDPOINT_URL"] = previous
