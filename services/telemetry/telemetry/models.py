@@ -1,17 +1,21 @@
-"""Request bodies of the admin API (pydantic; imported by the api function only, never on the device path)."""
+"""The admin API's shapes (pydantic; imported by the api function only, never on the device path)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from commons.models import RequestModel
+from commons.models import ApiModel, RequestModel
 from telemetry.domain.readings import value_problem
 from telemetry.domain.rules import MAX_RULES, Op
 
 METRIC = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 DEVICE_ID = r"^[A-Za-z0-9_-]{3,64}$"
+Number = int | float
+EpochMs = Annotated[int, Field(description="Epoch milliseconds")]
+
+# --------------------------------------------------------------------------------------------- requests
 
 
 class RegisterDevice(RequestModel):
@@ -26,7 +30,7 @@ class RuleIn(RequestModel):
 
     @field_validator("threshold")
     @classmethod
-    def storable(cls, value: int | float) -> int | float:
+    def storable(cls, value: Number) -> Number:
         problem = value_problem(value)
         if problem:
             raise ValueError(problem)
@@ -34,4 +38,107 @@ class RuleIn(RequestModel):
 
 
 class PutRules(RequestModel):
-    rules: Annotated[list[RuleIn], Field(max_length=MAX_RULES)]
+    rules: Annotated[
+        list[RuleIn],
+        Field(
+            max_length=MAX_RULES,
+            description="Replaces the device's rules; a reading alerts on the first it crosses",
+        ),
+    ]
+
+
+# -------------------------------------------------------------------------------------------- responses
+
+
+class DeviceCreated(ApiModel):
+    """The device and its token: shown this once, stored only as a SHA-256 hash."""
+
+    device_id: str
+    token: str = Field(description="Send as 'Authorization: Bearer <token>'")
+
+
+class LatestValue(ApiModel):
+    value: Number
+    ts: EpochMs
+
+
+class Device(ApiModel):
+    """A device and its state (as far as the stream processor has got)."""
+
+    device_id: str
+    name: str | None
+    created_at: EpochMs
+    last_seen: EpochMs | None = Field(description="The newest reading's ts; null before the first reading")
+    latest: dict[str, LatestValue] = Field(description="The newest reading of each metric")
+
+
+class ReadingOut(ApiModel):
+    metric: str
+    value: Number
+    ts: EpochMs
+
+
+class ReadingPage(ApiModel):
+    """Readings ascending by (ts, metric)."""
+
+    items: list[ReadingOut]
+    next_token: str | None = Field(description="Pass as nextToken for the next page; null on the last page")
+
+
+class AggregateOut(ApiModel):
+    start: EpochMs
+    period: Literal["minute", "hour"]
+    count: int
+    min: Number
+    max: Number
+    sum: Number
+    avg: Number
+
+
+class AggregateList(ApiModel):
+    """One row per period that overlaps [from, to] and has readings, ascending."""
+
+    items: list[AggregateOut]
+
+
+class RuleOut(ApiModel):
+    metric: str
+    op: Op
+    threshold: Number
+
+
+class RuleSet(ApiModel):
+    """The device's rules, in the order they are applied."""
+
+    rules: list[RuleOut]
+
+
+class AlertOut(ApiModel):
+    metric: str
+    value: Number
+    ts: EpochMs
+    rule: RuleOut
+
+
+class AlertPage(ApiModel):
+    """Alerts ascending by the reading's ts: at most one per reading."""
+
+    items: list[AlertOut]
+    next_token: str | None = Field(description="Pass as nextToken for the next page; null on the last page")
+
+
+class FieldProblem(ApiModel):
+    pointer: str = Field(description="JSON pointer into the body, or #query/<name> for a query parameter")
+    detail: str
+    index: int | None = Field(default=None, description="The reading's index in the posted batch")
+
+
+class Problem(ApiModel):
+    """RFC 9457 problem details, as every error is answered (``application/problem+json``)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldProblem] | None = Field(default=None, description="Every invalid field (422)")

@@ -5,14 +5,14 @@ Every route here is for administrators (a Cognito JWT checked by API Gateway; we
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentModel
 
-from commons.api import create_resolver
+from commons.api import PROBLEM_JSON, create_resolver
 from commons.errors import NotFound, Unprocessable
 from commons.identity import caller_from_request_context
 from commons.observability import instrument
@@ -21,7 +21,23 @@ from telemetry.domain.devices import hash_token, is_device_id, new_device_id, ne
 from telemetry.domain.readings import DAY_MS, MAX_FUTURE_MS, to_decimal
 from telemetry.domain.rollups import Period, aggregate
 from telemetry.domain.rules import Alert, Rule
-from telemetry.models import METRIC, PutRules, RegisterDevice
+from telemetry.models import (
+    METRIC,
+    AggregateList,
+    AggregateOut,
+    AlertOut,
+    AlertPage,
+    Device,
+    DeviceCreated,
+    LatestValue,
+    Problem,
+    PutRules,
+    ReadingOut,
+    ReadingPage,
+    RegisterDevice,
+    RuleOut,
+    RuleSet,
+)
 from telemetry.repository import TelemetryRepository, number
 
 SETTINGS = settings.load()
@@ -32,10 +48,11 @@ MAX_RANGE_MS: dict[Period, int] = {"minute": 7 * DAY_MS, "hour": 366 * DAY_MS}
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 
-Metric = Annotated[str | None, Query(pattern=METRIC)]
+DeviceId = Annotated[str, Path(alias="deviceId", min_length=1, max_length=256)]
+Metric = Annotated[str | None, Query(pattern=METRIC, description="One metric; all metrics when absent")]
 From = Annotated[int | None, Query(alias="from", ge=0, description="Epoch ms, inclusive")]
 To = Annotated[int | None, Query(alias="to", ge=0, description="Epoch ms, inclusive")]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many items per page")]
 NextToken = Annotated[str | None, Query(alias="nextToken", max_length=2048)]
 
 
@@ -63,21 +80,43 @@ def time_range(start: int | None, end: int | None, default_span: int | None = No
     return start, end
 
 
-def rule_json(rule: Rule) -> dict[str, Any]:
-    return {"metric": rule.metric, "op": rule.op, "threshold": number(rule.threshold)}
+REASONS = {
+    400: "Malformed JSON or an invalid nextToken",
+    401: "No authenticated caller",
+    403: "The caller is not an administrator",
+    404: "No such device",
+    409: "A device with this id exists",
+    422: "The request is invalid (one entry per field)",
+}
 
 
-def alert_json(alert: Alert) -> dict[str, Any]:
-    return {
-        "metric": alert.metric,
-        "value": number(alert.value),
-        "ts": alert.ts,
-        "rule": rule_json(alert.rule),
+def responses(model: type[object], *errors: int, status: int = 200) -> dict[int, OpenAPIResponse]:
+    """A route's OpenAPI responses: its success and the problem documents it can answer."""
+    success: OpenAPIResponseContentModel = {"model": model}
+    problem: OpenAPIResponseContentModel = {"model": Problem}
+    documented: dict[int, OpenAPIResponse] = {
+        status: {"description": model.__doc__ or model.__name__, "content": {"application/json": success}}
     }
+    for error in (401, 403, *errors):
+        documented[error] = {"description": REASONS[error], "content": {PROBLEM_JSON: problem}}
+    return documented
 
 
-@app.post("/devices")
-def register_device(body: RegisterDevice) -> Response[str]:
+def rule_out(rule: Rule) -> RuleOut:
+    return RuleOut(metric=rule.metric, op=rule.op, threshold=number(rule.threshold))
+
+
+def alert_out(alert: Alert) -> AlertOut:
+    return AlertOut(metric=alert.metric, value=number(alert.value), ts=alert.ts, rule=rule_out(alert.rule))
+
+
+@app.post(
+    "/devices",
+    summary="Register a device and get its token (administrators)",
+    description="The token is shown once; only its SHA-256 hash is stored. An existing deviceId is a 409.",
+    responses=responses(DeviceCreated, 400, 409, 422, status=201),
+)
+def register_device(body: RegisterDevice) -> Response[DeviceCreated]:
     require_admin()
     device_id = body.device_id or new_device_id()
     token = new_token(device_id)
@@ -85,56 +124,67 @@ def register_device(body: RegisterDevice) -> Response[str]:
     return Response(
         status_code=201,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"deviceId": device_id, "token": token}),
+        body=DeviceCreated(device_id=device_id, token=token),
         headers={"Cache-Control": "no-store"},
     )
 
 
-@app.get("/devices/<device_id>")
-def get_device(device_id: str) -> dict[str, Any]:
+@app.get("/devices/<deviceId>", summary="A device and its latest readings", responses=responses(Device, 404))
+def get_device(device_id: DeviceId) -> Device:
     require_admin()
     device = repository.get_device(device_id) if is_device_id(device_id) else None
     if device is None:
         raise NotFound(f"No device {device_id}")
-    return {
-        "deviceId": device.device_id,
-        "name": device.name,
-        "createdAt": device.created_at,
-        "lastSeen": device.state.last_seen,
-        "latest": {
-            metric: {"value": number(entry.value), "ts": entry.ts}
+    return Device(
+        device_id=device.device_id,
+        name=device.name,
+        created_at=device.created_at,
+        last_seen=device.state.last_seen,
+        latest={
+            metric: LatestValue(value=number(entry.value), ts=entry.ts)
             for metric, entry in sorted(device.state.latest.items())
         },
-    }
+    )
 
 
-@app.get("/devices/<device_id>/telemetry")
+@app.get(
+    "/devices/<deviceId>/telemetry",
+    summary="Raw readings, ascending by ts (administrators)",
+    description="from and to are inclusive; raw readings are kept RETENTION_DAYS (rollups longer).",
+    responses=responses(ReadingPage, 400, 404, 422),
+)
 def list_readings(
-    device_id: str,
+    device_id: DeviceId,
     metric: Metric = None,
     start: From = None,
     end: To = None,
     limit: Limit = DEFAULT_PAGE,
     next_token: NextToken = None,
-) -> dict[str, Any]:
+) -> ReadingPage:
     require_admin()
     known_device(device_id)
     start, end = time_range(start, end)
     readings, token = repository.readings_page(
         device_id, metric=metric, start=start, end=end, limit=limit, next_token=next_token
     )
-    items = [{"metric": r.metric, "value": number(r.value), "ts": r.ts} for r in readings]
-    return {"items": items, "nextToken": token}
+    items = [ReadingOut(metric=r.metric, value=number(r.value), ts=r.ts) for r in readings]
+    return ReadingPage(items=items, next_token=token)
 
 
-@app.get("/devices/<device_id>/aggregates")
+@app.get(
+    "/devices/<deviceId>/aggregates",
+    summary="Per-minute or per-hour count, min, max, sum and avg of one metric (administrators)",
+    description="Every period that overlaps [from, to] and has readings. At most 7 days of minutes or "
+    "366 days of hours per request; without from, the range ends at to (default: now).",
+    responses=responses(AggregateList, 404, 422),
+)
 def get_aggregates(
-    device_id: str,
+    device_id: DeviceId,
     metric: Annotated[str, Query(pattern=METRIC)],
     period: Annotated[Period, Query()] = "minute",
     start: From = None,
     end: To = None,
-) -> dict[str, Any]:
+) -> AggregateList:
     require_admin()
     known_device(device_id)
     start, end = time_range(start, end, MAX_RANGE_MS[period])
@@ -144,45 +194,53 @@ def get_aggregates(
         )
     rows = aggregate(repository.minute_stats(device_id, metric, start, end), period, start, end)
     items = [
-        {
-            "start": row.start,
-            "period": row.period,
-            "count": row.stats.count,
-            "min": number(row.stats.min),
-            "max": number(row.stats.max),
-            "sum": number(row.stats.sum),
-            "avg": number(row.stats.avg),
-        }
+        AggregateOut(
+            start=row.start,
+            period=row.period,
+            count=row.stats.count,
+            min=number(row.stats.min),
+            max=number(row.stats.max),
+            sum=number(row.stats.sum),
+            avg=number(row.stats.avg),
+        )
         for row in rows
     ]
-    return {"items": items}
+    return AggregateList(items=items)
 
 
-@app.put("/devices/<device_id>/rules")
-def put_rules(device_id: str, body: PutRules) -> dict[str, Any]:
+@app.put(
+    "/devices/<deviceId>/rules",
+    summary="Replace a device's alert rules (administrators)",
+    responses=responses(RuleSet, 400, 404, 422),
+)
+def put_rules(device_id: DeviceId, body: PutRules) -> RuleSet:
     require_admin()
     if not is_device_id(device_id):
         raise NotFound(f"No device {device_id}")
     rules = [Rule(rule.metric, rule.op, to_decimal(rule.threshold)) for rule in body.rules]
     repository.put_rules(device_id, rules)
-    return {"rules": [rule_json(rule) for rule in rules]}
+    return RuleSet(rules=[rule_out(rule) for rule in rules])
 
 
-@app.get("/devices/<device_id>/alerts")
+@app.get(
+    "/devices/<deviceId>/alerts",
+    summary="Alerts raised by the device's readings, ascending by ts (administrators)",
+    responses=responses(AlertPage, 400, 404, 422),
+)
 def list_alerts(
-    device_id: str,
+    device_id: DeviceId,
     start: From = None,
     end: To = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
+    limit: Limit = MAX_PAGE,
     next_token: NextToken = None,
-) -> dict[str, Any]:
+) -> AlertPage:
     require_admin()
     known_device(device_id)
     start, end = time_range(start, end)
     alerts, token = repository.alerts_page(
         device_id, start=start, end=end, limit=limit, next_token=next_token
     )
-    return {"items": [alert_json(alert) for alert in alerts], "nextToken": token}
+    return AlertPage(items=[alert_out(alert) for alert in alerts], next_token=token)
 
 
 handler = instrument(app.resolve, api=True)
