@@ -15,7 +15,7 @@ export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: help setup lint format unit integration infra-test local-test test demo up synth deploy destroy lock clean
+.PHONY: help setup lint format unit integration infra-test local-test test demo up synth deploy destroy openapi lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ destroy: setup ## Remove one stack: make destroy SERVICE=layer|orders|telemetry 
 
 demo: setup ## Run the end-to-end scenario and print its report
 	$(PY) -m infra.demo
+
+openapi: $(VENV_STAMP) ## Regenerate docs/api/*.json from the code (a test fails when they are stale)
+	$(PY) -m infra.openapi
 
 lock: ## Re-resolve constraints.txt from pyproject.toml
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
