@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -18,23 +17,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from commons.errors import DomainError
 from commons.observability import logger
-
-PROBLEM_JSON = "application/problem+json"
+from commons.problems import PROBLEM_JSON, problem_document
 
 
 def problem(
     status: int, detail: str, instance: str | None = None, extensions: Mapping[str, Any] | None = None
 ) -> Response[Any]:
-    """An RFC 9457 problem response. Extension members never replace the standard ones."""
-    body: dict[str, Any] = {**(extensions or {})}
-    body |= {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-    }
-    if instance:
-        body["instance"] = instance
+    """An RFC 9457 problem response."""
+    body = problem_document(status, detail, instance, extensions)
     return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body))
 
 

@@ -13,10 +13,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentModel
 from pydantic import Field
 
-from commons.api import PROBLEM_JSON, create_resolver
+from commons.api import create_resolver
 from commons.identity import Caller, caller_from_request_context
 from commons.models import ApiModel
 from commons.observability import instrument
+from commons.problems import PROBLEM_JSON
 from commons.settings import load_settings
 from orders.domain.model import Order, Product
 from orders.domain.requests import CreateOrderRequest

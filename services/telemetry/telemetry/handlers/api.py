@@ -12,10 +12,11 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentModel
 
-from commons.api import PROBLEM_JSON, create_resolver
+from commons.api import create_resolver
 from commons.errors import NotFound, Unprocessable
 from commons.identity import caller_from_request_context
 from commons.observability import instrument
+from commons.problems import PROBLEM_JSON
 from telemetry import settings
 from telemetry.domain.devices import hash_token, is_device_id, new_device_id, new_token
 from telemetry.domain.readings import DAY_MS, MAX_FUTURE_MS, to_decimal

@@ -13,7 +13,6 @@ import base64
 import json
 import time
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -22,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from commons.errors import BadRequest, DomainError, Forbidden, Unauthorized
+from commons.problems import PROBLEM_JSON, problem_document
 from telemetry.domain.readings import bucket, parse_batch
 from telemetry.light_settings import load_light
 from telemetry.repository import TelemetryRepository
@@ -30,8 +30,6 @@ SETTINGS = load_light()
 repository = TelemetryRepository(SETTINGS.table_name)
 logger = Logger()
 metrics = Metrics()
-
-PROBLEM_JSON = "application/problem+json"
 
 
 def response(status: int, body: dict[str, Any], content_type: str = "application/json") -> dict[str, Any]:
@@ -47,12 +45,7 @@ def response(status: int, body: dict[str, Any], content_type: str = "application
 def problem(
     status: int, detail: str, instance: str | None = None, extensions: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The same RFC 9457 document commons.api.problem builds; extension members never replace standard ones."""
-    body: dict[str, Any] = {**(extensions or {})}
-    body |= {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
-    if instance:
-        body["instance"] = instance
-    return response(status, body, PROBLEM_JSON)
+    return response(status, problem_document(status, detail, instance, extensions), PROBLEM_JSON)
 
 
 def authorized_device(event: dict[str, Any]) -> str:

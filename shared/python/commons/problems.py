@@ -1,0 +1,21 @@
+"""RFC 9457 problem documents, without any web framework: used by the resolver (commons.api)
+and by functions that answer API Gateway directly to keep their cold start small."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_document(
+    status: int, detail: str, instance: str | None = None, extensions: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The problem document; extension members never replace the standard ones."""
+    body: dict[str, Any] = {**(extensions or {})}
+    body |= {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    return body

@@ -1,0 +1,22 @@
+from commons.batch import dynamodb_stream_handler
+from commons.dynamodb import serialize
+from tests.events import lambda_context, stream_record
+
+
+def test_a_poison_record_is_reported_alone_and_the_others_are_handled():
+    handled: list[str] = []
+
+    def record_handler(record):
+        key = record.dynamodb.keys["pk"]
+        if key == "poison":
+            raise ValueError("cannot handle this one")
+        handled.append(key)
+
+    handler = dynamodb_stream_handler(record_handler)
+    records = [
+        stream_record("INSERT", serialize({"pk": pk}), new_image=serialize({"pk": pk}), sequence_number=str(n))
+        for n, pk in enumerate(["a", "poison", "b"], start=1)
+    ]
+    result = handler({"Records": records}, lambda_context())
+    assert result == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert handled == ["a", "b"]
