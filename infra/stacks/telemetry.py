@@ -42,7 +42,7 @@ class TelemetryStack(ServiceStack):
             memory_size=512, environment=env,
             grants={readings: [
                 "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
-                "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem",
+                "dynamodb:PutItem", "dynamodb:UpdateItem",
             ]},
         )  # fmt: skip
         # The processor needs new readings only, not devices, rules or its own rollups.
