@@ -15,7 +15,7 @@ export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: help setup lint format unit integration infra-test local-test test demo up synth deploy destroy openapi lock clean
+.PHONY: help setup lint format unit integration infra-test local-test test demo up bench synth deploy destroy openapi lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ local-test: setup ## Local runtime contract tests and end-to-end tests over HTTP
 	$(PY) -m pytest tests/local tests/e2e -q
 
 test: setup lint unit integration infra-test local-test ## Everything CI runs: lint, unit, integration, infrastructure, local runtime and end-to-end tests
+
+bench: setup ## Benchmarks and the cost model: .bench/results.json and docs/performance.md
+	$(PY) -m infra.bench
 
 up: setup ## Run the whole system locally on 127.0.0.1:$${PORT:-3000} until Ctrl-C
 	$(PY) -m infra.local --port $(PORT)
