@@ -14,7 +14,9 @@ def test_a_poison_record_is_reported_alone_and_the_others_are_handled():
 
     handler = dynamodb_stream_handler(record_handler)
     records = [
-        stream_record("INSERT", serialize({"pk": pk}), new_image=serialize({"pk": pk}), sequence_number=str(n))
+        stream_record(
+            "INSERT", serialize({"pk": pk}), new_image=serialize({"pk": pk}), sequence_number=str(n)
+        )
         for n, pk in enumerate(["a", "poison", "b"], start=1)
     ]
     result = handler({"Records": records}, lambda_context())
