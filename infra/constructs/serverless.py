@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -21,14 +20,15 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra.config import USAGE_PLANS, StageConfig
+from infra.packaging import build_function_code, report
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/*.md"]
 
 
 def service_code(service: str) -> lambda_.Code:
-    """A service's code asset: its package directory only (the layer carries everything shared)."""
-    return lambda_.Code.from_asset(str(REPO_ROOT / "services" / service), exclude=ASSET_EXCLUDES)
+    """A service's code asset (its package, with python3.13 bytecode; see infra/packaging.py)."""
+    built = build_function_code(service)
+    print(report(built))
+    return lambda_.Code.from_asset(str(built.path))
 
 
 def table(

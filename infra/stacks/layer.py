@@ -8,7 +8,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.config import StageConfig
-from infra.layer_build import build_layer, report
+from infra.packaging import build_layer, report
 
 
 class LayerStack(cdk.Stack):
@@ -19,7 +19,7 @@ class LayerStack(cdk.Stack):
         layer = lambda_.LayerVersion(
             self,
             "Commons",
-            code=lambda_.Code.from_asset(str(build.path), exclude=[".complete"]),
+            code=lambda_.Code.from_asset(str(build.path)),
             compatible_runtimes=[lambda_.Runtime.PYTHON_3_13],
             compatible_architectures=[lambda_.Architecture.ARM_64],
             description="Shared code (commons) and pinned run-time dependencies for python3.13 arm64",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.constructs.serverless import REPO_ROOT
+from infra.packaging import REPO_ROOT
 from infra.templates import api_routes, logical_id, resources_of, stream_mappings
 
 ORDERS_ROUTES = {
