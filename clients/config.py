@@ -1,0 +1,142 @@
+"""Where a client's base URL, API key and token come from.
+
+Each value is taken from the first place that has it:
+
+1. an explicit flag (``--url``, ``--api-key``, ``--token``, ...);
+2. an environment variable (``ORDERS_API_URL``, ``ORDERS_API_KEY``, ``ORDERS_TOKEN``, ``TELEMETRY_API_URL``,
+   ``FLEET_API_KEY``, ``OPERATOR_API_KEY``, ``TELEMETRY_TOKEN``, ``DEVICE_TOKEN``);
+3. a local runtime, when one is named (``--local [URL]`` or ``LOCAL_RUNTIME_URL``): its base URLs and API
+   keys from ``GET /_local/session`` and a token minted by ``GET /_local/token?sub=&groups=``.
+
+Against a deployed stack, set 1 or 2 from the stack's outputs and a Cognito token; nothing else changes.
+Device tokens are never minted: they are issued once, by ``POST /devices``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+DEFAULT_LOCAL_URL = "http://127.0.0.1:3000"
+LOCAL_ENV = "LOCAL_RUNTIME_URL"
+
+
+class ConfigError(Exception):
+    """A required setting is missing; the message names the flag and variable that would provide it."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One kind of caller: which API, which usage plan's key, which token."""
+
+    service: str
+    """the API's name in the local session ("orders" or "telemetry")"""
+    plan: str
+    """the usage plan whose API key this caller uses"""
+    url_env: str
+    key_env: str
+    token_env: str
+    mint_locally: bool = True
+    """whether a local runtime can issue this token (user tokens yes; device tokens no)"""
+
+
+STOREFRONT = Target("orders", "storefront", "ORDERS_API_URL", "ORDERS_API_KEY", "ORDERS_TOKEN")
+OPERATOR = Target("telemetry", "operator", "TELEMETRY_API_URL", "OPERATOR_API_KEY", "TELEMETRY_TOKEN")
+DEVICE = Target(
+    "telemetry", "fleet", "TELEMETRY_API_URL", "FLEET_API_KEY", "DEVICE_TOKEN", mint_locally=False
+)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    base_url: str
+    api_key: str | None
+    token: str | None
+
+
+class LocalRuntime:
+    """The development endpoints of a local runtime (they do not exist on a deployed stack)."""
+
+    def __init__(self, origin: str = DEFAULT_LOCAL_URL, transport: httpx.BaseTransport | None = None) -> None:
+        self.origin = origin.rstrip("/")
+        self._http = httpx.Client(base_url=self.origin, timeout=10, transport=transport)
+        self._session: dict[str, Any] | None = None
+
+    def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        try:
+            response = self._http.get(path, params=params)
+        except httpx.TransportError as error:
+            raise ConfigError(
+                f"no local runtime at {self.origin} ({error!r}); start one with `make up`"
+            ) from error
+        if response.status_code != 200:
+            raise ConfigError(f"{self.origin}{path} answered {response.status_code}: {response.text[:200]}")
+        return response.json()
+
+    def health(self) -> bool:
+        try:
+            return self._http.get("/_local/health").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def session(self) -> dict[str, Any]:
+        """Base URLs, API keys and usage plans (read once per object)."""
+        if self._session is None:
+            self._session = dict(self._get("/_local/session"))
+        return self._session
+
+    def token(self, subject: str, groups: tuple[str, ...] = ()) -> str:
+        body = self._get("/_local/token", {"sub": subject, "groups": ",".join(groups)})
+        return str(body["token"])
+
+    def dlq(self) -> dict[str, list[Any]]:
+        """Records the stream pollers gave up on, per on-failure destination; empty when all is well."""
+        found = self._get("/_local/dlq")
+        return {str(name): list(records or []) for name, records in dict(found or {}).items()}
+
+
+def local_runtime(local: str | None, env: Mapping[str, str]) -> LocalRuntime | None:
+    origin = local or env.get(LOCAL_ENV)
+    return LocalRuntime(origin) if origin else None
+
+
+def resolve(
+    target: Target,
+    *,
+    url: str | None = None,
+    api_key: str | None = None,
+    token: str | None = None,
+    local: str | LocalRuntime | None = None,
+    subject: str = "cli-user",
+    groups: tuple[str, ...] = (),
+    need_token: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> Endpoint:
+    """The endpoint for ``target``: flags, then environment, then the local runtime (if any)."""
+    env = os.environ if env is None else env
+    runtime = local if isinstance(local, LocalRuntime) else local_runtime(local, env)
+    url = url or env.get(target.url_env)
+    api_key = api_key or env.get(target.key_env)
+    token = token or env.get(target.token_env)
+    if runtime is not None:
+        if not url or not api_key:
+            session = runtime.session()
+            url = url or session["apis"][target.service]
+            api_key = api_key or session["apiKeys"][target.plan]
+        if not token and need_token and target.mint_locally:
+            token = runtime.token(subject, groups)
+    if not url:
+        raise ConfigError(
+            f"no base URL for the {target.service} API: pass --url, set {target.url_env}, or --local"
+        )
+    if not api_key:
+        raise ConfigError(f"no {target.plan} API key: pass it as a flag, set {target.key_env}, or --local")
+    if need_token and not token:
+        how = "--token" if target.mint_locally else "--device-token"
+        local_hint = ", or --local" if target.mint_locally else " (POST /devices issues one)"
+        raise ConfigError(f"no token: pass {how}, set {target.token_env}{local_hint}")
+    return Endpoint(base_url=url.rstrip("/"), api_key=api_key, token=token)
