@@ -42,7 +42,7 @@ setup: $(VENV_STAMP) $(NODE_STAMP) $(JAVA_STAMP) ## Create .venv, install Python
 lint: $(VENV_STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/python infra tests $(wildcard services/*/*/)
+	$(VENV)/bin/mypy shared/python infra clients tests $(wildcard services/*/*/)
 
 format: $(VENV_STAMP) ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -83,7 +83,7 @@ destroy: setup ## Remove one stack: make destroy SERVICE=layer|orders|telemetry 
 	npx --no-install cdk destroy "$$stack-$(STAGE)" --exclusively -c stage=$(STAGE)
 
 demo: setup ## Run the end-to-end scenario and print its report
-	$(PY) -m infra.demo
+	$(PY) -m clients.demo
 
 openapi: $(VENV_STAMP) ## Regenerate docs/api/*.json from the code (a test fails when they are stale)
 	$(PY) -m infra.openapi

@@ -23,7 +23,6 @@ from infra.config import USAGE_PLANS, StageConfig
 from infra.packaging import build_function_code, report
 
 
-
 def service_code(service: str) -> lambda_.Code:
     """A service's code asset (its package, with python3.13 bytecode; see infra/packaging.py)."""
     built = build_function_code(service)

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from infra.local.runtime import STATE_DIR, LocalRuntime, RuntimeOptions
-from infra.local.synth import synthesize
+from infra.local.synth import synthesize, up_to_date
 
 
 def main() -> None:
@@ -20,7 +20,11 @@ def main() -> None:
     )
     parser.add_argument("--in-memory", action="store_true", help="keep DynamoDB Local's data in memory only")
     args = parser.parse_args()
-    print("synthesizing..." if synthesize() else "templates are up to date (cdk.out/)", flush=True)
+    if up_to_date():
+        print("templates are up to date (cdk.out/)", flush=True)
+    else:
+        print("synthesizing the CDK app into cdk.out/ ...", flush=True)
+        synthesize(force=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import string
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,6 @@ from botocore.exceptions import ClientError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from commons import dynamodb as commons_dynamodb
 from infra.local.assembly import REPO_ROOT, Assembly, TableSpec, load_assembly
 from infra.local.dynamodb_local import DUMMY_CREDENTIALS, DynamoDBLocal, free_port
 from infra.local.functions import FunctionRuntime, LogSink, print_log
@@ -92,7 +92,11 @@ class LocalRuntime:
         db_path = self.options.state_dir / "dynamodb" if self.options.persistent else None
         self.database = DynamoDBLocal(port=free_port(), db_path=db_path).start()
         os.environ["DYNAMODB_ENDPOINT_URL"] = self.database.endpoint
-        commons_dynamodb.client.cache_clear()
+        shared_client = sys.modules.get(
+            "commons.dynamodb"
+        )  # in-process users (tests) follow the new endpoint
+        if shared_client is not None:
+            shared_client.client.cache_clear()
         for table in self.assembly.tables.values():
             self._ensure_table(table)
         local_env = {

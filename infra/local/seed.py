@@ -6,7 +6,7 @@ import importlib
 import sys
 from collections.abc import Callable
 
-from infra.local.assembly import REPO_ROOT, TableSpec
+from infra.local.assembly import LOCAL_LAYER_PATHS, REPO_ROOT, TableSpec
 
 # (stack name prefix, table logical id prefix) -> "module:function" taking the table name.
 SEEDS: dict[tuple[str, str], str] = {("Orders-", "OrdersTable"): "orders.seed:seed_products"}
@@ -15,9 +15,10 @@ SEEDS: dict[tuple[str, str], str] = {("Orders-", "OrdersTable"): "orders.seed:se
 def seeder_for(table: TableSpec) -> Callable[[str], object] | None:
     for (stack_prefix, table_prefix), target in SEEDS.items():
         if table.stack.startswith(stack_prefix) and table.logical_id.startswith(table_prefix):
-            service_dir = str(REPO_ROOT / "services" / stack_prefix.rstrip("-").lower())
-            if service_dir not in sys.path:
-                sys.path.append(service_dir)
+            # The seeder is the service's own code, run here with the service and the layer on the path.
+            for path in (*LOCAL_LAYER_PATHS, REPO_ROOT / "services" / stack_prefix.rstrip("-").lower()):
+                if str(path) not in sys.path:
+                    sys.path.append(str(path))
             module, _, function = target.partition(":")
             return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
     return None

@@ -27,13 +27,18 @@ def sources_hash(root: Path = REPO_ROOT) -> str:
     return digest.hexdigest()
 
 
+def up_to_date(outdir: Path = REPO_ROOT / "cdk.out") -> bool:
+    marker = outdir / HASH_FILE
+    return marker.exists() and marker.read_text() == sources_hash()
+
+
 def synthesize(outdir: Path = REPO_ROOT / "cdk.out", *, force: bool = False) -> bool:
     """Synthesize unless ``outdir`` already holds the templates of these exact sources.
     Returns True when it synthesized."""
+    if not force and up_to_date(outdir):
+        return False
     wanted = sources_hash()
     marker = outdir / HASH_FILE
-    if not force and marker.exists() and marker.read_text() == wanted:
-        return False
     env = {**os.environ, "CDK_OUTDIR": str(outdir), "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
     subprocess.run([sys.executable, "-m", "infra.app"], cwd=REPO_ROOT, env=env, check=True)
     marker.write_text(wanted)
