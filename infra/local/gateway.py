@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from infra.local.assembly import ACCOUNT, REGION, ApiSpec, AuthorizerSpec, RouteSpec, UsagePlanSpec
@@ -456,7 +456,3 @@ def _evaluate_policy(policy: dict[str, Any], method_arn: str) -> str | None:
         if statement.get("Effect") == "Allow":
             decision = "Allow"
     return decision
-
-
-def json_response(body: Any, status: int = 200) -> Response:
-    return JSONResponse(body, status_code=status)

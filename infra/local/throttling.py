@@ -27,10 +27,6 @@ class TokenBucket:
                 return True
             return False
 
-    def seconds_until_available(self) -> float:
-        with self._lock:
-            return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate if self.rate else float("inf")
-
 
 def period_start(period: str, now: datetime) -> datetime:
     """The start of the quota period containing ``now`` (UTC): DAY, WEEK (from Monday) or MONTH."""
@@ -62,8 +58,3 @@ class Quota:
                 return False
             self._used += 1
             return True
-
-    @property
-    def remaining(self) -> int:
-        with self._lock:
-            return self.limit - self._used
