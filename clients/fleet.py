@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from clients.cli import run_command
 from clients.config import DEVICE, OPERATOR, ConfigError, Endpoint, resolve
 from clients.devices import DeviceClient, FleetAdminClient, Reading, Rule, first_crossed
-from clients.http import ApiError, ClientError, RequestStats
+from clients.http import RequestStats
 from clients.simulator import SignalConfig, Simulator
 
 OPS = ("gt", "gte", "lt", "lte")
@@ -203,18 +204,7 @@ def run(args: argparse.Namespace) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        print(json.dumps(run(args), indent=2))
-    except (ConfigError, ValueError) as error:
-        print(json.dumps({"error": "configuration", "detail": str(error)}), file=sys.stderr)
-        return 2
-    except ApiError as error:
-        print(json.dumps({"error": "api", **error.to_json()}, indent=2), file=sys.stderr)
-        return 1
-    except ClientError as error:
-        print(json.dumps({"error": type(error).__name__, "detail": str(error)}), file=sys.stderr)
-        return 1
-    return 0
+    return run_command(lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ never create a second order, reserve stock twice or charge twice.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import uuid
@@ -19,8 +18,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clients.config import STOREFRONT, ConfigError, Endpoint, resolve
-from clients.http import ApiError, ClientError, HttpClient, RequestStats, RetryPolicy
+from clients.cli import run_command
+from clients.config import STOREFRONT, Endpoint, resolve
+from clients.http import ClientError, HttpClient, RequestStats, RetryPolicy
 
 Order = dict[str, Any]
 LIVE_STATUSES = frozenset({"PENDING_PAYMENT", "PAID", "FULFILLED"})
@@ -244,7 +244,8 @@ def run(args: argparse.Namespace, client: StorefrontClient) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
+
+    def command() -> Any:
         endpoint = resolve(
             STOREFRONT,
             url=args.url,
@@ -256,17 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             need_token=args.command != "products",
         )
         with StorefrontClient.connect(endpoint) as client:
-            print(json.dumps(run(args, client), indent=2))
-    except ConfigError as error:
-        print(json.dumps({"error": "configuration", "detail": str(error)}), file=sys.stderr)
-        return 2
-    except ApiError as error:
-        print(json.dumps({"error": "api", **error.to_json()}, indent=2), file=sys.stderr)
-        return 1
-    except ClientError as error:
-        print(json.dumps({"error": type(error).__name__, "detail": str(error)}), file=sys.stderr)
-        return 1
-    return 0
+            return run(args, client)
+
+    return run_command(command)
 
 
 if __name__ == "__main__":
