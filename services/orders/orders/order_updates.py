@@ -30,7 +30,7 @@ class OrderUpdates:
         new = image(record, "NewImage")
         if new is None:
             return
-        payment = PaymentRecord.model_validate(new)
+        payment = PaymentRecord.from_json(new)
         old = image(record, "OldImage")
         if old is not None and old.get("status") == payment.status.value:
             return  # the status did not change (an attribute update): nothing to tell the order

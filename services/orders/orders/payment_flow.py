@@ -12,12 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
-from commons.models import Money
-from commons.observability import logger, metrics
+from commons.observability import MetricUnit, logger, metrics
 from commons.streams import event_name, image
-from orders.domain.model import Order, PaymentRecord, PaymentStatus, iso_now
+from orders.domain.model import Money, Order, PaymentRecord, PaymentStatus, iso_now
 from orders.domain.states import PaymentAction, payment_action
 from orders.payments import PaymentProvider
 from orders.repository import TYPE_ORDER, OrdersRepository, PaymentsRepository, order_from_item

@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -108,7 +109,7 @@ def order_item(order: Order) -> dict[str, Any]:
 
 
 def order_from_item(item: Mapping[str, Any]) -> Order:
-    return Order.model_validate(item)
+    return Order.from_json(item)
 
 
 class _Expression:
@@ -186,7 +187,7 @@ class OrdersRepository:
             if start:
                 query["ExclusiveStartKey"] = start
             page = self.db.query(**query)
-            products += [Product.model_validate(deserialize(item)) for item in page.get("Items", [])]
+            products += [Product.from_json(deserialize(item)) for item in page.get("Items", [])]
             start = dict(page.get("LastEvaluatedKey") or {})
             if not start:
                 return products
@@ -201,7 +202,7 @@ class OrdersRepository:
             for attempt in range(8):
                 response = self.db.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table_name, []):
-                    product = Product.model_validate(deserialize(item))
+                    product = Product.from_json(deserialize(item))
                     found[product.product_id] = product
                 request = {k: v for k, v in response.get("UnprocessedKeys", {}).items() if v.get("Keys")}
                 if not request:
@@ -245,7 +246,7 @@ class OrdersRepository:
             TableName=self.table_name, Key=serialize(idempotency_key(customer_id, key)), ConsistentRead=True
         )
         item = response.get("Item")
-        return IdempotencyRecord.model_validate(deserialize(item)) if item else None
+        return IdempotencyRecord.from_json(deserialize(item)) if item else None
 
     def create_order(self, order: Order, idempotency: IdempotencyRecord | None, now_epoch: int) -> None:
         """Write the order, reserve each line's stock (``stock >= quantity``) and store the
@@ -316,10 +317,10 @@ class OrdersRepository:
             changes["status"] = transition.to_status
         if transition.to_payment is not None:
             updates.append(f"{expr.name('payment', 'status')} = {expr.value(transition.to_payment.value)}")
-            payment = payment.model_copy(update={"status": transition.to_payment})
+            payment = replace(payment, status=transition.to_payment)
         if decline_reason is not None and transition.to_payment is PaymentStatus.DECLINED:
             updates.append(f"{expr.name('payment', 'declineReason')} = {expr.value(decline_reason)}")
-            payment = payment.model_copy(update={"decline_reason": decline_reason})
+            payment = replace(payment, decline_reason=decline_reason)
         changes["payment"] = payment
         update: dict[str, Any] = {
             "TableName": self.table_name,
@@ -333,7 +334,7 @@ class OrdersRepository:
             items += [self._stock_change(line.product_id, line.quantity) for line in order.items]
             reasons = self._transact(items)
             if not reasons:
-                return order.model_copy(update=changes)
+                return replace(order, **changes)
             if reasons[0] == "ConditionalCheckFailed":
                 return None
             raise RuntimeError(f"Stock of order {order.order_id} could not be released: {reasons}")
@@ -398,7 +399,7 @@ class PaymentsRepository:
             TableName=self.table_name, Key=serialize({"pk": order_id}), ConsistentRead=True
         )
         item = response.get("Item")
-        return PaymentRecord.model_validate(deserialize(item)) if item else None
+        return PaymentRecord.from_json(deserialize(item)) if item else None
 
     def put_new(self, payment: PaymentRecord) -> bool:
         """Store the outcome of the order's one charge; False when one is already stored."""

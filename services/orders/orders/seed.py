@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from commons.models import Money
-from orders.domain.model import Product
+from orders.domain.model import Money, Product
 from orders.repository import OrdersRepository
 
 if TYPE_CHECKING:

@@ -7,11 +7,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from commons.errors import Conflict, NotFound
 from commons.identity import Caller
-from commons.observability import logger, metrics
+from commons.observability import MetricUnit, logger, metrics
 from orders.domain import states
 from orders.domain.model import IdempotencyRecord, Order, Product, iso_now
 from orders.domain.pricing import place_order

@@ -3,6 +3,9 @@ batch writes that finish, and opaque pagination cursors.
 
 Low-level client rather than the resource API: it imports faster at cold start and
 maps one-to-one to the API, so what the code does is what DynamoDB is billed for.
+The client comes from botocore itself and the (de)serializer is here: importing boto3
+(sessions, the resource layer, s3transfer) costs cold start and buys nothing for a
+DynamoDB client (make bench, docs/performance.md).
 """
 
 from __future__ import annotations
@@ -15,12 +18,11 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
+from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -30,20 +32,81 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
 BATCH_WRITE_LIMIT = 25
+# DynamoDB's numbers: 38 significant digits, exponents -130..125; anything inexact is an error.
+NUMBER_CONTEXT = Context(Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow])
 
 
 @cache
 def client() -> DynamoDBClient:
     """One client per process, created on first use. ``DYNAMODB_ENDPOINT_URL`` points it at DynamoDB Local."""
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL") or None,
-        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5),
+    return cast(
+        "DynamoDBClient",
+        botocore.session.get_session().create_client(
+            "dynamodb",
+            endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL") or None,
+            config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5),
+        ),
     )
+
+
+def _number(value: int | Decimal) -> str:
+    text = str(NUMBER_CONTEXT.create_decimal(value))
+    if text in ("Infinity", "-Infinity", "NaN", "sNaN"):
+        raise TypeError(f"{text} cannot be stored in DynamoDB")
+    return text
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | Decimal) and not isinstance(value, bool)
+
+
+def _to_attribute(value: Any) -> dict[str, Any]:
+    """One Python value -> one DynamoDB attribute value (what boto3's TypeSerializer does)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if _is_number(value):
+        return {"N": _number(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bytes | bytearray):
+        return {"B": bytes(value)}
+    if isinstance(value, set | frozenset):
+        if all(_is_number(element) for element in value):
+            return {"NS": [_number(element) for element in value]}
+        if all(isinstance(element, str) for element in value):
+            return {"SS": list(value)}
+        if all(isinstance(element, bytes | bytearray) for element in value):
+            return {"BS": [bytes(element) for element in value]}
+    elif isinstance(value, Mapping):
+        return {"M": {str(key): _to_attribute(element) for key, element in value.items()}}
+    elif isinstance(value, list | tuple):
+        return {"L": [_to_attribute(element) for element in value]}
+    raise TypeError(f"Unsupported type {type(value).__name__} for value {value!r}")
+
+
+def _from_attribute(attribute: Mapping[str, Any]) -> Any:
+    """One DynamoDB attribute value -> Python (numbers as Decimal, what boto3's TypeDeserializer does)."""
+    if len(attribute) != 1:
+        raise TypeError(f"Not a DynamoDB attribute value: {attribute!r}")
+    ((kind, content),) = attribute.items()
+    if kind == "NULL":
+        return None
+    if kind in ("S", "BOOL", "B"):
+        return content
+    if kind == "N":
+        return NUMBER_CONTEXT.create_decimal(content)
+    if kind in ("SS", "BS"):
+        return set(content)
+    if kind == "NS":
+        return {NUMBER_CONTEXT.create_decimal(element) for element in content}
+    if kind == "L":
+        return [_from_attribute(element) for element in content]
+    if kind == "M":
+        return {key: _from_attribute(element) for key, element in content.items()}
+    raise TypeError(f"Unknown DynamoDB type {kind}")
 
 
 def _to_dynamo_number(value: Any) -> Any:
@@ -68,16 +131,16 @@ def _from_dynamo_number(value: Any) -> Any:
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
     """Plain Python (floats allowed) -> DynamoDB JSON."""
-    return {key: _serializer.serialize(_to_dynamo_number(value)) for key, value in item.items()}
+    return {key: _to_attribute(_to_dynamo_number(value)) for key, value in item.items()}
 
 
 def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     """DynamoDB JSON -> plain Python, numbers as int or float."""
-    return {key: _from_dynamo_number(_deserializer.deserialize(value)) for key, value in item.items()}
+    return {key: _from_dynamo_number(_from_attribute(value)) for key, value in item.items()}
 
 
 def serialize_value(value: Any) -> dict[str, Any]:
-    return dict(_serializer.serialize(_to_dynamo_number(value)))
+    return _to_attribute(_to_dynamo_number(value))
 
 
 def is_condition_failure(error: ClientError) -> bool:

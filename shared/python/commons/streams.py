@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from commons.dynamodb import deserialize
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+if TYPE_CHECKING:  # pydantic is imported by the models' modules, never by stream plumbing
+    from pydantic import BaseModel
+
+ModelT = TypeVar("ModelT", bound="BaseModel")
 EventName = Literal["INSERT", "MODIFY", "REMOVE"]
 
 
 def _raw(record: Any) -> Mapping[str, Any]:
-    # Powertools' DynamoDBRecord wraps the raw dict; plain dicts come from tests and tools.
+    # Lambda delivers plain dicts; a wrapper such as Powertools' DynamoDBRecord keeps one in raw_event.
     return record.raw_event if hasattr(record, "raw_event") else record  # type: ignore[no-any-return]
 
 

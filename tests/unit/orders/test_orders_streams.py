@@ -234,7 +234,7 @@ def test_module_level_handlers_use_the_configured_tables(tables):
 
 
 def test_a_batch_of_only_poison_fails_the_invocation_so_the_mapping_can_bisect(pipeline):
-    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+    from commons.batch import BatchProcessingError
 
     poison = record("INSERT", {"pk": {"S": "ORDER#broken"}, "sk": {"S": "ORDER"}, "type": {"S": "ORDER"}})
     with pytest.raises(BatchProcessingError):

@@ -1,5 +1,5 @@
 from commons.batch import dynamodb_stream_handler
-from commons.dynamodb import serialize
+from commons.dynamodb import deserialize, serialize
 from tests.events import lambda_context, stream_record
 
 
@@ -7,7 +7,7 @@ def test_a_poison_record_is_reported_alone_and_the_others_are_handled():
     handled: list[str] = []
 
     def record_handler(record):
-        key = record.dynamodb.keys["pk"]
+        key = deserialize(record["dynamodb"]["Keys"])["pk"]
         if key == "poison":
             raise ValueError("cannot handle this one")
         handled.append(key)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from commons import dynamodb
+from commons.batch import BatchProcessingError
 from commons.dynamodb import serialize
 from telemetry.handlers import api, processor
 from tests.events import lambda_context, stream_record

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from commons.errors import Conflict, Unprocessable
-from commons.models import Money
-from orders.domain.model import Order, OrderLine, OrderStatus, Payment, PaymentStatus, Product
-from orders.domain.requests import LineRequest
+from orders.domain.model import Money, Order, OrderLine, OrderStatus, Payment, PaymentStatus, Product
+
+if TYPE_CHECKING:  # the request models are pydantic: only the API function imports them
+    from orders.domain.requests import LineRequest
 
 
 class UnknownProducts(Unprocessable):

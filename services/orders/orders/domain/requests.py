@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from typing import Annotated
 
 from pydantic import Field, field_validator
 
 from commons.models import RequestModel
-from orders.domain.model import MAX_LINES, MAX_QUANTITY, Identifier
+from orders.domain.model import MAX_LINES, MAX_QUANTITY
+
+# Identifiers end up in DynamoDB keys: keep them short and free of the key separator '#'.
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
 class LineRequest(RequestModel):

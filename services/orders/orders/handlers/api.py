@@ -19,7 +19,7 @@ from commons.models import ApiModel
 from commons.observability import instrument
 from commons.problems import PROBLEM_JSON
 from commons.settings import load_settings
-from orders.domain.model import Order, Product
+from orders.api_models import Order, Product
 from orders.domain.requests import CreateOrderRequest
 from orders.repository import OrdersRepository
 from orders.service import OrdersService
@@ -82,7 +82,7 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
 
     @app.get("/products", summary="The catalogue, with prices and stock", responses=responses(ProductList))
     def list_products() -> ProductList:
-        return ProductList(items=service.list_products())
+        return ProductList(items=[Product.of(product) for product in service.list_products()])
 
     @app.post(
         "/orders",
@@ -106,7 +106,7 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
         return Response(
             status_code=201,
             content_type="application/json",
-            body=created.order,
+            body=Order.of(created.order),
             headers=headers,
         )
 
@@ -118,11 +118,11 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
         next_token: Annotated[str | None, Query(alias="nextToken", max_length=2048)] = None,
     ) -> OrderPage:
         items, token = service.list_orders(caller(), limit, next_token)
-        return OrderPage(items=items, next_token=token)
+        return OrderPage(items=[Order.of(order) for order in items], next_token=token)
 
     @app.get("/orders/<orderId>", summary="One of the caller's orders", responses=responses(Order, 401, 404))
     def get_order(order_id: OrderId) -> Order:
-        return service.get_order(caller(), order_id)
+        return Order.of(service.get_order(caller(), order_id))
 
     @app.post(
         "/orders/<orderId>/cancel",
@@ -132,7 +132,7 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
         responses=responses(Order, 401, 404, 409, 503),
     )
     def cancel_order(order_id: OrderId) -> Order:
-        return service.cancel_order(caller(), order_id)
+        return Order.of(service.cancel_order(caller(), order_id))
 
     @app.post(
         "/orders/<orderId>/fulfil",
@@ -140,7 +140,7 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
         responses=responses(Order, 401, 403, 404, 409),
     )
     def fulfil_order(order_id: OrderId) -> Order:
-        return service.fulfil_order(caller(), order_id)
+        return Order.of(service.fulfil_order(caller(), order_id))
 
     return app
 

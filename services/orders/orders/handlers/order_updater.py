@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from commons.batch import dynamodb_stream_handler
 from commons.observability import LambdaHandler
-from commons.settings import load_settings
+from orders.light_settings import load_tables
 from orders.order_updates import OrderUpdates
 from orders.repository import OrdersRepository
-from orders.settings import OrdersTableSettings
 
 
 def create_handler(updates: OrderUpdates) -> LambdaHandler:
     return dynamodb_stream_handler(updates.handle)
 
 
-SETTINGS = load_settings(OrdersTableSettings)
+SETTINGS = load_tables()
 updates = OrderUpdates(OrdersRepository(SETTINGS.orders_table_name))
 handler = create_handler(updates)

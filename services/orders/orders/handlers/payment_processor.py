@@ -8,21 +8,20 @@ from __future__ import annotations
 
 from commons.batch import dynamodb_stream_handler
 from commons.observability import LambdaHandler
-from commons.settings import load_settings
+from orders.light_settings import load_tables
 from orders.payment_flow import PaymentFlow
 from orders.payments import SimulatedCardProcessor
 from orders.repository import OrdersRepository, PaymentsRepository
-from orders.settings import PaymentFlowSettings
 
 
 def create_handler(flow: PaymentFlow) -> LambdaHandler:
     return dynamodb_stream_handler(flow.handle)
 
 
-SETTINGS = load_settings(PaymentFlowSettings)
+SETTINGS = load_tables(payments=True)
 flow = PaymentFlow(
     OrdersRepository(SETTINGS.orders_table_name),
-    PaymentsRepository(SETTINGS.payments_table_name),
+    PaymentsRepository(str(SETTINGS.payments_table_name)),
     SimulatedCardProcessor(),
 )
 handler = create_handler(flow)

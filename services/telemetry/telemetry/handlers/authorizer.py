@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
+from commons.observability import instrument, logger
 from telemetry.domain.devices import token_from_header, token_matches
 from telemetry.light_settings import load_light
 from telemetry.repository import TelemetryRepository
 
 SETTINGS = load_light()
 repository = TelemetryRepository(SETTINGS.table_name)
-logger = Logger()
 
 UNAUTHORIZED = "Unauthorized"
 
@@ -49,8 +46,7 @@ def policy(device_id: str, resource: str) -> dict[str, Any]:
     }
 
 
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], _: LambdaContext) -> dict[str, Any]:
+def authorize(event: dict[str, Any], _: Any) -> dict[str, Any]:
     parsed = token_from_header(event.get("authorizationToken"))
     resource = stage_wildcard(event.get("methodArn"))
     if parsed is None or resource is None:
@@ -61,3 +57,6 @@ def handler(event: dict[str, Any], _: LambdaContext) -> dict[str, Any]:
         logger.info("Rejected a token", extra={"deviceId": device_id})
         raise Exception(UNAUTHORIZED)
     return policy(device_id, resource)
+
+
+handler = instrument(authorize)

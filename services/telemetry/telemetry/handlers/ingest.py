@@ -1,10 +1,9 @@
 """POST /devices/{deviceId}/telemetry: the devices' hot path.
 
-Deliberately not built on the shared resolver: its import graph (Powertools event handler, pydantic,
-Tracer with the X-Ray SDK) costs about 2.3x the cold-start imports of this module, which needs only
-boto3, the stdlib and Powertools' Logger and Metrics. Measurements and the trade-off (no X-Ray
-subsegments for the DynamoDB calls here) are in docs/telemetry.md. The request is small enough to
-parse by hand; errors are the same RFC 9457 problem documents the resolver produces.
+Deliberately not built on the shared resolver: its import graph (Powertools event handler, pydantic)
+costs about 2.3x the cold-start imports of this module, which needs only botocore, the stdlib and
+commons. Measurements are in docs/telemetry.md and docs/performance.md. The request is small enough
+to parse by hand; errors are the same RFC 9457 problem documents the resolver produces.
 """
 
 from __future__ import annotations
@@ -15,12 +14,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from commons.errors import BadRequest, DomainError, Forbidden, Unauthorized
+from commons.observability import MetricUnit, instrument, logger, metrics
 from commons.problems import PROBLEM_JSON, problem_document
 from telemetry.domain.readings import bucket, parse_batch
 from telemetry.light_settings import load_light
@@ -28,8 +23,6 @@ from telemetry.repository import TelemetryRepository
 
 SETTINGS = load_light()
 repository = TelemetryRepository(SETTINGS.table_name)
-logger = Logger()
-metrics = Metrics()
 
 
 def response(status: int, body: dict[str, Any], content_type: str = "application/json") -> dict[str, Any]:
@@ -71,7 +64,7 @@ def json_body(event: dict[str, Any]) -> Any:
         raise BadRequest("The request body is not valid JSON") from None
 
 
-def ingest(event: dict[str, Any], _: LambdaContext) -> dict[str, Any]:
+def ingest(event: dict[str, Any], _: Any) -> dict[str, Any]:
     device_id = authorized_device(event)
     readings = parse_batch(json_body(event), time.time_ns() // 1_000_000, SETTINGS.retention_ms)
     buckets = bucket(readings)
@@ -82,9 +75,7 @@ def ingest(event: dict[str, Any], _: LambdaContext) -> dict[str, Any]:
     return response(202, {"accepted": stored.accepted, "duplicates": duplicates})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def answer(event: dict[str, Any], context: Any) -> dict[str, Any]:
     instance = event.get("path")
     try:
         return ingest(event, context)
@@ -93,3 +84,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except Exception:
         logger.exception("Unhandled error")
         return problem(500, "An unexpected error occurred; it has been logged", instance)
+
+
+handler = instrument(answer, api=True)

@@ -1,6 +1,6 @@
 """Stream processor: readings buckets -> minute rollups, alerts, device state.
 
-Two phases. Powertools' BatchProcessor decodes each record (a record that cannot be decoded fails
+Two phases. Each record is decoded on its own (commons.batch: a record that cannot be decoded fails
 alone, as a batch item failure); the decoded changes are then coalesced (telemetry.domain.batch) into
 one rollup write per (device, metric, hour) and one device update per device, and a write that fails
 fails only the records it serves. Every write is idempotent, so Lambda's retry from the lowest
@@ -11,21 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from commons.observability import instrument, logger, metrics
+from commons.batch import Record, process_partial_response
+from commons.observability import MetricUnit, instrument, logger, metrics
 from commons.streams import sequence_number
-from telemetry import settings
 from telemetry.domain.batch import BatchPlan, BucketChange, plan
 from telemetry.domain.rules import alerts_for
+from telemetry.light_settings import load_light
 from telemetry.repository import TelemetryRepository, bucket_change
 
-SETTINGS = settings.load()
+SETTINGS = load_light()
 repository = TelemetryRepository(SETTINGS.table_name)
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 class BatchWriteFailed(RuntimeError):
@@ -62,22 +57,22 @@ def apply(batch: BatchPlan) -> set[str]:
     return failed
 
 
-def process(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def process(event: dict[str, Any], _: Any) -> dict[str, Any]:
     changes: list[tuple[str, BucketChange]] = []
 
-    def decode(record: DynamoDBRecord) -> None:
-        change = bucket_change(record.raw_event)
+    def decode(record: Record) -> None:
+        change = bucket_change(record)
         if change is not None:
             changes.append((sequence_number(record), change))
 
-    result: dict[str, Any] = dict(process_partial_response(event, decode, processor, context))
+    result = process_partial_response(event, decode)
     failures = list(result.get("batchItemFailures", []))
     failed = apply(plan(changes))
     reported = {failure["itemIdentifier"] for failure in failures}
     failures += [{"itemIdentifier": sequence} for sequence in sorted(failed - reported)]
     metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=len(failures))
     if failures and len(failures) == len(event.get("Records") or []):
-        # As Powertools does when every record fails to decode: an error, so bisect-on-error applies.
+        # As when every record fails to decode: an error, so bisect-on-error applies.
         raise BatchWriteFailed(
             f"All {len(failures)} records of the batch failed; see the errors logged above"
         )

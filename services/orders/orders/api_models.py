@@ -1,0 +1,60 @@
+"""The storefront API's shapes on the wire (pydantic): what the resolver validates responses
+against and what the OpenAPI document (docs/api/) is generated from. Only the API function
+imports this module; the domain's records (orders.domain.model) are plain dataclasses with the
+same fields, so the stream functions never pay pydantic's import at cold start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
+
+from commons.models import ApiModel, Money
+from orders.domain import model as domain
+from orders.domain.model import MAX_QUANTITY, OrderStatus, PaymentStatus
+from orders.domain.requests import Identifier
+
+
+class Product(ApiModel):
+    product_id: Identifier
+    name: str
+    price: Money
+    stock: int = Field(ge=0)
+
+    @classmethod
+    def of(cls, product: domain.Product) -> Product:
+        return cls.model_validate(product.to_json_dict())
+
+
+class OrderLine(ApiModel):
+    product_id: str
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    unit_price: Money
+
+
+class Payment(ApiModel):
+    status: PaymentStatus
+    decline_reason: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_reason(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # `declineReason` is present only when there is one, never `null`.
+        data: dict[str, Any] = handler(self)
+        return {key: value for key, value in data.items() if value is not None}
+
+
+class Order(ApiModel):
+    order_id: str
+    customer_id: str
+    status: OrderStatus
+    items: list[OrderLine]
+    total: Money
+    created_at: str
+    updated_at: str
+    payment: Payment
+    # Stored with the order for the payment processor; never part of an API response.
+    payment_token: str | None = Field(default=None, exclude=True)
+
+    @classmethod
+    def of(cls, order: domain.Order) -> Order:
+        return cls.model_validate(order.to_json_dict())
