@@ -35,6 +35,8 @@ class Invocation:
     error: dict[str, Any] | None = None
     duration_ms: float = 0.0
     init_ms: float | None = None  # set on a cold start
+    # Set on a cold start: from starting the environment's process to the end of this first invoke.
+    cold_start_ms: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -78,6 +80,7 @@ def lambda_environment(spec: FunctionSpec, extra: Mapping[str, str]) -> dict[str
 
 class _Worker:
     def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: LogSink) -> None:
+        self.started = time.monotonic()
         read_fd, write_fd = os.pipe()
         import_paths = [
             str(spec.code_dir),
@@ -169,7 +172,8 @@ class FunctionRuntime:
                 init_error = init.get("init", {}).get("error") or init.get("error")
                 if init_error:
                     self._discard(worker)
-                    return Invocation(request_id, error=init_error, init_ms=init_ms)
+                    cold_ms = (time.monotonic() - worker.started) * 1000
+                    return Invocation(request_id, error=init_error, init_ms=init_ms, cold_start_ms=cold_ms)
                 started = time.monotonic()
             deadline_s = self.spec.timeout_s if timeout_s is None else min(timeout_s, self.spec.timeout_s)
             request = {
@@ -187,7 +191,9 @@ class FunctionRuntime:
                     request_id, error={"errorType": "Runtime.ExitError", "errorMessage": "exited"}
                 )
             answer = worker.read_answer(deadline_s)
-            elapsed_ms = (time.monotonic() - started) * 1000
+            answered = time.monotonic()
+            elapsed_ms = (answered - started) * 1000
+            cold_start_ms = (answered - worker.started) * 1000 if init_ms is not None else None
             self.invocations += 1
             if answer is None:
                 self._discard(worker)  # a timed-out environment is reset, as in Lambda
@@ -201,6 +207,7 @@ class FunctionRuntime:
                     error={"errorType": "Sandbox.Timedout", "errorMessage": message},
                     duration_ms=elapsed_ms,
                     init_ms=init_ms,
+                    cold_start_ms=cold_start_ms,
                 )
             if answer.get("error", {}).get("errorType") == "Runtime.ExitError" or not worker.alive():
                 self._discard(worker)
@@ -217,7 +224,9 @@ class FunctionRuntime:
                 **({"initDurationMs": round(init_ms, 2)} if init_ms is not None else {}),
             }
             self.log(self.spec.name, json.dumps(report))
-            return Invocation(request_id, answer.get("result"), answer.get("error"), duration_ms, init_ms)
+            return Invocation(
+                request_id, answer.get("result"), answer.get("error"), duration_ms, init_ms, cold_start_ms
+            )
 
     def _checkout(self) -> _Worker:
         with self._lock:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 import pytest
 
 from commons import dynamodb
+from infra.bench.capacity import CapacityMeter
 from telemetry.domain.readings import HOUR_MS
-from tests.integration.telemetry.capacity import CapacityMeter
 from tests.integration.telemetry.driver import Telemetry
 from tests.unit.telemetry.support import now_ms
 

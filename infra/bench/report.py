@@ -1,0 +1,588 @@
+"""The figures of a run (results.json) as tables for the terminal, as docs/performance.md, and as
+two SVG charts. Everything printed here is read from the results: no figure is written by hand."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+TARGET_WRITE_UNITS_PER_READING = 0.12
+TARGET_COST_PER_MILLION_READINGS = 0.10
+COST_LINES = {
+    "apiGateway": "API Gateway",
+    "lambdaRequests": "Lambda requests",
+    "lambdaDuration": "Lambda GB-s",
+    "lambdaInit": "Lambda init",
+    "dynamodbWrites": "DynamoDB writes",
+    "dynamodbReads": "DynamoDB reads",
+    "logs": "Logs",
+    "total": "**total**",
+}
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _price(value: float) -> str:
+    """A unit price as published: at least cents, every significant digit."""
+    text = f"{value:.10f}".rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"${whole}.{fraction.ljust(2, '0')}"
+
+
+def _money(value: float) -> str:
+    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+
+
+class Table:
+    def __init__(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        self.headers = list(headers)
+        self.rows = [list(row) for row in rows]
+
+    def markdown(self) -> str:
+        lines = ["| " + " | ".join(self.headers) + " |", "|" + "---|" * len(self.headers)]
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+    def text(self) -> str:
+        cells = [self.headers, *self.rows]
+        plain = [[cell.replace("**", "") for cell in row] for row in cells]
+        widths = [max(len(row[i]) for row in plain) for i in range(len(self.headers))]
+        lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in plain]
+        lines.insert(1, "  ".join("-" * width for width in widths))
+        return "\n".join(lines)
+
+
+# -- the tables ------------------------------------------------------------------------------------
+
+
+def cold_start_table(results: dict[str, Any]) -> Table:
+    rows = []
+    functions = sorted(results["coldStart"].items(), key=lambda item: (item[1]["kind"], item[0]))
+    references = [
+        (f"*reference: {name}*", {**c, "kind": f"{c['kind']} (reference)", "met": None})
+        for name, c in results.get("coldStartReferences", {}).items()
+    ]
+    for name, c in [*[(f"`{n}`", c) for n, c in functions], *references]:
+        rows.append(
+            [
+                name,
+                c["kind"],
+                _fmt(c["memoryMB"]),
+                _fmt(c["initMs"]),
+                _fmt(c["floorMs"]),
+                f"**{c['ratio']:.2f}**",
+                f"≤ {c['target']:.2f}",
+                _fmt(c["met"]),
+                _fmt(c["importMs"]),
+                _fmt(c["firstInvokeMs"]),
+            ]
+        )
+    return Table(
+        [
+            "function",
+            "kind",
+            "MB",
+            "cold start ms",
+            "floor ms",
+            "ratio",
+            "target",
+            "met",
+            "import ms",
+            "first invoke ms",
+        ],
+        rows,
+    )
+
+
+def latency_table(results: dict[str, Any]) -> Table:
+    rows = []
+    for route, r in results["latencyMs"].items():
+        f = r["functionMs"]
+        rows.append(
+            [
+                f"`{route}`",
+                _fmt(r["p50"]),
+                _fmt(r["p95"]),
+                _fmt(r["p99"]),
+                _fmt(f["p50"]),
+                _fmt(f["p95"]),
+                _fmt(f["p99"]),
+                _fmt(r["overheadP50"]),
+                f"{r['n']} ({r['function']})",
+            ]
+        )
+    return Table(
+        [
+            "route",
+            "p50",
+            "p95",
+            "p99",
+            "function p50",
+            "p95",
+            "p99",
+            "gateway overhead p50",
+            "samples (function)",
+        ],
+        rows,
+    )
+
+
+def capacity_table(results: dict[str, Any]) -> Table:
+    telemetry = results["workloads"]["telemetry"]
+    readings = telemetry["units"]
+    rows = [
+        [f"{kind}", _fmt(units, 0), f"{units / readings:.4f}"]
+        for kind, units in sorted(telemetry["writeUnitsByItem"].items())
+    ]
+    rows.append(
+        ["**all writes**", _fmt(telemetry["writeUnits"], 0), f"**{results['writeUnitsPerReading']:.4f}**"]
+    )
+    rows.append(
+        [
+            "reads (not in the target)",
+            _fmt(telemetry["readUnits"], 1),
+            f"{results['readUnitsPerReading']:.4f}",
+        ]
+    )
+    return Table([f"telemetry, {readings:,} readings: units by item", "units", "per reading"], rows)
+
+
+def orders_capacity_table(results: dict[str, Any]) -> Table:
+    orders = results["workloads"]["orders"]
+    rows = []
+    for name, f in orders["functions"].items():
+        rows.append(
+            [
+                f"`{name}`",
+                f"{f['invocations'] / orders['units']:.2f}",
+                f"{f['writeUnits'] / orders['units']:.2f}",
+                f"{f['readUnits'] / orders['units']:.2f}",
+                ", ".join(
+                    f"{call} x {count / orders['units']:g}" for call, count in sorted(f["calls"].items())
+                ),
+            ]
+        )
+    per_order = results["capacityPerOrder"]
+    rows.append(
+        ["**one order's life**", "", f"**{per_order['write']:.2f}**", f"**{per_order['read']:.2f}**", ""]
+    )
+    return Table(["function", "invokes per order", "write units", "read units", "calls per order"], rows)
+
+
+def cost_table(results: dict[str, Any]) -> Table:
+    designs = results["costModel"]["readings"]
+    headers = ["per million readings", *designs.keys()]
+    rows = [
+        [label, *(_money(design[line]) for design in designs.values())] for line, label in COST_LINES.items()
+    ]
+    return Table(headers, rows)
+
+
+def orders_cost_table(results: dict[str, Any]) -> Table:
+    orders = results["costModel"]["orders"]
+    return Table(
+        ["per million orders", "USD"], [[label, _money(orders[line])] for line, label in COST_LINES.items()]
+    )
+
+
+def throughput_table(results: dict[str, Any]) -> Table:
+    ingest, stream = results["throughput"]["ingest"], results["throughput"]["stream"]
+    return Table(
+        ["what", "rate", "how"],
+        [
+            [
+                "readings ingested through the gateway",
+                f"**{_fmt(ingest['readingsPerSecond'], 0)}**/s",
+                f"{ingest['devices']} devices posting 100 readings per request back to back for "
+                f"{ingest['seconds']} s: {ingest['requests']:,} requests ({ingest['requestsPerSecond']}/s), "
+                f"{ingest['throttled']} throttled",
+            ],
+            [
+                "stream records processed (telemetry processor)",
+                f"**{_fmt(stream['recordsPerSecond'], 0)}**/s",
+                f"{stream['records']:,} records in {stream['batches']} batches of up to {stream['batchSize']}, "
+                f"{stream['seconds']} s",
+            ],
+        ],
+    )
+
+
+def package_table(results: dict[str, Any]) -> Table:
+    rows = [
+        [f"`{name}`", _fmt(size["zipped"] / 1e6, 3), _fmt(size["unzipped"] / 1e6, 2)]
+        for name, size in results["packageBytes"].items()
+    ]
+    return Table(["package", "zipped MB", "unzipped MB"], rows)
+
+
+def headline(results: dict[str, Any]) -> Table:
+    cold = results["coldStart"]
+    missed = [name for name, c in cold.items() if not c["met"]]
+    units = results["writeUnitsPerReading"]
+    dollars = results["costPerMillionReadingsUSD"]
+    return Table(
+        ["figure", "measured", "target", "met"],
+        [
+            [
+                "cold start ratio, API and authorizer functions (worst)",
+                f"{max(c['ratio'] for c in cold.values() if c['kind'] == 'api'):.2f}",
+                "≤ 1.35",
+                _fmt(not [m for m in missed if cold[m]["kind"] == "api"]),
+            ],
+            [
+                "cold start ratio, stream processors (worst)",
+                f"{max(c['ratio'] for c in cold.values() if c['kind'] == 'stream'):.2f}",
+                "≤ 1.15",
+                _fmt(not [m for m in missed if cold[m]["kind"] == "stream"]),
+            ],
+            [
+                "write units per reading, all in",
+                f"{units:.4f}",
+                f"≤ {TARGET_WRITE_UNITS_PER_READING}",
+                _fmt(units <= TARGET_WRITE_UNITS_PER_READING),
+            ],
+            [
+                "dollars per million readings, all in",
+                _money(dollars),
+                f"≤ ${TARGET_COST_PER_MILLION_READINGS:.2f}",
+                _fmt(dollars <= TARGET_COST_PER_MILLION_READINGS),
+            ],
+            *[
+                [f"reference: {name} (cold start ratio)", f"{c['ratio']:.2f}", "n/a", "n/a"]
+                for name, c in results.get("coldStartReferences", {}).items()
+            ],
+            ["dollars per million orders, all in", _money(results["costPerMillionOrdersUSD"]), "n/a", "n/a"],
+            [
+                "write / read units per order's life",
+                f"{results['capacityPerOrder']['write']:.2f} / {results['capacityPerOrder']['read']:.2f}",
+                "n/a",
+                "n/a",
+            ],
+            ["readings ingested per second", _fmt(results["ingestReadingsPerSecond"], 0), "n/a", "n/a"],
+            ["stream records processed per second", _fmt(results["streamRecordsPerSecond"], 0), "n/a", "n/a"],
+        ],
+    )
+
+
+def console(results: dict[str, Any]) -> str:
+    sections: list[tuple[str, Callable[[dict[str, Any]], Table]]] = [
+        ("Cold start (median ms, process start to end of first invoke)", cold_start_table),
+        ("Warm latency (ms)", latency_table),
+        ("Write units, telemetry", capacity_table),
+        ("Capacity units, orders", orders_capacity_table),
+        ("Throughput", throughput_table),
+        ("Cost per million readings (USD)", cost_table),
+        ("Cost per million orders (USD)", orders_cost_table),
+        ("Package sizes", package_table),
+        ("Headline", headline),
+    ]
+    note = "QUICK RUN: a smoke test of the harness, not benchmark figures\n\n" if results.get("quick") else ""
+    return note + "\n\n".join(f"== {title}\n{build(results).text()}" for title, build in sections)
+
+
+def missed_targets(results: dict[str, Any]) -> str:
+    """What this run missed, and why, from the figures."""
+    cold = results["coldStart"]
+    missed = {name: c for name, c in cold.items() if not c["met"]}
+    if not missed:
+        return "Every function met its cold-start target in this run."
+    listed = ", ".join(
+        f"`{name}` {c['ratio']:.2f} (target ≤ {c['target']:.2f})" for name, c in sorted(missed.items())
+    )
+    text = [f"Missed in this run: {listed}."]
+    references = results.get("coldStartReferences", {})
+    resolver = next((c for name, c in references.items() if "resolver" in name), None)
+    if any(c["kind"] == "api" for c in missed.values()) and resolver:
+        text.append(
+            f"The API functions keep Powertools' REST resolver with validation and pydantic models, the "
+            f"contract-first design of docs/decisions.md (validation and the OpenAPI document come from the "
+            f"code). The reference function that is only the floor plus that resolver and one pydantic model "
+            f"measures {resolver['ratio']:.2f} times the floor in this run "
+            f"({'above' if resolver['ratio'] > resolver['target'] else 'within'} the {resolver['target']:.2f} "
+            f"target by itself): meeting the target means API functions that import neither (hand-parsed "
+            f"events and standard-library validation, as the device path does), which this change does not "
+            f"make; see decision 15."
+        )
+    if any(c["kind"] == "stream" for c in missed.values()):
+        text.append(
+            "A stream processor over its target: run `python -m infra.bench.profile <function>` to see "
+            "which imports or first calls put it there; the machine's noise moves single ratios by a few "
+            "hundredths (see each function's `pairRatios` in results.json)."
+        )
+    return "\n\n".join(text)
+
+
+# -- charts --------------------------------------------------------------------------------------
+
+
+def _svg(width: int, height: int, body: list[str]) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">\n'
+        f'<rect width="{width}" height="{height}" fill="white"/>\n' + "\n".join(body) + "\n</svg>\n"
+    )
+
+
+def cold_start_chart(results: dict[str, Any]) -> str:
+    cold = sorted(results["coldStart"].items(), key=lambda item: (item[1]["kind"], item[0]))
+    cold += [(f"ref: {name}", c) for name, c in results.get("coldStartReferences", {}).items()]
+    left, width, row = 330, 420, 44
+    top = 40
+    scale = width / max(max(c["initMs"], c["floorMs"] * c["target"]) for _, c in cold)
+    height = top + row * len(cold) + 40
+    body = [
+        f'<text x="{left}" y="18" font-weight="bold">Cold start: function vs floor (median ms)</text>',
+        f'<rect x="{left}" y="24" width="10" height="10" fill="#4e79a7"/><text x="{left + 14}" y="33">function</text>',
+        f'<rect x="{left + 90}" y="24" width="10" height="10" fill="#bab0ac"/>'
+        f'<text x="{left + 104}" y="33">floor (boto3 + client)</text>',
+        f'<line x1="{left + 260}" y1="29" x2="{left + 280}" y2="29" stroke="#e15759" stroke-width="2"/>'
+        f'<text x="{left + 284}" y="33">target</text>',
+    ]
+    for index, (name, c) in enumerate(cold):
+        y = top + index * row
+        body.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end">{escape(name)}</text>')
+        body.append(
+            f'<rect x="{left}" y="{y + 4}" width="{c["initMs"] * scale:.1f}" height="14" fill="#4e79a7"/>'
+        )
+        body.append(
+            f'<rect x="{left}" y="{y + 20}" width="{c["floorMs"] * scale:.1f}" height="10" fill="#bab0ac"/>'
+        )
+        target_x = left + c["floorMs"] * c["target"] * scale
+        body.append(
+            f'<line x1="{target_x:.1f}" y1="{y + 1}" x2="{target_x:.1f}" y2="{y + 33}" stroke="#e15759" stroke-width="2"/>'
+        )
+        label_x = left + max(c["initMs"], c["floorMs"] * c["target"]) * scale + 6
+        body.append(
+            f'<text x="{label_x:.1f}" y="{y + 16}">{c["initMs"]:.0f} ms, x{c["ratio"]:.2f} (≤ {c["target"]:.2f})</text>'
+        )
+    return _svg(left + width + 200, height, body)
+
+
+def cost_chart(results: dict[str, Any]) -> str:
+    designs = list(results["costModel"]["readings"].items())
+    left, width, row, top = 330, 380, 34, 50
+    totals = [design["total"] for _, design in designs]
+    low = 10 ** math.floor(math.log10(min(*totals, TARGET_COST_PER_MILLION_READINGS)))
+    high = 10 ** math.ceil(math.log10(max(totals)))
+
+    def x(value: float) -> float:
+        return left + width * (math.log10(value) - math.log10(low)) / (math.log10(high) - math.log10(low))
+
+    body = [
+        f'<text x="{left}" y="18" font-weight="bold">Dollars per million readings, all in (log scale)</text>'
+    ]
+    decade = low
+    while decade <= high * 1.0001:
+        body.append(
+            f'<line x1="{x(decade):.1f}" y1="{top - 6}" x2="{x(decade):.1f}" y2="{top + row * len(designs)}" stroke="#ddd"/>'
+        )
+        body.append(
+            f'<text x="{x(decade):.1f}" y="{top + row * len(designs) + 16}" text-anchor="middle">${decade:g}</text>'
+        )
+        decade *= 10
+    target = x(TARGET_COST_PER_MILLION_READINGS)
+    body.append(
+        f'<line x1="{target:.1f}" y1="{top - 10}" x2="{target:.1f}" y2="{top + row * len(designs)}" '
+        f'stroke="#e15759" stroke-width="2"/><text x="{target + 4:.1f}" y="{top - 12}" fill="#e15759">target</text>'
+    )
+    for index, (name, design) in enumerate(designs):
+        y = top + index * row
+        body.append(f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{escape(name)}</text>')
+        body.append(
+            f'<rect x="{left}" y="{y + 5}" width="{x(design["total"]) - left:.1f}" height="18" fill="#4e79a7"/>'
+        )
+        body.append(f'<text x="{x(design["total"]) + 6:.1f}" y="{y + 18}">{_money(design["total"])}</text>')
+    return _svg(left + width + 110, top + row * len(designs) + 30, body)
+
+
+# -- docs/performance.md -----------------------------------------------------------------------------
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    model = results["costModel"]
+    assumptions = model["assumptions"]
+    plan = results["plan"]
+    cold_fraction = assumptions["coldStartFraction"]
+    return f"""# Performance and cost
+
+Generated by `make bench` (`python -m infra.bench`) from `.bench/results.json`; do not edit by hand.
+Every figure below comes from **one run** on the machine described here, which is shared and noisy:
+read medians and ratios, not single values, and compare runs only on the same machine.
+
+| | |
+|---|---|
+| date | {m["date"]} |
+| CPU | {m["cpu"]}, {m["cores"]} cores, {m["memoryGB"]} GB |
+| OS | {m["os"]} |
+| Python (local runtime) | {m["python"]} (Lambda runs python3.13 on arm64) |
+| DynamoDB Local | {m["dynamodbLocal"]} ({m["java"]}) |
+| commit | {m["commit"]} |
+| load average at the end | {", ".join(str(x) for x in m["loadAverage"])} |
+| duration | {results["secondsByPhase"]["total"]} s |
+
+## Headline
+
+{headline(results).markdown()}
+
+## How it is measured
+
+Everything runs on the local runtime exactly as `make up` runs it (infra/local/): the synthesized
+templates, DynamoDB Local, the API Gateway emulator, each function in its own `python -I` worker
+process with its template's handler, environment and memory, the layer's code on its import path.
+The stream mappings are driven by the harness instead of polling on their own, so nothing runs in the
+background while something is timed and each batch holds what the scenario says (the batching window
+is skipped; it only adds waiting). See `infra/bench/` for the code of each benchmark.
+
+## 1. Cold start
+
+A fresh worker process's time from its start to the end of its first invoke, median of
+{plan["cold_runs"]} runs each, side by side with a **floor** function that only imports boto3 and creates a
+DynamoDB client (`infra/bench/floor/`), in the same worker. Runs alternate function, floor,
+function, floor..., so the floor runs sample the same machine conditions as the functions' runs, and
+each function's ratio is its median over the median of all {results["coldStart"][next(iter(results["coldStart"]))]["runs"] * (len(results["coldStart"]) + len(results.get("coldStartReferences", {})))}
+floor runs (the floor runs made next to each function, and each pair's ratio, are in results.json:
+`pairedFloorMs`, `medianPairRatio`, `pairRatios`). The first invoke is a real one: the new environment is swapped into the running system
+and reached the way production reaches it (`GET /products` for the orders API, a device token for
+the authorizer, a real stream batch for the processors). A first round (not counted) compiles
+bytecode, as Lambda runs shipped bytecode. *Import* is the handler module's import inside the
+process; *first invoke* includes creating the DynamoDB client where a function creates it on first
+use, and its first calls.
+
+![cold start chart](performance/cold-start.svg)
+
+{cold_start_table(results).markdown()}
+
+The *reference* rows are functions in infra/bench/floor/ measured the same way: the floor plus
+Powertools' REST resolver with validation and one pydantic response model, and the floor plus
+Powertools' batch processor (a first invoke that does nothing else). They show what a plain
+Powertools function costs on this machine, next to the targets.
+
+{missed_targets(results)}
+
+What moved the cold starts (docs/decisions.md, decision 15): no function imports boto3 (botocore
+creates the client; the DynamoDB JSON conversion is in `commons.dynamodb`), nor the X-Ray SDK
+(Powertools' Tracer), nor Powertools' Logger and Metrics (`commons.observability` writes the same
+JSON log lines and embedded metric documents); stream consumers use `commons.batch` instead of
+Powertools' batch processor; the stream processors and the device path never import pydantic
+(standard-library settings, and the orders domain as plain dataclasses, with the API's pydantic
+models in `orders.api_models`).
+
+`python -m infra.bench.profile <function>` shows where a function's cold start goes (its slowest
+imports and the costliest calls of its first invoke, from inside its own worker).
+
+## 2. Warm latency
+
+Round trip of each route through the gateway emulator (client side), and the function's own duration
+for the same requests (Lambda's platform report), in ms. Sequential requests on warm environments,
+paced under the route's usage plan rate. The difference is the emulator's own work (routing, API key,
+throttles, JWT verification, the proxy event, the pipe to the worker) plus HTTP on loopback.
+Variants in parentheses are the same route with one reading per request, and with the authorizer's
+cached answer cleared before each request (its duration is then the authorizer's).
+
+{latency_table(results).markdown()}
+
+## 3. Capacity units per unit of work
+
+From DynamoDB Local's `ConsumedCapacity` on every call the functions make: a proxy between the
+function processes and DynamoDB Local adds `ReturnConsumedCapacity=TOTAL` and adds up the answers per
+function (`infra/bench/capacity.py`; the integration tests use the same ledger through a botocore
+hook). DynamoDB Local prices items as DynamoDB does (1 KB per write unit, the larger of the item before
+and after; 4 KB per read unit, half for eventually consistent reads; index writes included), except
+transactions, which it prices by the items' total size: the proxy re-prices each item of a transaction
+as twice its own write, as DynamoDB does. Failed conditional writes
+(billed by AWS, not reported locally) counted in this run: {results["workloads"]["telemetry"]["failedConditionalWrites"]}
+(telemetry), {results["workloads"]["orders"]["failedConditionalWrites"]} (orders).
+
+**Telemetry**: one device posts 100 readings per request, 2 metrics at 1 Hz (50 s of data per
+request), for a whole hour; after each request the processor runs on that request's stream records,
+as it would for a device posting every 50 s (the least coalescing possible). One alert rule is set
+and never fires; registering the device and setting its rule are not counted.
+
+{capacity_table(results).markdown()}
+
+**Orders**: {results["workloads"]["orders"]["units"]} orders of two lines, each placed (`POST /orders`),
+paid (payment processor on the orders stream, order updater on the payments stream) and fulfilled
+(`POST /orders/{{id}}/fulfil`); the payment processor also sees the PAID and FULFILLED updates.
+
+{orders_capacity_table(results).markdown()}
+
+## 4. Throughput on this machine
+
+{throughput_table(results).markdown()}
+
+Everything shares the machine's {m["cores"]} cores: the gateway, the devices' clients, the function
+workers and DynamoDB Local, so these are the local runtime's limits on this machine, not Lambda's.
+Requests the usage plan throttled (answered 429, then retried) are counted in the table.
+
+## 5. Cost model
+
+![cost chart](performance/cost-per-million-readings.svg)
+
+{cost_table(results).markdown()}
+
+{orders_cost_table(results).markdown()}
+
+Prices from {model["prices"]["source"]}: API Gateway REST {_price(model["prices"]["api_gateway_rest_per_million"])}
+per million requests; Lambda {_price(model["prices"]["lambda_requests_per_million"])} per million requests and
+{_price(model["prices"]["lambda_gb_second_arm64"])} per GB-s on arm64; DynamoDB on-demand
+{_price(model["prices"]["dynamodb_write_units_per_million"])} per million write units and
+{_price(model["prices"]["dynamodb_read_units_per_million"])} per million read units; CloudWatch Logs
+{_price(model["prices"]["logs_ingestion_per_gb"])} per GB ingested (GB = {assumptions["bytesPerGB"]:,.0f} bytes).
+
+How each line is made (`infra/bench/cost.py`):
+
+- **API Gateway, Lambda requests**: the requests and invocations the workloads above made, per unit of
+  work. The device authorizer's answer is cached per token for {assumptions["authorizerTtlSeconds"]:.0f} s
+  (the template's TTL), so a device sending {assumptions["readingsPerSecondPerDevice"]:g} readings per
+  second invokes it once per TTL window, at most once per request.
+- **Lambda GB-s**: each invoke's measured duration (warm environment), rounded up to the millisecond,
+  at the function's memory from the template, at the arm64 price. The durations were measured here
+  (x86-64, Python {m["python"]}), not on Lambda's arm64 with its memory-proportional CPU share, so
+  this line is indicative; it is a small share of the total either way.
+- **Lambda init**: Lambda bills the init phase since 2025-08-01. Each function's measured init
+  (cold start minus its first invoke) is added to an assumed **{cold_fraction:.0%} of invokes**
+  (`--cold-start-fraction`): a function serving steady traffic rarely starts cold.
+- **DynamoDB**: the units measured above; failed conditional writes at one write unit each.
+- **Logs**: the bytes each function wrote in the workload (its own lines and the platform's report
+  line) plus one API Gateway access log line per request, rendered from the stage's access log format.
+- **Naive designs**: *one item per reading* is this design with the stored readings priced at one
+  write unit per reading (an item under 1 KB costs a write unit; everything else as measured).
+  *One reading per request* is measured: the same device rate sending one reading per request
+  ({results["workloads"]["telemetrySingle"]["units"]} requests), a stream batch per second of data;
+  each request writes its bucket once, which costs what writing one item per reading costs.
+- Not included: CloudWatch custom metrics (billed per metric per month, not per request), X-Ray
+  traces (sampled), data transfer, storage.
+
+## 6. Package sizes
+
+Zipped as CDK uploads them (deflate), bytecode for python3.13 included.
+
+{package_table(results).markdown()}
+"""
+
+
+def write_docs(results: dict[str, Any], docs: Path) -> list[Path]:
+    charts = docs / "performance"
+    charts.mkdir(parents=True, exist_ok=True)
+    written = {
+        docs / "performance.md": markdown(results),
+        charts / "cold-start.svg": cold_start_chart(results),
+        charts / "cost-per-million-readings.svg": cost_chart(results),
+    }
+    for path, text in written.items():
+        path.write_text(text)
+    return list(written)
