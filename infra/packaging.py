@@ -42,8 +42,6 @@ IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.md"
 # The run-time closure minus boto3/botocore (provided by the runtime). Versions come from constraints.txt.
 LAYER_PACKAGES = (
     "aws-lambda-powertools",
-    "aws-xray-sdk",
-    "wrapt",
     "pydantic",
     "pydantic-core",
     "annotated-types",

@@ -102,7 +102,7 @@ class LocalRuntime:
         local_env = {
             **DUMMY_CREDENTIALS,
             "DYNAMODB_ENDPOINT_URL": self.database.endpoint,
-            # Powertools' Tracer is off unless X-Ray is there to receive traces.
+            # Were a function to use Powertools' Tracer, it must stay off: no X-Ray daemon runs here.
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
         for key, spec in self.assembly.functions.items():
