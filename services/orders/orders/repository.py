@@ -29,6 +29,7 @@ from commons.dynamodb import (
     deserialize,
     encode_cursor,
     is_condition_failure,
+    put_if_absent,
     serialize,
     transaction_cancellation_reasons,
 )
@@ -161,17 +162,7 @@ class OrdersRepository:
 
     def put_product_if_absent(self, product: Product) -> bool:
         """Create the product unless it exists (its stock is never reset); True when created."""
-        try:
-            self.db.put_item(
-                TableName=self.table_name,
-                Item=serialize(product_item(product)),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return put_if_absent(self.db, self.table_name, serialize(product_item(product)))
 
     def list_products(self) -> list[Product]:
         """The whole catalogue from its GSI partition, ordered by product id."""
@@ -403,17 +394,8 @@ class PaymentsRepository:
 
     def put_new(self, payment: PaymentRecord) -> bool:
         """Store the outcome of the order's one charge; False when one is already stored."""
-        try:
-            self.db.put_item(
-                TableName=self.table_name,
-                Item=serialize({"pk": payment.order_id, "type": TYPE_PAYMENT, **payment.to_json_dict()}),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        item = {"pk": payment.order_id, "type": TYPE_PAYMENT, **payment.to_json_dict()}
+        return put_if_absent(self.db, self.table_name, serialize(item))
 
     def mark_refunded(self, order_id: str, refund_id: str, now: str) -> bool:
         """CAPTURED -> REFUNDED; False when the payment was not CAPTURED (already refunded)."""

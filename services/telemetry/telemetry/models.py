@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from commons.models import ApiModel, RequestModel
+from commons.models import ApiModel, ProblemDetails, RequestModel
 from telemetry.domain.readings import value_problem
 from telemetry.domain.rules import MAX_RULES, Op
 
@@ -133,12 +133,7 @@ class FieldProblem(ApiModel):
     index: int | None = Field(default=None, description="The reading's index in the posted batch")
 
 
-class Problem(ApiModel):
-    """RFC 9457 problem details, as every error is answered (``application/problem+json``)."""
+class Problem(ProblemDetails):
+    """RFC 9457 problem details (``application/problem+json``), with every invalid field of a 422."""
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
     errors: list[FieldProblem] | None = Field(default=None, description="Every invalid field (422)")

@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from commons import dynamodb
-from commons.dynamodb import condition_raises, decode_cursor, encode_cursor, is_condition_failure
+from commons.dynamodb import (
+    condition_raises,
+    decode_cursor,
+    encode_cursor,
+    is_condition_failure,
+    put_if_absent,
+)
 from commons.errors import BadRequest, Conflict, NotFound, Unprocessable
 from telemetry.domain.batch import BucketChange
 from telemetry.domain.devices import DeviceState, Latest, advance
@@ -478,23 +484,15 @@ class TelemetryRepository:
         """One item per alerting reading, created only if absent: never two alerts for one reading."""
         created = 0
         for alert in alerts:
-            try:
-                self.db.put_item(
-                    TableName=self.table_name,
-                    Item={
-                        **_key(device_pk(device_id), alert_sk(alert.ts, alert.metric)),
-                        "type": _s(TYPE_ALERT),
-                        "metric": _s(alert.metric),
-                        "ts": _n(alert.ts),
-                        "value": _n(alert.value),
-                        "rule": {"M": _rule_attribute(alert.rule)},
-                    },
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
-                created += 1
-            except ClientError as error:
-                if not is_condition_failure(error):
-                    raise
+            item = {
+                **_key(device_pk(device_id), alert_sk(alert.ts, alert.metric)),
+                "type": _s(TYPE_ALERT),
+                "metric": _s(alert.metric),
+                "ts": _n(alert.ts),
+                "value": _n(alert.value),
+                "rule": {"M": _rule_attribute(alert.rule)},
+            }
+            created += int(put_if_absent(self.db, self.table_name, item))
         return created
 
     def alerts_page(

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentModel
 
 from commons.errors import DomainError
+from commons.models import ProblemDetails
 from commons.observability import logger
 from commons.problems import PROBLEM_JSON, problem_document
 
@@ -26,6 +28,24 @@ def problem(
     """An RFC 9457 problem response."""
     body = problem_document(status, detail, instance, extensions)
     return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body))
+
+
+def documented_responses(
+    model: type[object],
+    problem_model: type[ProblemDetails],
+    reasons: Mapping[int, str],
+    errors: Iterable[int],
+    status: int = 200,
+) -> dict[int, OpenAPIResponse]:
+    """A route's OpenAPI responses: its success, and a problem document for each error it can answer."""
+    success: OpenAPIResponseContentModel = {"model": model}
+    problem_content: OpenAPIResponseContentModel = {"model": problem_model}
+    documented: dict[int, OpenAPIResponse] = {
+        status: {"description": model.__doc__ or model.__name__, "content": {"application/json": success}}
+    }
+    for error in errors:
+        documented[error] = {"description": reasons[error], "content": {PROBLEM_JSON: problem_content}}
+    return documented
 
 
 def _pointer(location: tuple[Any, ...]) -> str:

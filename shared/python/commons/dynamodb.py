@@ -147,6 +147,18 @@ def is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def put_if_absent(db: DynamoDBClient, table_name: str, item: Mapping[str, Any]) -> bool:
+    """PutItem unless an item with the same key exists (tables key on ``pk``); True when written.
+    The item is DynamoDB JSON, as ``serialize`` returns it."""
+    try:
+        db.put_item(TableName=table_name, Item=item, ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
 @contextmanager
 def condition_raises(error: DomainError | Callable[[], DomainError]) -> Iterator[None]:
     """Turn a failed ConditionExpression into a domain error::

@@ -39,3 +39,14 @@ MinorUnits = Annotated[int, Field(ge=0, description="Amount in the currency's mi
 class Money(ApiModel):
     amount: MinorUnits
     currency: Literal["USD"] = "USD"
+
+
+class ProblemDetails(ApiModel):
+    """RFC 9457 problem details, as every error is answered (``application/problem+json``).
+    Each service documents its own extension members in a subclass named ``Problem``."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None

@@ -11,6 +11,7 @@ from commons.dynamodb import (
     decode_cursor,
     deserialize,
     encode_cursor,
+    put_if_absent,
     serialize,
 )
 from commons.errors import BadRequest, Conflict
@@ -54,6 +55,18 @@ def test_condition_success_raises_nothing(table):
             TableName=table, Item=serialize({"pk": "b"}), ConditionExpression="attribute_not_exists(pk)"
         )
     assert dynamodb.client().get_item(TableName=table, Key=serialize({"pk": "b"}))["Item"]
+
+
+def test_put_if_absent_writes_once_and_never_overwrites(table):
+    db = dynamodb.client()
+    assert put_if_absent(db, table, serialize({"pk": "c", "version": 1})) is True
+    assert put_if_absent(db, table, serialize({"pk": "c", "version": 2})) is False
+    assert deserialize(db.get_item(TableName=table, Key=serialize({"pk": "c"}))["Item"]) == {
+        "pk": "c",
+        "version": 1,
+    }
+    with pytest.raises(ClientError):
+        put_if_absent(db, "missing-table", serialize({"pk": "c"}))
 
 
 def put(n: int) -> Any:

@@ -10,14 +10,13 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentModel
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import Field
 
-from commons.api import create_resolver
+from commons.api import create_resolver, documented_responses
 from commons.identity import Caller, caller_from_request_context
-from commons.models import ApiModel
+from commons.models import ApiModel, ProblemDetails
 from commons.observability import instrument
-from commons.problems import PROBLEM_JSON
 from commons.settings import load_settings
 from orders.api_models import Order, Product
 from orders.domain.requests import CreateOrderRequest
@@ -29,39 +28,28 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 OrderId = Annotated[str, Path(alias="orderId", min_length=1, max_length=64)]
 
 
-class Problem(ApiModel):
-    """RFC 9457 problem details, as commons.api answers every error (``application/problem+json``)."""
+class Problem(ProblemDetails):
+    """RFC 9457 problem details (``application/problem+json``), naming the products or order status at fault."""
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
     product_ids: list[str] | None = Field(default=None, description="The products a 409 or 422 is about")
     order_status: str | None = Field(
         default=None, description="The order's status when a transition was refused"
     )
 
 
+REASONS = {
+    400: "Malformed JSON or an invalid nextToken",
+    401: "No authenticated caller",
+    403: "The caller is not an administrator",
+    404: "No such order for this caller",
+    409: "Not enough stock, an Idempotency-Key reused with another body, or a refused transition",
+    422: "The request is invalid (one pointer per field) or names unknown products",
+    503: "Too much contention on these items; retry",
+}
+
+
 def responses(model: type[ApiModel], *errors: int, status: int = 200) -> dict[int, OpenAPIResponse]:
-    """A route's OpenAPI responses: its success and the problem documents it can answer."""
-    reasons = {
-        400: "Malformed JSON or an invalid nextToken",
-        401: "No authenticated caller",
-        403: "The caller is not an administrator",
-        404: "No such order for this caller",
-        409: "Not enough stock, an Idempotency-Key reused with another body, or a refused transition",
-        422: "The request is invalid (one pointer per field) or names unknown products",
-        503: "Too much contention on these items; retry",
-    }
-    success: OpenAPIResponseContentModel = {"model": model}
-    problem: OpenAPIResponseContentModel = {"model": Problem}
-    documented: dict[int, OpenAPIResponse] = {
-        status: {"description": model.__doc__ or model.__name__, "content": {"application/json": success}}
-    }
-    for error in errors:
-        documented[error] = {"description": reasons[error], "content": {PROBLEM_JSON: problem}}
-    return documented
+    return documented_responses(model, Problem, REASONS, errors, status)
 
 
 class ProductList(ApiModel):

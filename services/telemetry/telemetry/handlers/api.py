@@ -10,13 +10,12 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentModel
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from commons.api import create_resolver
+from commons.api import create_resolver, documented_responses
 from commons.errors import NotFound, Unprocessable
 from commons.identity import caller_from_request_context
 from commons.observability import instrument
-from commons.problems import PROBLEM_JSON
 from telemetry import settings
 from telemetry.domain.devices import hash_token, is_device_id, new_device_id, new_token
 from telemetry.domain.readings import DAY_MS, MAX_FUTURE_MS, to_decimal
@@ -92,15 +91,7 @@ REASONS = {
 
 
 def responses(model: type[object], *errors: int, status: int = 200) -> dict[int, OpenAPIResponse]:
-    """A route's OpenAPI responses: its success and the problem documents it can answer."""
-    success: OpenAPIResponseContentModel = {"model": model}
-    problem: OpenAPIResponseContentModel = {"model": Problem}
-    documented: dict[int, OpenAPIResponse] = {
-        status: {"description": model.__doc__ or model.__name__, "content": {"application/json": success}}
-    }
-    for error in (401, 403, *errors):
-        documented[error] = {"description": REASONS[error], "content": {PROBLEM_JSON: problem}}
-    return documented
+    return documented_responses(model, Problem, REASONS, (401, 403, *errors), status)
 
 
 def rule_out(rule: Rule) -> RuleOut:
