@@ -23,7 +23,7 @@ from typing import Any
 
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-from clients.devices import DeviceClient, Reading
+from clients.devices import MAX_BATCH, DeviceClient, Reading
 from clients.http import ClientError, RequestStats
 
 METRICS = ("temperature", "humidity")
@@ -220,8 +220,9 @@ class Simulator:
             while taken < due:
                 batch.extend(run.signal.sample(start_ms + round(taken * period_ms)))
                 taken += 1
-            if batch:
-                self._post(device, run, batch, bar, lock)
+            # A fast rate or a slow answer can leave more readings due than one request may carry.
+            for first in range(0, len(batch), MAX_BATCH):
+                self._post(device, run, batch[first : first + MAX_BATCH], bar, lock)
 
     def _post(
         self,

@@ -8,7 +8,7 @@ from telemetry.domain.readings import HOUR_MS, MINUTE_MS
 from telemetry.handlers import authorizer, ingest
 from tests.events import lambda_context
 from tests.integration.telemetry.driver import Telemetry, expected_aggregates
-from tests.unit.telemetry.support import authorizer_event, now_ms
+from tests.unit.telemetry.support import authorizer_event, body, device_event, now_ms
 
 RULES = [
     {"metric": "temp", "op": "gt", "threshold": 25},
@@ -201,3 +201,15 @@ def test_bad_listing_parameters_are_4xx_against_the_real_database(system, start)
     assert system.admin("GET", "/devices/d-1/telemetry", **beyond) == {"items": [], "nextToken": None}
     alerts_page = system.admin("GET", "/devices/d-1/alerts", limit=1)
     assert alerts_page == {"items": [], "nextToken": None}
+
+
+def test_a_value_dynamodb_cannot_store_rejects_the_whole_batch_and_writes_nothing(system, start):
+    system.register("d-1")
+    before = system.derived_items()
+    too_long = 10**40 + 1  # 41 significant digits: DynamoDB keeps 38
+    readings = [{"metric": "a", "ts": start, "value": 1}, {"metric": "b", "ts": start, "value": too_long}]
+    response = ingest.handler(device_event("d-1", {"readings": readings}), lambda_context())
+    assert response["statusCode"] == 422, response
+    assert [error["pointer"] for error in body(response)["errors"]] == ["/readings/1/value"]
+    assert system.admin("GET", "/devices/d-1/telemetry") == {"items": [], "nextToken": None}
+    assert system.derived_items() == before

@@ -6,7 +6,7 @@ import itertools
 import random
 import threading
 
-from clients.devices import PostResult, Reading, Rule, first_crossed
+from clients.devices import MAX_BATCH, PostResult, Reading, Rule, first_crossed
 from clients.http import ApiError
 from clients.simulator import DeviceSignal, SignalConfig, Simulator
 
@@ -77,6 +77,8 @@ class FakeDevice:
         self.lock = threading.Lock()
 
     def post_readings(self, batch):
+        if not 1 <= len(batch) <= MAX_BATCH:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH} readings")  # as DeviceClient does
         with self.lock:
             if self.fail_first:
                 self.fail_first = False
@@ -103,3 +105,16 @@ def test_the_simulator_posts_every_sample_once_in_batches():
         assert len(device.batches) > 1
     assert result.failed_batches == 1
     assert result.accepted == result.sent == 3 * 24 - len(result.devices[2].failed[0][0])
+
+
+def test_more_readings_due_than_one_request_carries_go_in_several_full_requests():
+    device = FakeDevice("dev-fast")
+    simulator = Simulator([device], rate_hz=1000, duration_s=0.4, batch_interval_s=2.0, seed=1, progress=False)
+
+    result = simulator.run()
+
+    assert simulator.expected_readings() == 800
+    assert result.failed_batches == 0
+    assert result.accepted == result.sent == 800
+    assert all(len(batch) <= MAX_BATCH for batch in device.batches)
+    assert len({(r.metric, r.ts) for batch in device.batches for r in batch}) == 800

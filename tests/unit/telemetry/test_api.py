@@ -121,6 +121,7 @@ def test_rules_are_stored_and_returned(table):
         {"metric": "9temp", "op": "gt", "threshold": 1},
         {"metric": "temp", "op": "gt", "threshold": "1"},
         {"metric": "temp", "op": "gt", "threshold": 1e300},
+        {"metric": "temp", "op": "gt", "threshold": 10**40 + 1},
         {"metric": "temp", "op": "gt"},
         {"metric": "temp", "op": "gt", "threshold": 1, "note": "x"},
     ],

@@ -59,6 +59,7 @@ def test_a_valid_batch_parses_into_exact_decimals():
         (good(value=1e101), "/readings/0/value", "between"),
         (good(value=1e-101), "/readings/0/value", "between"),
         (good(value=10**101), "/readings/0/value", "between"),
+        (good(value=10**40 + 1), "/readings/0/value", "38 significant digits"),
         (good(ts=float(NOW)), "/readings/0/ts", "integer"),
         (good(ts=str(NOW)), "/readings/0/ts", "integer"),
         (good(ts=True), "/readings/0/ts", "integer"),
@@ -87,8 +88,10 @@ def test_the_limits_themselves_are_accepted():
         good(metric="b" + "x" * 63, value=-1e-100),
         good(metric="c", value=0),
         good(metric="d", value=-0.0),
+        good(metric="e", value=10**38 - 1),
+        good(metric="f", value=10**60),
     ]
-    assert len(parse_batch({"readings": edge}, NOW, RETENTION)) == 6
+    assert len(parse_batch({"readings": edge}, NOW, RETENTION)) == 8
 
 
 def test_every_bad_reading_is_named_and_good_ones_are_not():

@@ -26,6 +26,7 @@ DAY_MS = 86_400_000
 # rollup sum of any number of readings is always storable; a reading outside it is rejected, not rounded.
 MAX_ABS_VALUE = Decimal("1e100")
 MIN_ABS_VALUE = Decimal("1e-100")
+MAX_SIGNIFICANT_DIGITS = 38
 READING_FIELDS = frozenset({"metric", "value", "ts"})
 
 
@@ -84,9 +85,13 @@ def value_problem(value: object) -> str | None:
         return "must be a number"
     if isinstance(value, float) and not math.isfinite(value):
         return "must be a finite number"
-    magnitude = abs(to_decimal(value))
-    if magnitude != 0 and not MIN_ABS_VALUE <= magnitude <= MAX_ABS_VALUE:
+    exact = to_decimal(value)
+    if exact and not MIN_ABS_VALUE <= abs(exact) <= MAX_ABS_VALUE:
         return "must be 0 or between 1e-100 and 1e100 in magnitude"
+    # Only a JSON integer can be this long (a float's repr has at most 17 digits). Counted on the exact
+    # digits: abs() and normalize() round to the decimal context's 28.
+    if len("".join(map(str, exact.as_tuple().digits)).rstrip("0")) > MAX_SIGNIFICANT_DIGITS:
+        return f"must have at most {MAX_SIGNIFICANT_DIGITS} significant digits"
     return None
 
 
