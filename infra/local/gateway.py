@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from infra.local.assembly import ACCOUNT, REGION, ApiSpec, AuthorizerSpec, RouteSpec, UsagePlanSpec
@@ -33,6 +33,8 @@ from infra.local.issuer import InvalidToken, LocalIssuer, claims_as_api_gateway_
 from infra.local.throttling import Quota, TokenBucket
 
 INTEGRATION_TIMEOUT_S = 29.0
+# Every method reaches the gateway's own matching, so one no route declares gets API Gateway's answer.
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT")
 RESPONSE_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
 
 
@@ -80,21 +82,28 @@ class _CompiledRoute:
     spec: RouteSpec
     pattern: re.Pattern[str]
     names: list[str]
-    specificity: tuple[int, int]
+    specificity: tuple[int, int, int, int]
 
 
 def _compile(route: RouteSpec) -> _CompiledRoute:
+    """A route's path as a pattern: ``{name}`` is one segment, a greedy ``{name+}`` the rest of the path.
+    More literal segments win, then fewer (and no greedy) parameters, then a method over ``ANY``."""
     names: list[str] = []
     parts = []
+    greedy = 0
     for segment in route.path.strip("/").split("/") if route.path != "/" else []:
-        if segment.startswith("{") and segment.endswith("}"):
+        if segment.startswith("{") and segment.endswith("+}"):
+            names.append(segment[1:-2])
+            parts.append("(.+)")
+            greedy += 1
+        elif segment.startswith("{") and segment.endswith("}"):
             names.append(segment[1:-1])
             parts.append("([^/]+)")
         else:
             parts.append(re.escape(segment))
     pattern = re.compile("^/" + "/".join(parts) + "$")
     static = sum(1 for p in route.path.split("/") if p and not p.startswith("{"))
-    return _CompiledRoute(route, pattern, names, (static, -len(names)))
+    return _CompiledRoute(route, pattern, names, (static, -greedy, -len(names), int(route.method != "ANY")))
 
 
 @dataclass
@@ -149,13 +158,14 @@ class Gateway:
             self.apis[f"/{spec.service}/{spec.stage}"] = state
         self._limiter = anyio.CapacityLimiter(128)
         self.dev_endpoints = dev_endpoints or {}
+        self.accepting = True  # the local runtime holds requests off (503) until everything behind is up
         self.app = Starlette(
             routes=[
                 *(Route(f"/_local/{name}", endpoint) for name, endpoint in self.dev_endpoints.items()),
                 Route(
                     "/{path:path}",
                     self.handle,
-                    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+                    methods=list(HTTP_METHODS),
                 ),
             ]
         )
@@ -168,6 +178,8 @@ class Gateway:
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
         started = time.time()
+        if not self.accepting:
+            return JSONResponse({"message": "The local runtime is starting or stopping"}, 503)
         try:
             state, route, path, path_params = self._match(request)
             authorizer_context = await self._authorize(state, route, request, path)
@@ -195,7 +207,7 @@ class Gateway:
                 path = url_path[len(prefix) :] or "/"
                 for compiled in state.routes:
                     found = compiled.pattern.match(path)
-                    if found and compiled.spec.method == request.method:
+                    if found and compiled.spec.method in (request.method, "ANY"):
                         return (
                             state,
                             compiled.spec,

@@ -49,7 +49,6 @@ class LocalRuntime:
     def __init__(self, options: RuntimeOptions | None = None) -> None:
         self.options = options or RuntimeOptions()
         self.assembly: Assembly = load_assembly(self.options.outdir)
-        self.ready = False
         self.database: DynamoDBLocal | None = None
         self.functions: dict[str, FunctionRuntime] = {}
         self.pollers: list[StreamPoller] = []
@@ -70,6 +69,11 @@ class LocalRuntime:
                 "dlq": self._dlq,
             },
         )
+        self.gateway.accepting = False
+
+    @property
+    def ready(self) -> bool:
+        return self.gateway.accepting
 
     # -- state kept across restarts ---------------------------------------------------------------
 
@@ -88,6 +92,18 @@ class LocalRuntime:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def start(self) -> LocalRuntime:
+        """Serve first (health answers 503 until everything is up), then start the rest; a failure
+        part way stops whatever had started, so no DynamoDB Local outlives a failed start."""
+        try:
+            self._start_server()
+            self._start_system()
+        except BaseException:
+            self.stop()
+            raise
+        self.gateway.accepting = True
+        return self
+
+    def _start_system(self) -> None:
         os.environ.update(DUMMY_CREDENTIALS)
         db_path = self.options.state_dir / "dynamodb" if self.options.persistent else None
         self.database = DynamoDBLocal(port=free_port(), db_path=db_path).start()
@@ -108,12 +124,9 @@ class LocalRuntime:
         for key, spec in self.assembly.functions.items():
             self.functions[key] = FunctionRuntime(spec, local_env, log=self.options.log)
         self._start_pollers()
-        self._start_server()
-        self.ready = True
-        return self
 
     def stop(self) -> None:
-        self.ready = False
+        self.gateway.accepting = False
         if self._server is not None:
             self._server.stop()
         for poller in self.pollers:

@@ -71,13 +71,16 @@ def main() -> None:
         started = time.perf_counter()
         context = LambdaContext(request["requestId"], request["deadlineEpochMs"])
         try:
-            payload = json.dumps({"result": handler(request["event"], context)})
-        except TypeError as error:
-            payload = json.dumps({"error": _error("Runtime.MarshalError", error)})
+            result = handler(request["event"], context)
         except Exception as error:
             failure = _error("", error)
             _log_error(failure)
             payload = json.dumps({"error": failure})
+        else:
+            try:
+                payload = json.dumps({"result": result})
+            except (TypeError, ValueError) as error:  # not JSON-serializable, as Lambda's runtime says
+                payload = json.dumps({"error": _error("Runtime.MarshalError", error)})
         sys.stdout.flush()
         sys.stderr.flush()
         duration_ms = (time.perf_counter() - started) * 1000
