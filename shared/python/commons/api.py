@@ -20,6 +20,7 @@ from commons.errors import DomainError
 from commons.models import ProblemDetails
 from commons.observability import logger
 from commons.problems import PROBLEM_JSON, problem_document
+from commons.request_body import parse_json
 
 
 def problem(
@@ -56,8 +57,10 @@ def _pointer(location: tuple[Any, ...]) -> str:
 
 
 def validation_problem(error: RequestValidationError, instance: str | None) -> Response[Any]:
-    if any(item.get("type") == "json_invalid" for item in error.errors()):
-        return problem(400, "The request body is not valid JSON", instance)
+    for item in error.errors():
+        if item.get("type") == "json_invalid":
+            reason = item.get("ctx", {}).get("error", "malformed")
+            return problem(400, f"The request body is not valid JSON ({reason})", instance)
     errors = [
         {"pointer": _pointer(tuple(item.get("loc", ()))), "detail": item["msg"]} for item in error.errors()
     ]
@@ -69,7 +72,9 @@ def create_resolver(allow_headers: list[str] | None = None) -> APIGatewayRestRes
     origin = os.environ.get("CORS_ALLOW_ORIGIN", "*")
     headers = ["Authorization", "Content-Type", "x-api-key", *(allow_headers or [])]
     app = APIGatewayRestResolver(
-        enable_validation=True, cors=CORSConfig(allow_origin=origin, allow_headers=headers)
+        enable_validation=True,
+        cors=CORSConfig(allow_origin=origin, allow_headers=headers),
+        json_body_deserializer=parse_json,
     )
 
     def request_path() -> str:

@@ -96,6 +96,12 @@ def test_malformed_json_is_a_client_error(raw):
     assert body_of(response)["status"] == status
 
 
+def test_a_body_nested_deeper_than_the_parser_recurses_is_400_not_500():
+    status, response = call("POST", "/things", "[" * 100_000 + "]" * 100_000)
+    assert status == 400
+    assert "nested too deeply" in body_of(response)["detail"]
+
+
 def test_invalid_query_parameter_is_422():
     status, response = call("GET", "/things", query={"limit": "1000"})
     assert status == 422

@@ -43,6 +43,7 @@ def test_no_authorizer_context_is_401(table):
 
 def test_malformed_json_is_400_and_a_missing_body_too(table):
     problem(post("d-1", None, raw="{not json"), 400)
+    problem(post("d-1", None, raw='{"readings": ' + "[" * 100_000 + "]" * 100_000 + "}"), 400)
     event = device_event("d-1", None)
     event["body"] = None
     problem(ingest.handler(event, lambda_context()), 400)

@@ -17,6 +17,7 @@ from typing import Any
 from commons.errors import BadRequest, DomainError, Forbidden, Unauthorized
 from commons.observability import MetricUnit, instrument, logger, metrics
 from commons.problems import PROBLEM_JSON, problem_document
+from commons.request_body import parse_json
 from telemetry.domain.readings import bucket, parse_batch
 from telemetry.light_settings import load_light
 from telemetry.repository import TelemetryRepository
@@ -59,7 +60,7 @@ def json_body(event: dict[str, Any]) -> Any:
         raise BadRequest("The request body is required")
     try:
         text = base64.b64decode(raw).decode() if event.get("isBase64Encoded") else raw
-        return json.loads(text)
+        return parse_json(text)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The request body is not valid JSON") from None
 
