@@ -15,7 +15,7 @@ export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: help setup lint format unit integration infra-test local-test test demo up bench synth deploy destroy openapi lock clean
+.PHONY: help setup lint format unit integration infra-test local-test test demo up bench synth deploy seed destroy openapi lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ deploy: setup ## Deploy one stack: make deploy SERVICE=layer|orders|telemetry [S
 	@case "$(SERVICE)" in layer) stack=Layer;; orders) stack=Orders;; telemetry) stack=Telemetry;; \
 		*) echo "SERVICE must be layer, orders or telemetry"; exit 2;; esac; \
 	npx --no-install cdk deploy "$$stack-$(STAGE)" --exclusively -c stage=$(STAGE) --require-approval broadening
+
+seed: setup ## Load the product catalogue into a deployed orders stack (idempotent): make seed [STAGE=dev]
+	$(PY) -m orders.seed --stack Orders-$(STAGE)
 
 destroy: setup ## Remove one stack: make destroy SERVICE=layer|orders|telemetry [STAGE=dev]
 	@case "$(SERVICE)" in layer) stack=Layer;; orders) stack=Orders;; telemetry) stack=Telemetry;; \

@@ -241,9 +241,9 @@ class ServiceApi(Construct):
             [
                 NagPackSuppression(
                     id="AwsSolutions-APIG2",
-                    reason="Requests are validated in the function against pydantic models, which answer "
-                    "RFC 9457 problem documents naming each bad field; a gateway validator would answer "
-                    "in another shape first.",
+                    reason="Requests are validated in the functions (pydantic models, and the device "
+                    "route's own parser), which answer RFC 9457 problem documents naming each bad field; a "
+                    "gateway validator would answer in another shape first.",
                 ),
                 NagPackSuppression(
                     id="AwsSolutions-APIG3",

@@ -46,7 +46,10 @@ class UserPoolAuth(Construct):
         )
         self.client = self.user_pool.add_client(
             "AppClient",
-            auth_flows=cognito.AuthFlow(user_srp=True),
+            # SRP for apps; ADMIN_USER_PASSWORD_AUTH for operators signing in from a shell with IAM
+            # credentials (docs/deploy.md). No hosted UI, so no OAuth flows or callback URLs.
+            auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=True),
+            disable_o_auth=True,
             generate_secret=False,
             id_token_validity=cdk.Duration.hours(1),
             access_token_validity=cdk.Duration.hours(1),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
@@ -29,17 +30,19 @@ class OrdersStack(ServiceStack):
 
         # Grants are exactly what each function calls (a TransactWriteItems is authorized per Put/Update in it).
         api_fn = self.function(
-            "Api", "api", "Storefront API: products and orders", memory_size=512, environment=orders_env,
+            "Api", "api", "Storefront API: products and orders", memory_size=512, timeout_s=10,
+            environment=orders_env,
             grants={orders: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]},
         )  # fmt: skip
         payment_fn = self.function(
             "PaymentProcessor", "payment_processor", "Charges new orders, refunds cancelled captured ones",
-            memory_size=256, environment={**orders_env, "PAYMENTS_TABLE_NAME": payments.table_name},
+            memory_size=256, timeout_s=30, environment={**orders_env, "PAYMENTS_TABLE_NAME": payments.table_name},
             grants={orders: ["dynamodb:GetItem"], payments: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]},
         )  # fmt: skip
         updater_fn = self.function(
             "OrderUpdater", "order_updater", "Moves orders on payment results, releases stock",
-            memory_size=256, environment=orders_env, grants={orders: ["dynamodb:GetItem", "dynamodb:UpdateItem"]},
+            memory_size=256, timeout_s=30, environment=orders_env,
+            grants={orders: ["dynamodb:GetItem", "dynamodb:UpdateItem"]},
         )  # fmt: skip
         # The payment processor needs orders only, not products or idempotency records.
         self.stream_processor(
@@ -69,3 +72,5 @@ class OrdersStack(ServiceStack):
         ]:
             api.route(method, path, api_fn, authorizer=customers.authorizer)
         self.finish(api, customers)
+        # `make seed STAGE=...` finds the table to load the catalogue into through this output.
+        cdk.CfnOutput(self, "TableName", value=orders.table_name)

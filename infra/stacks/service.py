@@ -42,11 +42,13 @@ class ServiceStack(cdk.Stack):
         description: str,
         *,
         memory_size: int,
+        timeout_s: int,
         environment: Mapping[str, str],
         grants: Mapping[dynamodb.ITable, Sequence[str]],
     ) -> lambda_.Function:
         """A function of this service (``<service>.handlers.<handler>.handler``) with exactly the
-        DynamoDB actions it calls on each table."""
+        DynamoDB actions it calls on each table. API functions answer within API Gateway's 29 s (and far
+        sooner: a few DynamoDB calls); stream processors get the time a full batch needs."""
         created = PythonFunction(
             self,
             construct_id,
@@ -57,6 +59,7 @@ class ServiceStack(cdk.Stack):
             handler=f"{self.service}.handlers.{handler}.handler",
             description=description,
             memory_size=memory_size,
+            timeout=cdk.Duration.seconds(timeout_s),
             environment=environment,
         ).function
         for table, actions in grants.items():

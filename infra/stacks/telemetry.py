@@ -26,20 +26,21 @@ class TelemetryStack(ServiceStack):
 
         api_fn = self.function(
             "Api", "api", "Operators' API: devices, readings, aggregates, rules, alerts",
-            memory_size=512, environment=env,
+            memory_size=512, timeout_s=10, environment=env,
             grants={readings: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]},
         )  # fmt: skip
         ingest_fn = self.function(
-            "Ingest", "ingest", "Devices post batches of readings", memory_size=512, environment=env,
+            "Ingest", "ingest", "Devices post batches of readings", memory_size=512, timeout_s=10, environment=env,
             grants={readings: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"]},
         )  # fmt: skip
         authorizer_fn = self.function(
-            "DeviceAuthorizer", "authorizer", "Checks a device's own token", memory_size=256, environment=env,
+            "DeviceAuthorizer", "authorizer", "Checks a device's own token", memory_size=256, timeout_s=5,
+            environment=env,
             grants={readings: ["dynamodb:GetItem"]},
         )  # fmt: skip
         processor_fn = self.function(
             "Processor", "processor", "Rollups, alerts and device state from new readings",
-            memory_size=512, environment=env,
+            memory_size=512, timeout_s=30, environment=env,
             grants={readings: [
                 "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
                 "dynamodb:PutItem", "dynamodb:UpdateItem",

@@ -225,3 +225,37 @@ def test_cfn_lint_reports_nothing(dev):
         [str(cfn_lint), *templates], capture_output=True, text=True, check=False, cwd=REPO_ROOT
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_app_clients_offer_srp_and_admin_sign_in_and_no_oauth(dev, stack):
+    (client,) = resources_of(dev.templates[stack], "AWS::Cognito::UserPoolClient").values()
+    properties = client["Properties"]
+    assert set(properties["ExplicitAuthFlows"]) == {
+        "ALLOW_USER_SRP_AUTH",
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    }
+    assert "AllowedOAuthFlows" not in properties
+    assert "CallbackURLs" not in properties
+
+
+def test_the_orders_stack_names_its_table_for_the_seed_command(dev):
+    template = dev.templates["Orders"]
+    (orders_table,) = [
+        name for name in resources_of(template, "AWS::DynamoDB::Table") if name.startswith("OrdersTable")
+    ]
+    assert logical_id(template["Outputs"]["TableName"]["Value"]) == orders_table
+
+
+def test_timeouts_fit_each_function(dev):
+    timeouts = {
+        name.removesuffix(name[-8:]): function["Properties"]["Timeout"]
+        for stack in SERVICES
+        for name, function in resources_of(dev.templates[stack], "AWS::Lambda::Function").items()
+        if "Handler" in function["Properties"]
+    }
+    assert timeouts["DeviceAuthorizerFunction"] == 5
+    processors = ("ProcessorFunction", "PaymentProcessorFunction", "OrderUpdaterFunction")
+    assert {timeouts[name] for name in processors} == {30}
+    assert timeouts["ApiFunction"] == timeouts["IngestFunction"] == 10

@@ -1,8 +1,12 @@
-"""The demo catalogue and an idempotent seeder (used by the local runtime and the tests)."""
+"""The demo catalogue and an idempotent seeder: the local runtime seeds its table at start; a deployed
+stack is seeded with ``make seed STAGE=<stage>`` (``python -m orders.seed --stack Orders-<stage>``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import argparse
+from typing import TYPE_CHECKING, Any
+
+import botocore.session
 
 from orders.domain.model import Money, Product
 from orders.repository import OrdersRepository
@@ -36,3 +40,31 @@ def seed_products(table_name: str, dynamodb: DynamoDBClient | None = None) -> in
     stock) are left as they are, so seeding twice changes nothing. Returns how many were created."""
     repository = OrdersRepository(table_name, dynamodb)
     return sum(repository.put_product_if_absent(product) for product in CATALOGUE)
+
+
+def stack_output(stack_name: str, key: str) -> str:
+    """One output of a deployed CloudFormation stack (credentials and region from the environment)."""
+    cloudformation: Any = botocore.session.get_session().create_client("cloudformation")
+    stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    outputs = {str(o["OutputKey"]): str(o["OutputValue"]) for o in stacks[0].get("Outputs", [])}
+    if key not in outputs:
+        raise SystemExit(f"stack {stack_name} has no output {key}; is it an orders stack?")
+    return outputs[key]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m orders.seed",
+        description="Load the catalogue into an orders table. Idempotent: existing products keep their stock.",
+    )
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--table", help="the orders table's name")
+    target.add_argument("--stack", help="a deployed orders stack, e.g. Orders-prod (its TableName output)")
+    args = parser.parse_args(argv)
+    table_name = args.table or stack_output(args.stack, "TableName")
+    created = seed_products(table_name)
+    print(f"{created} of {len(CATALOGUE)} products created in {table_name}; the others existed already")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import threading
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -21,13 +22,14 @@ import pytest
 
 from commons import dynamodb
 from commons.dynamodb import serialize
+from orders import seed
 from orders.domain.model import Money, Order, Product
 from orders.payments import SimulatedCardProcessor
 from orders.repository import order_from_item, order_item
 from tests.events import lambda_context
 from tests.integration.orders.conftest import OrdersSystem
 from tests.integration.orders.streams import ORDERS_ONLY, deliver
-from tests.unit.orders.support import ADMIN, items_of_type, order_body, stock_of
+from tests.unit.orders.support import ADMIN, create_tables, delete_tables, items_of_type, order_body, stock_of
 
 BEANS = "espresso-beans-1kg"
 MUG = "travel-mug"
@@ -307,3 +309,14 @@ def test_order_item_shape_matches_the_contract(system):
     assert item["gsi1pk"] == "CUSTOMER#alice"
     assert item["gsi1sk"].endswith(f"#{order_id}")
     assert item == order_item(order_from_item(item))
+
+
+def test_the_seed_command_loads_the_catalogue_once(dynamodb_local, capsys):
+    suffix = uuid.uuid4().hex[:8]
+    table, payments = f"orders-seed-{suffix}", f"payments-seed-{suffix}"
+    create_tables(table, payments)
+    seed.main(["--table", table])
+    assert f"{len(seed.CATALOGUE)} of {len(seed.CATALOGUE)} products created" in capsys.readouterr().out
+    seed.main(["--table", table])
+    assert f"0 of {len(seed.CATALOGUE)} products created" in capsys.readouterr().out
+    delete_tables(table, payments)
