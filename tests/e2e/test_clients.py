@@ -6,6 +6,9 @@ import json
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -189,6 +192,237 @@ def test_the_command_lines_against_the_local_runtime(system: System, capsys):
     }
     assert fleet.main([*local, "readings", device["deviceId"]]) == 0
     assert [r["value"] for r in json.loads(capsys.readouterr().out)["items"]] == [21.5]
+
+
+CommandLine = Callable[[Sequence[str] | None], int]
+
+
+def cli(main: CommandLine, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, Any]:
+    """Run a command line in process: its exit code, its stdout and its stderr, each parsed as JSON."""
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    out = json.loads(captured.out) if captured.out.strip() else None
+    err = json.loads(captured.err) if captured.err.strip() else None
+    return code, out, err
+
+
+def test_the_storefront_command_line_lists_cancels_waits_and_fulfils(system: System, capsys):
+    local = ["--local", origin(system)]
+    customer = [*local, "--user", f"cli-{uuid.uuid4().hex[:6]}"]
+
+    def shop(*argv: str) -> Any:
+        code, out, err = cli(storefront.main, capsys, *customer, *argv)
+        assert (code, err) == (0, None)
+        return out
+
+    to_cancel = shop("place", "travel-mug:1", "--wait")["order"]
+    assert (to_cancel["status"], to_cancel["payment"]["status"]) == ("PAID", "CAPTURED")
+    placed = shop("place", "paper-filters-100:2", "--payment-token", "tok_visa")
+    assert placed["order"]["status"] == "PENDING_PAYMENT"
+    assert placed["replayed"] is False
+    to_fulfil = shop("wait", placed["order"]["orderId"], "--timeout", "15")
+    assert (to_fulfil["orderId"], to_fulfil["status"]) == (placed["order"]["orderId"], "PAID")
+    assert to_fulfil["payment"]["status"] == "CAPTURED"
+
+    # The customer index is eventually consistent; one order per page exercises --next-token.
+    eventually(lambda: len(shop("orders", "--all")["items"]) == 2)
+    listing = shop("orders", "--all")
+    assert listing["nextToken"] is None
+    assert [o["orderId"] for o in listing["items"]] == [to_fulfil["orderId"], to_cancel["orderId"]]
+    first = shop("orders", "--limit", "1")
+    assert [o["orderId"] for o in first["items"]] == [to_fulfil["orderId"]]
+    assert first["nextToken"]
+    second = shop("orders", "--limit", "1", "--next-token", first["nextToken"])
+    assert [o["orderId"] for o in second["items"]] == [to_cancel["orderId"]]
+
+    cancelled = shop("cancel", to_cancel["orderId"])
+    assert (cancelled["orderId"], cancelled["status"]) == (to_cancel["orderId"], "CANCELLED")
+    refunded = shop("wait", to_cancel["orderId"], "--timeout", "15")
+    assert (refunded["status"], refunded["payment"]["status"]) == ("CANCELLED", "REFUNDED")
+    assert shop("cancel", to_cancel["orderId"])["status"] == "CANCELLED"  # idempotent
+
+    code, out, err = cli(storefront.main, capsys, *customer, "fulfil", to_fulfil["orderId"])
+    assert (code, out) == (1, None)
+    assert (err["error"], err["status"]) == ("api", 403)
+    assert shop("order", to_fulfil["orderId"])["status"] == "PAID"
+
+    admin = [*local, "--user", "cli-admin", "--admin"]
+    code, fulfilled, err = cli(storefront.main, capsys, *admin, "fulfil", to_fulfil["orderId"])
+    assert (code, err) == (0, None)
+    assert (fulfilled["orderId"], fulfilled["status"]) == (to_fulfil["orderId"], "FULFILLED")
+    assert shop("order", to_fulfil["orderId"])["status"] == "FULFILLED"
+    code, out, err = cli(storefront.main, capsys, *admin, "fulfil", to_cancel["orderId"])
+    assert (code, out) == (1, None)
+    assert (err["error"], err["status"]) == ("api", 409)
+
+
+def test_the_storefront_command_line_configured_only_through_the_environment(
+    system: System, capsys, monkeypatch: pytest.MonkeyPatch
+):
+    customer = f"env-{uuid.uuid4().hex[:6]}"
+    monkeypatch.delenv("LOCAL_RUNTIME_URL", raising=False)
+    monkeypatch.setenv("ORDERS_API_URL", system.session["apis"]["orders"])
+    monkeypatch.setenv("ORDERS_API_KEY", system.session["apiKeys"]["storefront"])
+    monkeypatch.setenv("ORDERS_TOKEN", system.token(customer))
+
+    code, products, _ = cli(storefront.main, capsys, "products")
+    assert code == 0
+    assert {p["productId"] for p in products["items"]} >= {"travel-mug"}
+    code, placed, _ = cli(storefront.main, capsys, "place", "travel-mug:1", "--wait")
+    assert code == 0
+    assert placed["order"]["status"] == "PAID"
+    order_id = placed["order"]["orderId"]
+    code, order, _ = cli(storefront.main, capsys, "order", order_id)
+    assert (code, order["orderId"], order["status"]) == (0, order_id, "PAID")
+
+    def listed() -> list[str]:
+        code, page, _ = cli(storefront.main, capsys, "orders", "--all")
+        assert code == 0
+        return [o["orderId"] for o in page["items"]]
+
+    # ORDERS_TOKEN is the customer's: the order is theirs, and the listing holds it alone.
+    assert eventually(listed) == [order_id]
+
+    monkeypatch.setenv("ORDERS_API_KEY", "not-the-storefront-key")
+    code, out, err = cli(storefront.main, capsys, "order", order_id)
+    assert (code, out, err["error"]) == (1, None, "api")
+    assert err["status"] == 403  # API Gateway refuses an unknown API key
+
+    monkeypatch.delenv("ORDERS_TOKEN")
+    monkeypatch.setenv("ORDERS_API_KEY", system.session["apiKeys"]["storefront"])
+    code, out, err = cli(storefront.main, capsys, "order", order_id)
+    assert (code, out, err["error"]) == (2, None, "configuration")
+    assert "ORDERS_TOKEN" in err["detail"]
+
+
+def test_the_fleet_command_line_sets_rules_and_reads_device_aggregates_and_alerts(
+    system: System, capsys, tmp_path: Path
+):
+    local = ["--local", origin(system)]
+
+    def fleet_cli(*argv: str) -> Any:
+        code, out, err = cli(fleet.main, capsys, *local, *argv)
+        assert (code, err) == (0, None)
+        return out
+
+    device = fleet_cli("register", "--name", "cli rules")
+    device_id = device["deviceId"]
+    rules = fleet_cli("rules", device_id, "--rule", "temperature:gt:30", "--rule", "humidity:lt:20.5")
+    assert rules == {
+        "rules": [
+            {"metric": "temperature", "op": "gt", "threshold": 30},
+            {"metric": "humidity", "op": "lt", "threshold": 20.5},
+        ]
+    }
+    minute = (time.time_ns() // 1_000_000 // 60_000 - 1) * 60_000
+    posted = fleet_cli(
+        "--device-token",
+        device["token"],
+        "post",
+        f"temperature=21.5@{minute}",
+        f"humidity=40@{minute}",
+        f"temperature=35@{minute + 1000}",
+    )
+    assert posted == {"deviceId": device_id, "accepted": 3, "duplicates": 0}
+    batch = tmp_path / "batch.json"
+    batch.write_text(
+        json.dumps(
+            {
+                "readings": [
+                    {"metric": "humidity", "value": 15, "ts": minute + 2000},
+                    {"metric": "temperature", "value": 35, "ts": minute + 1000},
+                ]
+            }
+        )
+    )
+    posted = fleet_cli("--device-token", device["token"], "post", "--file", str(batch))
+    assert posted == {"deviceId": device_id, "accepted": 1, "duplicates": 1}
+
+    def minute_row() -> Any:
+        rows = fleet_cli(
+            "aggregates",
+            device_id,
+            "--metric",
+            "temperature",
+            "--from",
+            str(minute),
+            "--to",
+            str(minute + 59_999),
+        )["items"]
+        return rows if rows and rows[0]["count"] == 2 else None
+
+    (row,) = eventually(minute_row)
+    assert (row["start"], row["min"], row["max"], row["sum"], row["avg"]) == (minute, 21.5, 35, 56.5, 28.25)
+
+    def hour_row() -> Any:
+        rows = fleet_cli("aggregates", device_id, "--metric", "humidity", "--period", "hour")["items"]
+        return rows if rows and rows[0]["count"] == 2 else None
+
+    (hour,) = eventually(hour_row)
+    assert (hour["start"], hour["period"]) == (minute // 3_600_000 * 3_600_000, "hour")
+    assert (hour["min"], hour["max"], hour["sum"]) == (15, 40, 55)
+
+    alerts = eventually(
+        lambda: (found := fleet_cli("alerts", device_id)["items"]) and len(found) == 2 and found
+    )
+    assert [(a["metric"], a["value"], a["ts"]) for a in alerts] == [
+        ("temperature", 35, minute + 1000),
+        ("humidity", 15, minute + 2000),
+    ]
+    later = fleet_cli("alerts", device_id, "--from", str(minute + 1500), "--to", str(minute + 60_000))
+    assert [(a["metric"], a["ts"]) for a in later["items"]] == [("humidity", minute + 2000)]
+
+    state = eventually(
+        lambda: (found := fleet_cli("device", device_id)).get("lastSeen") == minute + 2000 and found
+    )
+    assert state["deviceId"] == device_id
+    assert state["latest"] == {
+        "temperature": {"value": 35, "ts": minute + 1000},
+        "humidity": {"value": 15, "ts": minute + 2000},
+    }
+    readings = fleet_cli("readings", device_id, "--metric", "temperature")["items"]
+    assert [(r["value"], r["ts"]) for r in readings] == [(21.5, minute), (35, minute + 1000)]
+
+
+def test_the_fleet_command_line_simulates_a_small_fleet(system: System, capsys):
+    local = ["--local", origin(system)]
+    code, summary, err = cli(
+        fleet.main,
+        capsys,
+        *local,
+        "simulate",
+        "--devices",
+        "2",
+        "--rate",
+        "5",
+        "--duration",
+        "2",
+        "--interval",
+        "0.5",
+        "--seed",
+        "3",
+        "--no-progress",
+    )
+    assert (code, err) == (0, None)
+    assert summary["failedBatches"] == 0
+    assert summary["sent"] == summary["accepted"] == 2 * 2 * 5 * 2
+    assert summary["duplicates"] == 0
+    assert len(summary["devices"]) == 2
+    (rule,) = summary["rules"]
+    assert (rule["metric"], rule["op"]) == ("temperature", "gt")
+    for device in summary["devices"]:
+        assert device["sent"] == device["accepted"] == 2 * 5 * 2
+        assert (device["duplicates"], device["failedBatches"]) == (0, 0)
+        code, stored, _ = cli(fleet.main, capsys, *local, "readings", device["deviceId"])
+        assert code == 0
+        assert len(stored["items"]) == device["sent"]
+        assert len({(r["metric"], r["ts"]) for r in stored["items"]}) == device["sent"]
+
+        def alerts(device_id: str = device["deviceId"], expected: int = device["crossingRules"]) -> Any:
+            code, found, _ = cli(fleet.main, capsys, *local, "alerts", device_id)
+            return code == 0 and len(found["items"]) == expected
+
+        eventually(alerts)
 
 
 def test_local_discovery_reads_the_session_and_mints_tokens(system: System):

@@ -166,14 +166,18 @@ def instrument(handler: LambdaHandler, *, api: bool = False) -> LambdaHandler:
         logger.append_keys(
             cold_start=_cold_start,
             function_name=context.function_name,
-            function_memory_size=str(context.memory_limit_in_mb),
+            function_memory_size=int(context.memory_limit_in_mb),
             function_arn=context.invoked_function_arn,
             function_request_id=context.aws_request_id,
         )
         _cold_start = False
         if api:
             request = event.get("requestContext") if isinstance(event, dict) else None
-            logger.append_keys(correlation_id=(request or {}).get("requestId"))
+            request_id = (request or {}).get("requestId")
+            if request_id:
+                logger.append_keys(correlation_id=request_id)
+            else:  # never the previous request's id
+                logger.remove_keys(["correlation_id"])
         try:
             return handler(event, context)
         finally:
