@@ -109,9 +109,8 @@ def test_the_simulator_posts_every_sample_once_in_batches():
 
 def test_more_readings_due_than_one_request_carries_go_in_several_full_requests():
     device = FakeDevice("dev-fast")
-    simulator = Simulator(
-        [device], rate_hz=1000, duration_s=0.4, batch_interval_s=2.0, seed=1, progress=False
-    )
+    devices = [device]
+    simulator = Simulator(devices, rate_hz=1000, duration_s=0.4, batch_interval_s=2.0, seed=1, progress=False)
 
     result = simulator.run()
 
