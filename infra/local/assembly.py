@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.local.sites import layer_site
 from infra.templates import Template, api_routes, function_arns, load_templates, logical_id, resources_of
 
 REGION = "us-east-1"
@@ -195,7 +196,7 @@ def load_assembly(outdir: Path) -> Assembly:
                 name=local_name(stack, logical),
                 handler=props["Handler"],
                 code_dir=outdir / asset,
-                layer_paths=LOCAL_LAYER_PATHS if layer_names else (),
+                layer_paths=(*LOCAL_LAYER_PATHS, layer_site()) if layer_names else (),
                 environment={name: resolve(value) for name, value in variables.items()},
                 memory_mb=int(props.get("MemorySize", 128)),
                 timeout_s=float(props.get("Timeout", 3)),
@@ -289,7 +290,7 @@ def _apis(stack: str, template: Template) -> dict[str, ApiSpec]:
             authorizers=api_authorizers,
             usage_plans=api_plans,
             stage_throttles={
-                (setting.get("ResourcePath", "/*"), setting.get("HttpMethod", "*")): (
+                (method_setting_path(setting.get("ResourcePath", "/*")), setting.get("HttpMethod", "*")): (
                     float(setting["ThrottlingRateLimit"]),
                     int(setting["ThrottlingBurstLimit"]),
                 )
@@ -298,6 +299,14 @@ def _apis(stack: str, template: Template) -> dict[str, ApiSpec]:
             },
         )
     return found
+
+
+def method_setting_path(resource_path: str) -> str:
+    """A stage MethodSetting's ResourcePath as the route's path: "/~1orders~1{orderId}" -> "/orders/{orderId}"
+    ("~1" escapes "/", "~0" escapes "~"); "/*" (every resource) stays as it is."""
+    if resource_path == "/*":
+        return resource_path
+    return resource_path.removeprefix("/").replace("~1", "/").replace("~0", "~")
 
 
 def _authorizer_function(authorizer: dict[str, Any]) -> str | None:

@@ -13,7 +13,6 @@ import os
 import select
 import subprocess
 import sys
-import sysconfig
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from infra.local.assembly import REGION, FunctionSpec
+from infra.local.sites import runtime_site
 
 WORKER = Path(__file__).with_name("worker.py")
 LogSink = Callable[[str, str], None]
@@ -82,13 +82,10 @@ class _Worker:
     def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: LogSink) -> None:
         self.started = time.monotonic()
         read_fd, write_fd = os.pipe()
-        import_paths = [
-            str(spec.code_dir),
-            *(str(p) for p in spec.layer_paths),
-            sysconfig.get_paths()["purelib"],
-        ]
+        # Lambda's order: task root, layers, then the runtime's boto3. -S keeps the venv's site-packages off.
+        import_paths = [str(spec.code_dir), *(str(p) for p in spec.layer_paths), str(runtime_site())]
         self.process = subprocess.Popen(  # noqa: S603 - our interpreter and worker script
-            [sys.executable, "-I", str(WORKER), str(write_fd)],
+            [sys.executable, "-I", "-S", str(WORKER), str(write_fd)],
             env={**env, "_LOCAL_IMPORT_PATHS": json.dumps(import_paths)},
             cwd=spec.code_dir,
             stdin=subprocess.PIPE,

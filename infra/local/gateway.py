@@ -235,7 +235,7 @@ class Gateway:
                 raise Rejected(UNAUTHORIZED) from None
             return {"claims": claims_as_api_gateway_passes_them(claims)}
         return await self._lambda_authorizer(
-            state, authorizer, token, self._method_arn(state, route.method, path)
+            state, authorizer, token, self._method_arn(state, request.method, path)
         )
 
     async def _lambda_authorizer(
@@ -291,10 +291,11 @@ class Gateway:
                     )
                     if not bucket.take():
                         raise Rejected(THROTTLED)
-        for stage_key in ((route.path, route.method), ("/*", "*")):
-            bucket_ = state.stage_buckets.get(stage_key)
-            if bucket_ is not None and not bucket_.take():
-                raise Rejected(THROTTLED)
+        # The most specific stage method setting applies; it replaces the stage default, not adds to it.
+        candidates = ((route.path, route.method), (route.path, "*"), ("/*", route.method), ("/*", "*"))
+        stage_bucket = next((state.stage_buckets[c] for c in candidates if c in state.stage_buckets), None)
+        if stage_bucket is not None and not stage_bucket.take():
+            raise Rejected(THROTTLED)
         if key is not None:
             for plan_name in (p for p in key.plans if p in state.plans):
                 plan = state.plans[plan_name]
@@ -348,7 +349,7 @@ class Gateway:
         return {
             "resource": route.path,
             "path": path,
-            "httpMethod": route.method,
+            "httpMethod": request.method,
             "headers": {name: values[-1] for name, values in multi_headers.items()} or None,
             "multiValueHeaders": multi_headers or None,
             "queryStringParameters": {n: v[-1] for n, v in multi_query.items()} or None,
@@ -358,7 +359,7 @@ class Gateway:
             "requestContext": {
                 "resourceId": uuid.uuid5(uuid.NAMESPACE_URL, route.path).hex[:6],
                 "resourcePath": route.path,
-                "httpMethod": route.method,
+                "httpMethod": request.method,
                 "extendedRequestId": request_id.replace("-", "")[:16],
                 "requestTime": datetime.fromtimestamp(started, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
                 "path": f"/{state.spec.stage}{path}",

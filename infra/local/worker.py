@@ -56,11 +56,17 @@ def main() -> None:
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     started = time.perf_counter()
     handler = None
+    init_error = None
     try:
-        handler = getattr(importlib.import_module(module_name), function_name)
-        init_error = None
+        handler = getattr(importlib.import_module(module_name), function_name, None)
+        if handler is None:
+            missing = AttributeError(f"Handler '{function_name}' missing on module '{module_name}'")
+            init_error = _error("Runtime.HandlerNotFound", missing)
+    except SyntaxError as error:
+        init_error = _error("Runtime.UserCodeSyntaxError", error)
     except Exception as error:
         init_error = _error("Runtime.ImportModuleError", error)
+    if init_error is not None:
         _log_error(init_error)
     init_ms = (time.perf_counter() - started) * 1000
     answer.write(json.dumps({"init": {"durationMs": init_ms, "error": init_error}}) + "\n")

@@ -1,13 +1,164 @@
-"""The local runtime serves exactly what the templates declare: every route and stream mapping, nothing else."""
+"""The local runtime serves exactly what the templates declare: every route and stream mapping, nothing else.
+
+The expectations are read straight from the CloudFormation templates (cdk.out/*.template.json) with a
+parser of their own, not from the runtime's assembly, so a loader that dropped or mis-wired a route or a
+mapping fails here."""
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import System
+
+PLANS = {"orders": "storefront", "telemetry": "operator"}
+PROBED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+MISSING_TOKEN = {"message": "Missing Authentication Token"}
+
+
+@dataclass(frozen=True)
+class DeclaredRoute:
+    stack: str
+    api_name: str
+    method: str
+    path: str
+    function: str  # logical id of the integrated function, in the same stack
+    api_key_required: bool
+    authorization_type: str
+
+
+@dataclass(frozen=True)
+class DeclaredApi:
+    stack: str
+    name: str
+    stage: str
+
+    @property
+    def service(self) -> str:
+        return self.name.removesuffix(f"-{self.stage}")
+
+
+@dataclass(frozen=True)
+class DeclaredMapping:
+    stack: str
+    function: str
+    table: str
+    batch_size: int
+    starting_position: str
+    maximum_retry_attempts: int
+    bisect: bool
+    filters: tuple[str, ...]
+    on_failure: str | None
+
+
+def _templates(outdir: Path) -> dict[str, dict[str, Any]]:
+    found = {
+        path.name.removesuffix(".template.json"): json.loads(path.read_text())["Resources"]
+        for path in sorted(outdir.glob("*.template.json"))
+    }
+    assert found, f"no templates in {outdir}"
+    return found
+
+
+def _target(value: Any) -> str:
+    """The logical id a Ref or Fn::GetAtt names."""
+    if "Ref" in value:
+        return str(value["Ref"])
+    get_att = value["Fn::GetAtt"]
+    return str(get_att[0] if isinstance(get_att, list) else get_att.split(".")[0])
+
+
+def _get_att_arns(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        get_att = node.get("Fn::GetAtt")
+        if isinstance(get_att, list) and get_att[1] == "Arn":
+            return [str(get_att[0])]
+        return [found for value in node.values() for found in _get_att_arns(value)]
+    if isinstance(node, list):
+        return [found for value in node for found in _get_att_arns(value)]
+    return []
+
+
+def _of_type(resources: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {name: res["Properties"] for name, res in resources.items() if res["Type"] == type_}
+
+
+def declared_apis(outdir: Path) -> set[DeclaredApi]:
+    apis = set()
+    for stack, resources in _templates(outdir).items():
+        rest_apis = _of_type(resources, "AWS::ApiGateway::RestApi")
+        for stage in _of_type(resources, "AWS::ApiGateway::Stage").values():
+            apis.add(DeclaredApi(stack, rest_apis[_target(stage["RestApiId"])]["Name"], stage["StageName"]))
+    return apis
+
+
+def declared_routes(outdir: Path) -> set[DeclaredRoute]:
+    routes = set()
+    for stack, resources in _templates(outdir).items():
+        rest_apis = _of_type(resources, "AWS::ApiGateway::RestApi")
+        api_resources = _of_type(resources, "AWS::ApiGateway::Resource")
+
+        def path_of(resource_ref: Any, api_resources: dict[str, Any] = api_resources) -> tuple[str, str]:
+            """(API logical id, full path) of a resource, from its PathPart and its parents'."""
+            if "Fn::GetAtt" in resource_ref:  # the API's RootResourceId
+                assert resource_ref["Fn::GetAtt"][1] == "RootResourceId"
+                return resource_ref["Fn::GetAtt"][0], ""
+            resource = api_resources[_target(resource_ref)]
+            api, parent = path_of(resource["ParentId"])
+            return api, f"{parent}/{resource['PathPart']}"
+
+        for logical, method in _of_type(resources, "AWS::ApiGateway::Method").items():
+            integration = method.get("Integration", {})
+            # The emulator serves Lambda proxy integrations only: a CORS preflight (OPTIONS with a MOCK
+            # integration) or any other kind must be emulated before a template may declare it.
+            assert integration.get("Type") == "AWS_PROXY", (stack, logical, method["HttpMethod"], integration)
+            api, path = path_of(method["ResourceId"])
+            assert _target(method["RestApiId"]) == api
+            (function,) = _get_att_arns(integration["Uri"])
+            routes.add(
+                DeclaredRoute(
+                    stack=stack,
+                    api_name=rest_apis[api]["Name"],
+                    method=method["HttpMethod"],
+                    path=path or "/",
+                    function=function,
+                    api_key_required=bool(method.get("ApiKeyRequired", False)),
+                    authorization_type=method.get("AuthorizationType", "NONE"),
+                )
+            )
+    return routes
+
+
+def declared_mappings(outdir: Path) -> set[DeclaredMapping]:
+    mappings = set()
+    for stack, resources in _templates(outdir).items():
+        for props in _of_type(resources, "AWS::Lambda::EventSourceMapping").values():
+            destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            mappings.add(
+                DeclaredMapping(
+                    stack=stack,
+                    function=_target(props["FunctionName"]),
+                    table=_target(props["EventSourceArn"]),
+                    batch_size=int(props.get("BatchSize", 100)),
+                    starting_position=props["StartingPosition"],
+                    maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                    bisect=bool(props.get("BisectBatchOnFunctionError", False)),
+                    filters=tuple(f["Pattern"] for f in props.get("FilterCriteria", {}).get("Filters", [])),
+                    on_failure=_target(destination) if destination else None,
+                )
+            )
+    return mappings
+
+
+@pytest.fixture(scope="module")
+def outdir(system: System) -> Path:
+    return system.runtime.options.outdir
 
 
 def test_health_and_session(system: System):
@@ -21,26 +172,112 @@ def test_health_and_session(system: System):
     assert system.runtime.issuer.verify(token)["cognito:groups"] == ["admin"]
 
 
-def test_every_template_route_is_served_and_nothing_else(system: System):
-    plans = {"orders": "storefront", "telemetry": "operator"}
-    token = system.token("parity-user", "admin")
-    for api in system.runtime.assembly.apis.values():
-        with system.client(api.service, plans[api.service], token) as client:
-            for route in api.routes:
-                response = client.request(route.method, re.sub(r"\{[^}]+\}", "parity-id", route.path))
-                assert response.headers.get("x-amzn-ErrorType") != "MissingAuthenticationTokenException", (
-                    route
+def test_every_template_api_is_served_at_its_stage(system: System, outdir: Path):
+    apis = declared_apis(outdir)
+    assert {api.service for api in apis} == {"orders", "telemetry"}
+    served = system.session["apis"]
+    assert set(served) == {api.service for api in apis}
+    for api in apis:
+        assert served[api.service].endswith(f"/{api.service}/{api.stage}")
+
+
+def test_the_gateway_serves_exactly_the_template_routes_wired_to_their_functions(
+    system: System, outdir: Path
+):
+    declared = declared_routes(outdir)
+    assert len(declared) >= 10
+    served = set()
+    gateway = system.runtime.gateway
+    for state in gateway.apis.values():
+        for compiled in state.routes:
+            route = compiled.spec
+            function = gateway.functions[route.function].spec  # what the gateway actually invokes
+            served.add(
+                DeclaredRoute(
+                    stack=function.stack,
+                    api_name=state.spec.name,
+                    method=route.method,
+                    path=route.path,
+                    function=function.logical_id,
+                    api_key_required=route.api_key_required,
+                    authorization_type=route.authorization_type,
                 )
-            undeclared = client.request("DELETE", "/parity-undeclared")
-            assert undeclared.status_code == 403
-            assert undeclared.json() == {"message": "Missing Authentication Token"}
+            )
+    assert served == declared
 
 
-def test_every_stream_mapping_has_a_running_poller(system: System):
-    mapped = {(m.function, m.table) for m in system.runtime.assembly.mappings}
-    polled = {(p.mapping.function, p.mapping.table) for p in system.runtime.pollers}
-    assert mapped == polled
-    assert len(mapped) == 3
+def test_every_template_route_answers_over_http(system: System, outdir: Path):
+    token = system.token("parity-user", "admin")
+    services = {api.name: api.service for api in declared_apis(outdir)}
+    for route in sorted(declared_routes(outdir), key=lambda r: (r.api_name, r.path, r.method)):
+        service = services[route.api_name]
+        with system.client(service, PLANS[service], token) as client:
+            response = client.request(route.method, re.sub(r"\{[^}]+\}", "parity-id", route.path))
+        assert response.headers.get("x-amzn-ErrorType") != "MissingAuthenticationTokenException", route
+        assert response.status_code != 502, (route, response.text)
+
+
+def _assert_missing_token(response: httpx.Response, what: object) -> None:
+    assert response.status_code == 403, (what, response.status_code, response.text)
+    assert response.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException", what
+    assert response.json() == MISSING_TOKEN, what
+
+
+def test_nothing_else_is_served(system: System, outdir: Path):
+    routes = declared_routes(outdir)
+    services = {api.name: api.service for api in declared_apis(outdir)}
+    probes = 0
+    for api_name, service in services.items():
+        methods_by_path: dict[str, set[str]] = {}
+        for route in routes:
+            if route.api_name == api_name:
+                methods_by_path.setdefault(route.path, set()).add(route.method)
+        with system.client(service, PLANS[service], system.token("parity-user", "admin")) as client:
+            # A declared path with a method it does not declare
+            for path, methods in methods_by_path.items():
+                concrete = re.sub(r"\{[^}]+\}", "parity-id", path)
+                for method in [*sorted(set(PROBED_METHODS) - methods), "TRACE"]:
+                    _assert_missing_token(client.request(method, concrete), (method, path))
+                    probes += 1
+            # Paths no template declares
+            for path in ("/", "/parity-undeclared", "/products/parity-id/deeper", "/devices/a/b/c/d"):
+                if path not in methods_by_path:
+                    _assert_missing_token(client.get(path), path)
+                    probes += 1
+    assert probes > 40
+    # Another stage, another API name, a path outside every API
+    origin = system.runtime.gateway.config.origin
+    headers = {"x-api-key": system.session["apiKeys"]["storefront"]}
+    for url in ("/orders/prod/products", "/shop/dev/products", "/products"):
+        _assert_missing_token(httpx.get(f"{origin}{url}", headers=headers), url)
+
+
+def test_every_stream_mapping_has_a_running_poller_and_nothing_else(system: System, outdir: Path):
+    declared = declared_mappings(outdir)
+    assert len(declared) == 3
+    served = set()
+    for poller in system.runtime.pollers:
+        function = poller.function.spec  # what the poller actually invokes
+        assert poller.running, poller.mapping_id
+        mapping = poller.mapping
+        served.add(
+            DeclaredMapping(
+                stack=function.stack,
+                function=function.logical_id,
+                # local names are "<stack>-<logical id>": the table polled and the queue written
+                table=poller.table_name.removeprefix(f"{function.stack}-"),
+                batch_size=mapping.batch_size,
+                starting_position=mapping.starting_position,
+                maximum_retry_attempts=mapping.maximum_retry_attempts,
+                bisect=mapping.bisect_on_error,
+                filters=mapping.filters,
+                on_failure=poller.queue_name.removeprefix(f"{function.stack}-")
+                if poller.queue_name
+                else None,
+            )
+        )
+    assert served == declared
+    assert len(system.runtime.pollers) == len(declared)
 
 
 def test_function_logs_are_one_structured_line_with_the_function_name(system: System):

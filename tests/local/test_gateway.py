@@ -9,7 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.local.assembly import ApiSpec, AuthorizerSpec, FunctionSpec, RouteSpec, UsagePlanSpec
+from infra.local.assembly import (
+    ApiSpec,
+    AuthorizerSpec,
+    FunctionSpec,
+    RouteSpec,
+    UsagePlanSpec,
+    method_setting_path,
+)
 from infra.local.dynamodb_local import free_port
 from infra.local.functions import FunctionRuntime
 from infra.local.gateway import ApiKey, Gateway, GatewayConfig
@@ -48,6 +55,7 @@ def authorizer_calls(tmp_path_factory) -> Path:
 def gateway(authorizer_calls):
     specs = {
         "Echo": function("Echo", "proxy_echo"),
+        "EchoGet": function("EchoGet", "proxy_echo"),
         "Malformed": function("Malformed", "proxy_malformed"),
         "Raises": function("Raises", "proxy_raises"),
         "Slow": function("Slow", "sleepy", timeout_s=10.0),
@@ -73,6 +81,11 @@ def gateway(authorizer_calls):
             route("POST", "/slow", "Slow"),
             route("GET", "/devices/{deviceId}", "Echo", "CUSTOM", "Devices"),
             route("GET", "/open", "Echo", key=False),
+            route("ANY", "/anything", "Echo"),
+            route("GET", "/anything", "EchoGet"),
+            route("ANY", "/files/{proxy+}", "Echo"),
+            route("GET", "/files/readme", "EchoGet"),
+            route("GET", "/limited", "Echo"),
         ],
         authorizers={
             "Users": AuthorizerSpec("Users", "COGNITO_USER_POOLS", "Authorization", None, 300),
@@ -83,7 +96,8 @@ def gateway(authorizer_calls):
             UsagePlanSpec("P2", "tight", 1, 3, 1_000_000, "DAY"),
             UsagePlanSpec("P3", "quota", 1000, 1000, 5, "DAY"),
         ],
-        stage_throttles={("/*", "*"): (10_000, 10_000)},
+        # A method setting replaces the stage default for its method (here a much lower limit).
+        stage_throttles={("/*", "*"): (10_000, 10_000), ("/limited", "GET"): (1, 2)},
     )
     issuer = LocalIssuer()
     port = free_port()
@@ -97,6 +111,7 @@ def gateway(authorizer_calls):
     server = ServerThread(emulator.app, port).start()
     with httpx.Client(base_url=f"http://127.0.0.1:{port}/shop/test", timeout=15) as client:
         client.issuer = issuer  # type: ignore[attr-defined]
+        client.emulator = emulator  # type: ignore[attr-defined]
         yield client
     server.stop()
     for runtime in runtimes.values():
@@ -234,6 +249,21 @@ def test_burst_beyond_the_plan_is_throttled_with_429(gateway):
     assert gateway.get("/items", headers=key("tight")).status_code == 200
 
 
+def test_a_stage_method_setting_throttles_its_method_and_leaves_the_others_to_the_default(gateway):
+    statuses = [gateway.get("/limited", headers=key()).status_code for _ in range(4)]
+    assert statuses[:2] == [200, 200]
+    assert 429 in statuses[2:]
+    assert [gateway.get("/items", headers=key()).status_code for _ in range(4)] == [200] * 4
+
+
+@pytest.mark.parametrize(
+    ("resource_path", "path"),
+    [("/*", "/*"), ("/~1orders", "/orders"), ("/~1orders~1{orderId}~1cancel", "/orders/{orderId}/cancel")],
+)
+def test_stage_method_settings_name_resources_with_escaped_slashes(resource_path, path):
+    assert method_setting_path(resource_path) == path
+
+
 def test_spent_quota_is_429_limit_exceeded(gateway):
     statuses = [gateway.get("/items", headers=key("quota")).status_code for _ in range(5)]
     assert statuses == [200] * 5
@@ -268,3 +298,71 @@ def test_lambda_authorizer_deny_and_unauthorized(gateway):
 
 def test_authorizer_runs_before_the_api_key_check(gateway):
     assert gateway.get("/items/abc").status_code == 401
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def test_any_matches_every_method_and_a_specific_method_wins_over_any(gateway, method):
+    response = gateway.request(method, "/anything", headers=key())
+    assert response.status_code == 200
+    body = response.json()
+    assert body["functionName"] == ("test-EchoGet" if method == "GET" else "test-Echo")
+    assert body["event"]["resource"] == "/anything"
+    assert body["event"]["path"] == "/anything"
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_an_any_route_passes_the_requests_own_method_to_the_function(gateway, method):
+    """API Gateway puts the request's method in the event, never "ANY": Powertools' resolver routes on it."""
+    event = gateway.request(method, "/files/x", headers=key()).json()["event"]
+    assert event["httpMethod"] == method
+    assert event["requestContext"]["httpMethod"] == method
+
+
+@pytest.mark.parametrize(
+    ("path", "proxy"), [("/files/a", "a"), ("/files/a/b/c", "a/b/c"), ("/files/readme/v2", "readme/v2")]
+)
+def test_greedy_path_parameter_takes_the_rest_of_the_path(gateway, path, proxy):
+    response = gateway.delete(path, headers=key())
+    assert response.status_code == 200
+    body = response.json()
+    assert body["functionName"] == "test-Echo"
+    event = body["event"]
+    assert event["resource"] == "/files/{proxy+}"
+    assert event["path"] == path
+    assert event["pathParameters"] == {"proxy": proxy}
+    assert event["requestContext"]["resourcePath"] == "/files/{proxy+}"
+
+
+def test_a_static_resource_wins_over_a_greedy_one_and_greedy_needs_a_segment(gateway):
+    static = gateway.get("/files/readme", headers=key())
+    assert static.json()["functionName"] == "test-EchoGet"
+    assert static.json()["event"]["pathParameters"] is None
+    assert_gateway_error(
+        gateway.get("/files", headers=key()),
+        403, "MissingAuthenticationTokenException", '{"message":"Missing Authentication Token"}',
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ["/items", "/items/abc", "/nowhere"])
+def test_trace_is_answered_by_api_gateway_not_by_the_http_framework(gateway, path):
+    response = gateway.request("TRACE", path, headers=key())
+    assert_gateway_error(
+        response, 403, "MissingAuthenticationTokenException", '{"message":"Missing Authentication Token"}'
+    )
+
+
+def test_requests_are_held_off_with_503_while_the_gateway_is_not_accepting(gateway):
+    emulator = gateway.emulator
+    assert gateway.get("/items", headers=key()).status_code == 200
+    emulator.accepting = False
+    try:
+        held = gateway.get("/items", headers=key())
+        unknown = gateway.get("/nowhere")
+    finally:
+        emulator.accepting = True
+    for response in (held, unknown):
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/json"
+        assert set(response.json()) == {"message"}
+        assert response.json()["message"]
+    assert gateway.get("/items", headers=key()).status_code == 200

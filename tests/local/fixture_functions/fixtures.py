@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from typing import Any
 
@@ -35,8 +36,37 @@ def sleepy(event: Any, context: Any) -> dict[str, Any]:
     return {"slept": True}
 
 
+def nap(event: Any, context: Any) -> dict[str, Any]:
+    """Sleeps ``event["seconds"]``, then answers with its process id."""
+    time.sleep(float(event.get("seconds", 0)))
+    return {"pid": os.getpid()}
+
+
+def remaining(event: Any, context: Any) -> dict[str, Any]:
+    """Samples the context's remaining time twice, ``event["pause"]`` seconds apart."""
+    before = context.get_remaining_time_in_millis()
+    time.sleep(float(event.get("pause", 0.3)))
+    return {"before": before, "after": context.get_remaining_time_in_millis()}
+
+
+def environment(event: Any, context: Any) -> dict[str, Any]:
+    """The whole environment and import path the function sees."""
+    try:
+        import infra  # noqa: F401 - the project itself must not be importable from a function
+
+        project_importable = True
+    except ImportError:
+        project_importable = False
+    return {"env": dict(os.environ), "path": sys.path, "projectImportable": project_importable}
+
+
 def fails(event: Any, context: Any) -> None:
     raise ValueError("deliberate failure")
+
+
+def type_error(event: Any, context: Any) -> int:
+    """A TypeError raised by the handler's own code (not by marshalling its result)."""
+    return len(event["count"])
 
 
 def unserializable(event: Any, context: Any) -> object:
@@ -49,7 +79,9 @@ def proxy_echo(event: Any, context: Any) -> dict[str, Any]:
         "statusCode": 200,
         "headers": {"Content-Type": "application/json", "X-Fixture": "echo"},
         "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
-        "body": __import__("json").dumps({"event": event, "requestId": context.aws_request_id}),
+        "body": __import__("json").dumps(
+            {"event": event, "requestId": context.aws_request_id, "functionName": context.function_name}
+        ),
         "isBase64Encoded": False,
     }
 

@@ -1,0 +1,144 @@
+"""Starting and stopping the whole local runtime (infra/local/runtime.py): a start that fails part
+way leaves nothing running, and the gateway answers 503 until everything behind it is up.
+
+The runtime here reads an empty cloud assembly, so a start costs one DynamoDB Local at most."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from commons import dynamodb
+from infra.local.dynamodb_local import free_port
+from infra.local.runtime import LocalRuntime, RuntimeOptions
+
+
+def dynamodb_local_children() -> set[int]:
+    """Process ids of the DynamoDB Local processes this test process started and that still run."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        state, parent = fields[0], int(fields[1])
+        if parent == os.getpid() and state != "Z" and b"DynamoDBLocal.jar" in cmdline:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture
+def options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RuntimeOptions]:
+    # A start points DYNAMODB_ENDPOINT_URL (and commons.dynamodb's client) at its own database:
+    # put back what the rest of the session uses.
+    monkeypatch.setenv("DYNAMODB_ENDPOINT_URL", os.environ.get("DYNAMODB_ENDPOINT_URL", "http://unset"))
+    outdir = tmp_path / "cdk.out"
+    outdir.mkdir()
+    yield RuntimeOptions(
+        outdir=outdir,
+        state_dir=tmp_path / "state",
+        port=free_port(),
+        persistent=False,
+        log=lambda *_: None,
+    )
+    dynamodb.client.cache_clear()
+
+
+# uvicorn answers a port it cannot bind with sys.exit() inside ServerThread's thread.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_start_on_a_taken_port_fails_and_leaves_no_database_running(options: RuntimeOptions):
+    before = dynamodb_local_children()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", options.port))
+        taken.listen()
+        runtime = LocalRuntime(options)
+        with pytest.raises(RuntimeError, match=str(options.port)):
+            runtime.start()
+    assert runtime.database is None or runtime.database.process is None
+    assert dynamodb_local_children() == before
+    assert runtime.ready is False
+    assert runtime.functions == {}
+    assert runtime.pollers == []
+
+
+def test_a_failure_after_the_database_started_stops_it_and_the_server(
+    options: RuntimeOptions, monkeypatch: pytest.MonkeyPatch
+):
+    before = dynamodb_local_children()
+    started: dict[str, object] = {}
+
+    def fail_after_the_database(self: LocalRuntime) -> None:
+        assert self.database is not None
+        assert self.database.process is not None
+        started["process"] = self.database.process
+        started["children"] = dynamodb_local_children()
+        raise RuntimeError("a poller could not start")
+
+    monkeypatch.setattr(LocalRuntime, "_start_pollers", fail_after_the_database)
+    runtime = LocalRuntime(options)
+    with pytest.raises(RuntimeError, match="a poller could not start"):
+        runtime.start()
+    process = started["process"]
+    assert started["children"] == before | {process.pid}  # type: ignore[attr-defined]
+    assert process.poll() is not None, "DynamoDB Local outlived the failed start"  # type: ignore[attr-defined]
+    assert dynamodb_local_children() == before
+    assert runtime.ready is False
+    assert port_is_free(options.port), "the gateway's server outlived the failed start"
+
+
+def test_the_gateway_answers_503_until_everything_is_up(
+    options: RuntimeOptions, monkeypatch: pytest.MonkeyPatch
+):
+    release = threading.Event()
+    system_starting = threading.Event()
+
+    def slow_system(self: LocalRuntime) -> None:
+        system_starting.set()
+        assert release.wait(10)
+
+    monkeypatch.setattr(LocalRuntime, "_start_system", slow_system)
+    runtime = LocalRuntime(options)
+    starter = threading.Thread(target=runtime.start)
+    starter.start()
+    try:
+        assert system_starting.wait(10)
+        origin = runtime.gateway.config.origin
+        health = httpx.get(f"{origin}/_local/health")
+        assert health.status_code == 503
+        assert health.json() == {"status": "starting"}
+        held = httpx.get(f"{origin}/orders/dev/products")
+        assert held.status_code == 503
+        assert held.headers["content-type"] == "application/json"
+        assert runtime.ready is False
+    finally:
+        release.set()
+        starter.join(10)
+    try:
+        assert runtime.ready is True
+        ready = httpx.get(f"{origin}/_local/health")
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ok"}
+        # Ready, and this empty assembly declares no route: API Gateway's own answer
+        unknown = httpx.get(f"{origin}/orders/dev/products")
+        assert unknown.status_code == 403
+        assert unknown.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+    finally:
+        runtime.stop()
+    assert runtime.ready is False
+    assert port_is_free(options.port)
