@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 
 PROJECT = "serverless-reference"
+DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS = 7, 3650  # as the telemetry functions accept it
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class StageConfig:
     stage_rate_limit: float
     stage_burst_limit: int
     alarm_email: str | None = None
+    # How long raw telemetry readings are kept (rollups are kept for good): context `retentionDays`.
+    readings_retention_days: int = DEFAULT_RETENTION_DAYS
 
     @property
     def retains_data(self) -> bool:
@@ -45,6 +48,17 @@ USAGE_PLANS: dict[str, UsagePlanLimits] = {
 }
 
 
+def _retention_days(app: cdk.App) -> int:
+    raw = app.node.try_get_context("retentionDays")
+    if raw is None:
+        return DEFAULT_RETENTION_DAYS
+    if not str(raw).isdigit() or not 1 <= int(raw) <= MAX_RETENTION_DAYS:
+        raise ValueError(
+            f"context retentionDays must be a whole number of days, 1 to {MAX_RETENTION_DAYS}: {raw!r}"
+        )
+    return int(raw)
+
+
 def stage_config(app: cdk.App) -> StageConfig:
     name = str(app.node.try_get_context("stage") or "dev")
     if name == "dev":
@@ -54,6 +68,7 @@ def stage_config(app: cdk.App) -> StageConfig:
             log_retention=logs.RetentionDays.ONE_WEEK,
             stage_rate_limit=500,
             stage_burst_limit=1000,
+            readings_retention_days=_retention_days(app),
         )
     return StageConfig(
         name=name,
@@ -62,4 +77,5 @@ def stage_config(app: cdk.App) -> StageConfig:
         stage_rate_limit=2000,
         stage_burst_limit=4000,
         alarm_email=app.node.try_get_context("alarmEmail"),
+        readings_retention_days=_retention_days(app),
     )

@@ -13,8 +13,6 @@ from infra.constructs.serverless import ServiceApi, table
 from infra.stacks.identity import UserPoolAuth
 from infra.stacks.service import ServiceStack
 
-RETENTION_DAYS = 7
-
 
 class TelemetryStack(ServiceStack):
     service = "telemetry"
@@ -22,7 +20,10 @@ class TelemetryStack(ServiceStack):
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, stage=stage, **kwargs)
         readings = table(self, "TelemetryTable", stage, ttl=True)
-        env = {"TELEMETRY_TABLE_NAME": readings.table_name, "RETENTION_DAYS": str(RETENTION_DAYS)}
+        env = {
+            "TELEMETRY_TABLE_NAME": readings.table_name,
+            "RETENTION_DAYS": str(stage.readings_retention_days),
+        }
 
         api_fn = self.function(
             "Api", "api", "Operators' API: devices, readings, aggregates, rules, alerts",

@@ -31,10 +31,10 @@ class Synth:
         return rows
 
 
-def synthesize(stage: str, outdir: Path) -> Synth:
+def synthesize(stage: str, outdir: Path, **context: str) -> Synth:
     from infra.app import build_app
 
-    build_app(context={"stage": stage}, outdir=str(outdir)).synth()
+    build_app(context={"stage": stage, **context}, outdir=str(outdir)).synth()
     return Synth(outdir)
 
 
@@ -45,4 +45,4 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 @pytest.fixture(scope="session")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synthesize("prod", tmp_path_factory.mktemp("cdk-prod"))
+    return synthesize("prod", tmp_path_factory.mktemp("cdk-prod"), retentionDays="30")

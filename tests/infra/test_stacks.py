@@ -259,3 +259,13 @@ def test_timeouts_fit_each_function(dev):
     processors = ("ProcessorFunction", "PaymentProcessorFunction", "OrderUpdaterFunction")
     assert {timeouts[name] for name in processors} == {30}
     assert timeouts["ApiFunction"] == timeouts["IngestFunction"] == 10
+
+
+def test_readings_retention_comes_from_context_and_reaches_every_telemetry_function(dev, prod):
+    for synth, days in ((dev, "7"), (prod, "30")):
+        functions = resources_of(synth.templates["Telemetry"], "AWS::Lambda::Function").values()
+        variables = [
+            f["Properties"]["Environment"]["Variables"] for f in functions if "Handler" in f["Properties"]
+        ]
+        assert variables
+        assert {v["RETENTION_DAYS"] for v in variables} == {days}
