@@ -445,7 +445,9 @@ class TelemetryScenario:
         self.rules = [
             Rule("temperature", "gt", round(self.config.spike_threshold, 1)),
             # At the bottom of the humidity swing: crossed by a few readings, as the spikes cross the other.
-            Rule("humidity", "lt", round(self.config.humidity_base - self.config.humidity_amplitude, 1)),
+            Rule(
+                "humidity", "lt", round(self.config.humidity_base - self.config.humidity_amplitude - 1.5, 1)
+            ),
         ]
 
     def admin(self) -> FleetAdminClient:
