@@ -139,7 +139,8 @@ def test_late_and_out_of_order_records_never_move_state_or_rollups_backwards(sys
     )
 
     # Two versions of one bucket delivered newest first: the older one must not replace the rollup.
-    minute = start - start % MINUTE_MS + 3 * MINUTE_MS
+    # Two minutes before the late readings' minute: never the minute of `recent`, whatever the time of day.
+    minute = start - start % MINUTE_MS - 2 * MINUTE_MS
     older = [{"metric": "temp", "ts": minute + i * 1000, "value": i} for i in range(5)]
     newer = [{"metric": "temp", "ts": minute + i * 1000, "value": i} for i in range(5, 12)]
     system.post("d-1", older)
