@@ -28,6 +28,9 @@ class StageConfig:
     alarm_email: str | None = None
     # How long raw telemetry readings are kept (rollups are kept for good): context `retentionDays`.
     readings_retention_days: int = DEFAULT_RETENTION_DAYS
+    # The origin browsers may call the APIs from: context `corsOrigin`. "*" is safe here because no
+    # credentials ride on cookies (API keys and tokens are headers a page must add itself).
+    cors_allow_origin: str = "*"
 
     @property
     def retains_data(self) -> bool:
@@ -61,6 +64,8 @@ def _retention_days(app: cdk.App) -> int:
 
 def stage_config(app: cdk.App) -> StageConfig:
     name = str(app.node.try_get_context("stage") or "dev")
+    retention_days = _retention_days(app)
+    cors_origin = str(app.node.try_get_context("corsOrigin") or "*")
     if name == "dev":
         return StageConfig(
             name=name,
@@ -68,7 +73,8 @@ def stage_config(app: cdk.App) -> StageConfig:
             log_retention=logs.RetentionDays.ONE_WEEK,
             stage_rate_limit=500,
             stage_burst_limit=1000,
-            readings_retention_days=_retention_days(app),
+            readings_retention_days=retention_days,
+            cors_allow_origin=cors_origin,
         )
     return StageConfig(
         name=name,
@@ -77,5 +83,6 @@ def stage_config(app: cdk.App) -> StageConfig:
         stage_rate_limit=2000,
         stage_burst_limit=4000,
         alarm_email=app.node.try_get_context("alarmEmail"),
-        readings_retention_days=_retention_days(app),
+        readings_retention_days=retention_days,
+        cors_allow_origin=cors_origin,
     )

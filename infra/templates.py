@@ -45,6 +45,28 @@ def _integration_function(method: dict[str, Any]) -> str | None:
 
 
 @dataclass(frozen=True)
+class MockAnswer:
+    """What a MOCK integration (a CORS preflight) answers: its status and literal headers."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+
+
+def _mock_answer(method: dict[str, Any]) -> MockAnswer | None:
+    integration = method["Properties"].get("Integration", {})
+    if integration.get("Type") != "MOCK":
+        return None
+    (response,) = integration.get("IntegrationResponses", [{"StatusCode": "200"}])
+    prefix = "method.response.header."
+    headers = tuple(
+        (name.removeprefix(prefix), str(value).strip("'"))
+        for name, value in (response.get("ResponseParameters") or {}).items()
+        if name.startswith(prefix)
+    )
+    return MockAnswer(int(response["StatusCode"]), headers)
+
+
+@dataclass(frozen=True)
 class Route:
     api: str
     method: str
@@ -53,10 +75,15 @@ class Route:
     api_key_required: bool
     authorization_type: str
     authorizer: str | None
+    mock: MockAnswer | None = None
+
+    @property
+    def is_preflight(self) -> bool:
+        return self.method == "OPTIONS" and self.mock is not None
 
 
 def api_routes(template: Template) -> list[Route]:
-    """Every method of every REST API in the template, with its full path."""
+    """Every method of every REST API in the template, with its full path (CORS preflights included)."""
     api_resources = resources_of(template, "AWS::ApiGateway::Resource")
     apis = resources_of(template, "AWS::ApiGateway::RestApi")
 
@@ -81,6 +108,7 @@ def api_routes(template: Template) -> list[Route]:
                 api_key_required=bool(props.get("ApiKeyRequired", False)),
                 authorization_type=props.get("AuthorizationType", "NONE"),
                 authorizer=logical_id(props.get("AuthorizerId")),
+                mock=_mock_answer(method),
             )
         )
     return sorted(routes, key=lambda r: (r.api, r.path, r.method))
@@ -112,4 +140,18 @@ def load_templates(outdir: Path) -> dict[str, Template]:
     return {
         path.name.removesuffix(".template.json"): json.loads(path.read_text())
         for path in sorted(outdir.glob("*.template.json"))
+    }
+
+
+def gateway_response_headers(template: Template, api: str) -> dict[str, dict[str, str]]:
+    """The headers an API adds to API Gateway's own answers, per response type (DEFAULT_4XX, ...)."""
+    prefix = "gatewayresponse.header."
+    return {
+        props["ResponseType"]: {
+            name.removeprefix(prefix): str(value).strip("'")
+            for name, value in (props.get("ResponseParameters") or {}).items()
+            if name.startswith(prefix)
+        }
+        for response in resources_of(template, "AWS::ApiGateway::GatewayResponse").values()
+        if logical_id((props := response["Properties"])["RestApiId"]) == api
     }

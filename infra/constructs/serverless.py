@@ -186,14 +186,28 @@ class StreamProcessor(Construct):
         )
 
 
+# What a browser may send besides the simple headers (commons.api allows the same).
+CORS_HEADERS = ("Authorization", "Content-Type", "x-api-key")
+
+
 class ServiceApi(Construct):
     """A REST API whose every method requires an API key, with usage plans, stage throttling,
     JSON access logs and tracing. Routes are added with ``route``."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, stage: StageConfig, service: str, plans: Sequence[str]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: StageConfig,
+        service: str,
+        plans: Sequence[str],
+        cors_headers: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
+        self.cors_origin = stage.cors_allow_origin
+        self.cors_headers = [*CORS_HEADERS, *cors_headers]
+        self._methods: dict[str, list[str]] = {}
         access_logs = logs.LogGroup(self, "AccessLogs", retention=stage.log_retention)
         self.api = apigw.RestApi(
             self,
@@ -225,6 +239,13 @@ class ServiceApi(Construct):
             ),
             default_method_options=apigw.MethodOptions(api_key_required=True),
         )
+        # API Gateway's own answers (401, 403, 429, 5xx) carry the origin too, so a page can read them.
+        for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):
+            self.api.add_gateway_response(
+                f"{response_type.response_type}Cors",
+                type=response_type,
+                response_headers={"Access-Control-Allow-Origin": f"'{self.cors_origin}'"},
+            )
         self.usage_plans: dict[str, apigw.UsagePlan] = {}
         for name in plans:
             limits = USAGE_PLANS[name]
@@ -266,7 +287,7 @@ class ServiceApi(Construct):
         self,
         method: str,
         path: str,
-        function: lambda_.IFunction,
+        function: lambda_.Function,
         *,
         authorizer: apigw.IAuthorizer | None = None,
         why_not_cognito: str | None = None,
@@ -274,6 +295,8 @@ class ServiceApi(Construct):
         """Add one route. A route not guarded by the Cognito authorizer must say why, and that
         sentence becomes its cdk-nag suppression."""
         resource = self.api.root.resource_for_path(path)
+        self._methods.setdefault(path, []).append(method)
+        function.add_environment("CORS_ALLOW_ORIGIN", self.cors_origin)  # what commons.api answers with
         added = resource.add_method(
             method,
             apigw.LambdaIntegration(function, allow_test_invoke=False),
@@ -289,6 +312,25 @@ class ServiceApi(Construct):
                 added, [NagPackSuppression(id=rule, reason=why_not_cognito) for rule in rules]
             )
         return added
+
+    def add_cors_preflights(self) -> None:
+        """One OPTIONS method per routed resource, answered by API Gateway itself (a MOCK integration):
+        browsers send the preflight without API key or token, so it requires neither."""
+        for path, methods in self._methods.items():
+            preflight = self.api.root.resource_for_path(path).add_cors_preflight(
+                allow_origins=[self.cors_origin],
+                allow_headers=self.cors_headers,
+                allow_methods=sorted(methods),
+                max_age=cdk.Duration.hours(1),
+            )
+            reason = "A CORS preflight: browsers send it without credentials; it only answers CORS headers."
+            NagSuppressions.add_resource_suppressions(
+                preflight,
+                [
+                    NagPackSuppression(id=rule, reason=reason)
+                    for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4")
+                ],
+            )
 
 
 class Monitoring(Construct):

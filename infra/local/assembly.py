@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.sites import layer_site
-from infra.templates import Template, api_routes, function_arns, load_templates, logical_id, resources_of
+from infra.templates import (
+    MockAnswer,
+    Template,
+    api_routes,
+    function_arns,
+    gateway_response_headers,
+    load_templates,
+    logical_id,
+    resources_of,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -79,10 +88,11 @@ class UsagePlanSpec:
 class RouteSpec:
     method: str
     path: str
-    function: str
+    function: str  # "" for a MOCK integration, which API Gateway answers itself
     api_key_required: bool
     authorization_type: str
     authorizer: str | None
+    mock: MockAnswer | None = None
 
 
 @dataclass
@@ -97,6 +107,8 @@ class ApiSpec:
     usage_plans: list[UsagePlanSpec]
     # (resource path or "/*", HTTP method or "*") -> (rate, burst)
     stage_throttles: dict[tuple[str, str], tuple[float, int]]
+    # Headers added to API Gateway's own answers, per response type ("DEFAULT_4XX", "DEFAULT_5XX")
+    gateway_response_headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -279,10 +291,11 @@ def _apis(stack: str, template: Template) -> dict[str, ApiSpec]:
                 RouteSpec(
                     method=r.method,
                     path=r.path,
-                    function=_key(stack, str(r.function)),
+                    function=_key(stack, r.function) if r.function else "",
                     api_key_required=r.api_key_required,
                     authorization_type=r.authorization_type,
                     authorizer=r.authorizer,
+                    mock=r.mock,
                 )
                 for r in routes
                 if r.api == logical
@@ -297,6 +310,7 @@ def _apis(stack: str, template: Template) -> dict[str, ApiSpec]:
                 for setting in stage_props.get("MethodSettings", [])
                 if "ThrottlingRateLimit" in setting
             },
+            gateway_response_headers=gateway_response_headers(template, logical),
         )
     return found
 

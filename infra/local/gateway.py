@@ -177,14 +177,25 @@ class Gateway:
 
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
-        started = time.time()
         if not self.accepting:
             return JSONResponse({"message": "The local runtime is starting or stopping"}, 503)
+        response = await self._answer(request, request_id)
+        if "x-amzn-ErrorType" in response.headers:
+            # API Gateway's own answers carry the API's gateway-response headers (CORS, for one).
+            api = self._api_of(request.url.path)
+            family = f"DEFAULT_{response.status_code // 100}XX"
+            response.headers.update(api[1].spec.gateway_response_headers.get(family, {}) if api else {})
+        return response
+
+    async def _answer(self, request: Request, request_id: str) -> Response:
+        started = time.time()
         try:
             state, route, path, path_params = self._match(request)
             authorizer_context = await self._authorize(state, route, request, path)
             key = self._check_api_key(state, route, request)
             self._throttle(state, route, key)
+            if route.mock is not None:  # API Gateway answers a MOCK integration (a CORS preflight) itself
+                return Response(status_code=route.mock.status, headers=dict(route.mock.headers))
             event = await self._proxy_event(
                 request, state, route, path, path_params, authorizer_context, key, request_id, started
             )
@@ -198,22 +209,28 @@ class Gateway:
         except Rejected as rejection:
             return gateway_error(*rejection.answer, request_id)
 
+    def _api_of(self, url_path: str) -> tuple[str, _ApiState] | None:
+        """The API (and its base path) a URL is under."""
+        return next(
+            (
+                (prefix, state)
+                for prefix, state in self.apis.items()
+                if url_path == prefix or url_path.startswith(prefix + "/")
+            ),
+            None,
+        )
+
     def _match(self, request: Request) -> tuple[_ApiState, RouteSpec, str, dict[str, str]]:
         """The API and route for a request; anything else (an unknown path, or a known resource
         without that method) gets API Gateway's "Missing Authentication Token"."""
-        url_path = request.url.path
-        for prefix, state in self.apis.items():
-            if url_path == prefix or url_path.startswith(prefix + "/"):
-                path = url_path[len(prefix) :] or "/"
-                for compiled in state.routes:
-                    found = compiled.pattern.match(path)
-                    if found and compiled.spec.method in (request.method, "ANY"):
-                        return (
-                            state,
-                            compiled.spec,
-                            path,
-                            dict(zip(compiled.names, found.groups(), strict=True)),
-                        )
+        api = self._api_of(request.url.path)
+        if api is not None:
+            prefix, state = api
+            path = request.url.path[len(prefix) :] or "/"
+            for compiled in state.routes:
+                found = compiled.pattern.match(path)
+                if found and compiled.spec.method in (request.method, "ANY"):
+                    return state, compiled.spec, path, dict(zip(compiled.names, found.groups(), strict=True))
         raise Rejected(MISSING_TOKEN)
 
     def _method_arn(self, state: _ApiState, method: str, path: str) -> str:

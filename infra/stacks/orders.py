@@ -58,7 +58,10 @@ class OrdersStack(ServiceStack):
             why_mfa_optional="Shoppers may buy without a second factor; MFA (TOTP) is offered to all and "
             "docs/deploy.md asks administrators to enrol.",
         )  # fmt: skip
-        api = ServiceApi(self, "Storefront", stage=stage, service=self.service, plans=["storefront"])
+        api = ServiceApi(
+            self, "Storefront", stage=stage, service=self.service, plans=["storefront"],
+            cors_headers=["Idempotency-Key"],
+        )  # fmt: skip
         api.route(
             "GET", "/products", api_fn,
             why_not_cognito="The catalogue is public; the storefront's API key still meters and throttles it.",

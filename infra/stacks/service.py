@@ -73,7 +73,9 @@ class ServiceStack(cdk.Stack):
         self.stream_processors[name] = (function, processor)
 
     def finish(self, api: ServiceApi, users: UserPoolAuth) -> None:
-        """Monitoring over everything the stack declared, and the outputs a deployer needs."""
+        """CORS preflights for the routes, monitoring over everything the stack declared, and the
+        outputs a deployer needs."""
+        api.add_cors_preflights()
         Monitoring(
             self,
             "Monitoring",

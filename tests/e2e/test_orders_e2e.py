@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import uuid
 
+import httpx
+
 from tests.e2e.conftest import System, eventually
 
 
@@ -109,3 +111,30 @@ def test_bad_input_is_a_clear_4xx_never_a_5xx(system: System):
     assert statuses[4] == 409  # more than the stock
     assert all(r.headers["content-type"] == "application/problem+json" for r in responses)
     assert all(r.json()["detail"] for r in responses)
+
+
+def test_a_browser_can_call_the_api_across_origins(system: System):
+    """The preflight is answered by the gateway (no key, no token), and the function's answers and the
+    gateway's own errors both carry the allowed origin, so a page can read them."""
+    origin = {"Origin": "https://shop.example.com"}
+    base = system.session["apis"]["orders"]
+    preflight = httpx.options(
+        f"{base}/orders",
+        headers={
+            **origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-api-key",
+        },
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert set(preflight.headers["access-control-allow-methods"].split(",")) == {"GET", "POST"}
+    assert "Idempotency-Key" in preflight.headers["access-control-allow-headers"].split(",")
+    with system.client("orders", "storefront") as client:
+        products = client.get("/products", headers=origin)
+    assert products.status_code == 200
+    assert products.headers["access-control-allow-origin"] == "*"
+    no_key = httpx.get(f"{base}/products", headers=origin)
+    assert no_key.status_code == 403
+    assert no_key.headers["x-amzn-errortype"] == "ForbiddenException"
+    assert no_key.headers["access-control-allow-origin"] == "*"

@@ -28,9 +28,10 @@ class DeclaredRoute:
     api_name: str
     method: str
     path: str
-    function: str  # logical id of the integrated function, in the same stack
+    function: str | None  # logical id of the integrated function, in the same stack; None for MOCK
     api_key_required: bool
     authorization_type: str
+    integration: str  # AWS_PROXY, or MOCK (a CORS preflight API Gateway answers itself)
 
 
 @dataclass(frozen=True)
@@ -115,12 +116,18 @@ def declared_routes(outdir: Path) -> set[DeclaredRoute]:
 
         for logical, method in _of_type(resources, "AWS::ApiGateway::Method").items():
             integration = method.get("Integration", {})
-            # The emulator serves Lambda proxy integrations only: a CORS preflight (OPTIONS with a MOCK
-            # integration) or any other kind must be emulated before a template may declare it.
-            assert integration.get("Type") == "AWS_PROXY", (stack, logical, method["HttpMethod"], integration)
+            # The emulator serves Lambda proxy integrations and MOCK CORS preflights: any other kind must
+            # be emulated before a template may declare it.
+            kind = integration.get("Type")
+            assert kind == "AWS_PROXY" or (kind == "MOCK" and method["HttpMethod"] == "OPTIONS"), (
+                stack,
+                logical,
+                method["HttpMethod"],
+                integration,
+            )
             api, path = path_of(method["ResourceId"])
             assert _target(method["RestApiId"]) == api
-            (function,) = _get_att_arns(integration["Uri"])
+            (function,) = _get_att_arns(integration["Uri"]) if kind == "AWS_PROXY" else (None,)
             routes.add(
                 DeclaredRoute(
                     stack=stack,
@@ -130,6 +137,7 @@ def declared_routes(outdir: Path) -> set[DeclaredRoute]:
                     function=function,
                     api_key_required=bool(method.get("ApiKeyRequired", False)),
                     authorization_type=method.get("AuthorizationType", "NONE"),
+                    integration=kind,
                 )
             )
     return routes
@@ -191,16 +199,19 @@ def test_the_gateway_serves_exactly_the_template_routes_wired_to_their_functions
     for state in gateway.apis.values():
         for compiled in state.routes:
             route = compiled.spec
-            function = gateway.functions[route.function].spec  # what the gateway actually invokes
+            function = (
+                gateway.functions[route.function].spec if route.mock is None else None
+            )  # what it invokes
             served.add(
                 DeclaredRoute(
-                    stack=function.stack,
+                    stack=function.stack if function else state.spec.stack,
                     api_name=state.spec.name,
                     method=route.method,
                     path=route.path,
-                    function=function.logical_id,
+                    function=function.logical_id if function else None,
                     api_key_required=route.api_key_required,
                     authorization_type=route.authorization_type,
+                    integration="AWS_PROXY" if function else "MOCK",
                 )
             )
     assert served == declared
@@ -215,6 +226,9 @@ def test_every_template_route_answers_over_http(system: System, outdir: Path):
             response = client.request(route.method, re.sub(r"\{[^}]+\}", "parity-id", route.path))
         assert response.headers.get("x-amzn-ErrorType") != "MissingAuthenticationTokenException", route
         assert response.status_code != 502, (route, response.text)
+        if route.integration == "MOCK":
+            assert response.status_code == 204, route
+            assert response.headers["access-control-allow-origin"], route
 
 
 def _assert_missing_token(response: httpx.Response, what: object) -> None:

@@ -45,4 +45,6 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 @pytest.fixture(scope="session")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synthesize("prod", tmp_path_factory.mktemp("cdk-prod"), retentionDays="30")
+    return synthesize(
+        "prod", tmp_path_factory.mktemp("cdk-prod"), retentionDays="30", corsOrigin="https://shop.example.com"
+    )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infra.packaging import REPO_ROOT
-from infra.templates import api_routes, logical_id, resources_of, stream_mappings
+from infra.templates import Route, api_routes, logical_id, resources_of, stream_mappings
 
 ORDERS_ROUTES = {
     ("GET", "/products"),
@@ -33,14 +34,19 @@ DEVICE_ROUTES = {("POST", "/devices/{deviceId}/telemetry")}
 SERVICES = ("Orders", "Telemetry")
 
 
+def service_routes(template: dict[str, Any]) -> list[Route]:
+    """The routes a service serves: every method but the CORS preflights API Gateway answers itself."""
+    return [route for route in api_routes(template) if not route.is_preflight]
+
+
 @pytest.mark.parametrize(("stack", "expected"), [("Orders", ORDERS_ROUTES), ("Telemetry", TELEMETRY_ROUTES)])
 def test_api_methods_are_exactly_the_service_routes(dev, stack, expected):
-    assert {(r.method, r.path) for r in api_routes(dev.templates[stack])} == expected
+    assert {(r.method, r.path) for r in service_routes(dev.templates[stack])} == expected
 
 
 @pytest.mark.parametrize("stack", SERVICES)
 def test_every_method_requires_an_api_key(dev, stack):
-    routes = api_routes(dev.templates[stack])
+    routes = service_routes(dev.templates[stack])
     assert routes
     assert all(route.api_key_required for route in routes)
 
@@ -49,7 +55,7 @@ def test_every_method_requires_an_api_key(dev, stack):
 def test_jwt_routes_use_the_user_pool_authorizer_and_device_routes_the_token_authorizer(dev, stack):
     template = dev.templates[stack]
     authorizers = resources_of(template, "AWS::ApiGateway::Authorizer")
-    for route in api_routes(template):
+    for route in service_routes(template):
         key = (route.method, route.path)
         if key in PUBLIC_ROUTES:
             assert route.authorization_type == "NONE"
@@ -269,3 +275,48 @@ def test_readings_retention_comes_from_context_and_reaches_every_telemetry_funct
         ]
         assert variables
         assert {v["RETENTION_DAYS"] for v in variables} == {days}
+
+
+@pytest.mark.parametrize(("stack", "expected"), [("Orders", ORDERS_ROUTES), ("Telemetry", TELEMETRY_ROUTES)])
+def test_each_routed_resource_has_a_cors_preflight_that_needs_no_key_and_allows_its_methods(
+    dev, stack, expected
+):
+    template = dev.templates[stack]
+    preflights = {r.path: r for r in api_routes(template) if r.method == "OPTIONS"}
+    assert set(preflights) == {path for _, path in expected}
+    for path, preflight in preflights.items():
+        assert preflight.is_preflight
+        assert preflight.mock is not None
+        assert not preflight.api_key_required
+        assert preflight.authorization_type == "NONE"
+        headers = dict(preflight.mock.headers)
+        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert set(headers["Access-Control-Allow-Methods"].split(",")) == {
+            m for m, p in expected if p == path
+        }
+        assert {"Authorization", "Content-Type", "x-api-key"} <= set(
+            headers["Access-Control-Allow-Headers"].split(",")
+        )
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in resources_of(template, "AWS::ApiGateway::GatewayResponse").values()
+    }
+    for family in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        assert responses[family]["ResponseParameters"] == {
+            "gatewayresponse.header.Access-Control-Allow-Origin": "'*'"
+        }
+    api_functions = [
+        f["Properties"]["Environment"]["Variables"]
+        for name, f in resources_of(template, "AWS::Lambda::Function").items()
+        if name.startswith("ApiFunction")
+    ]
+    assert [variables["CORS_ALLOW_ORIGIN"] for variables in api_functions] == ["*"]
+
+
+def test_the_cors_origin_comes_from_context(prod):
+    template = prod.templates["Orders"]
+    origins = {dict(r.mock.headers)["Access-Control-Allow-Origin"] for r in api_routes(template) if r.mock}
+    assert origins == {"https://shop.example.com"}
+    for response in resources_of(template, "AWS::ApiGateway::GatewayResponse").values():
+        headers = response["Properties"]["ResponseParameters"]
+        assert headers == {"gatewayresponse.header.Access-Control-Allow-Origin": "'https://shop.example.com'"}
