@@ -67,7 +67,6 @@ def lambda_environment(spec: FunctionSpec, extra: Mapping[str, str]) -> dict[str
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": f"local/[$LATEST]{uuid.uuid4().hex}",
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
         "LAMBDA_RUNTIME_DIR": str(Path(sys.executable).parent),
@@ -86,7 +85,12 @@ class _Worker:
         import_paths = [str(spec.code_dir), *(str(p) for p in spec.layer_paths), str(runtime_site())]
         self.process = subprocess.Popen(  # noqa: S603 - our interpreter and worker script
             [sys.executable, "-I", "-S", str(WORKER), str(write_fd)],
-            env={**env, "_LOCAL_IMPORT_PATHS": json.dumps(import_paths)},
+            env={
+                **env,
+                # One log stream per execution environment, as Lambda names them.
+                "AWS_LAMBDA_LOG_STREAM_NAME": f"local/[$LATEST]{uuid.uuid4().hex}",
+                "_LOCAL_IMPORT_PATHS": json.dumps(import_paths),
+            },
             cwd=spec.code_dir,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -45,6 +45,16 @@ def _api_key_value() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(40))
 
 
+ENDPOINT = "DYNAMODB_ENDPOINT_URL"
+
+
+def _forget_shared_client() -> None:
+    """commons.dynamodb's cached client (if loaded in this process) follows the endpoint next time."""
+    shared = sys.modules.get("commons.dynamodb")
+    if shared is not None:
+        shared.client.cache_clear()
+
+
 class LocalRuntime:
     def __init__(self, options: RuntimeOptions | None = None) -> None:
         self.options = options or RuntimeOptions()
@@ -56,6 +66,7 @@ class LocalRuntime:
         self.issuer = LocalIssuer(self.options.state_dir / "issuer-key.pem")
         self.api_keys = self._load_api_keys()
         self._server: ServerThread | None = None
+        self._outer_environment: dict[str, str | None] = {}
         self.gateway = Gateway(
             self.assembly.apis,
             self.functions,
@@ -104,20 +115,17 @@ class LocalRuntime:
         return self
 
     def _start_system(self) -> None:
-        os.environ.update(DUMMY_CREDENTIALS)
         db_path = self.options.state_dir / "dynamodb" if self.options.persistent else None
         self.database = DynamoDBLocal(port=free_port(), db_path=db_path).start()
-        os.environ["DYNAMODB_ENDPOINT_URL"] = self.database.endpoint
-        shared_client = sys.modules.get(
-            "commons.dynamodb"
-        )  # in-process users (tests) follow the new endpoint
-        if shared_client is not None:
-            shared_client.client.cache_clear()
+        # In-process users (the seeder, tests) talk to this database until stop() puts back what was there.
+        self._outer_environment = {name: os.environ.get(name) for name in (*DUMMY_CREDENTIALS, ENDPOINT)}
+        os.environ.update({**DUMMY_CREDENTIALS, ENDPOINT: self.database.endpoint})
+        _forget_shared_client()
         for table in self.assembly.tables.values():
             self._ensure_table(table)
         local_env = {
             **DUMMY_CREDENTIALS,
-            "DYNAMODB_ENDPOINT_URL": self.database.endpoint,
+            ENDPOINT: self.database.endpoint,
             # Were a function to use Powertools' Tracer, it must stay off: no X-Ray daemon runs here.
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
@@ -135,6 +143,13 @@ class LocalRuntime:
             runtime.shutdown()
         if self.database is not None:
             self.database.stop()
+        for name, value in self._outer_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._outer_environment = {}
+        _forget_shared_client()
 
     def __enter__(self) -> LocalRuntime:
         return self.start()

@@ -304,6 +304,20 @@ def test_an_import_error_at_init_is_an_import_module_error_and_init_is_retried(m
     assert runtime.cold_starts == 2
 
 
+def test_each_execution_environment_logs_to_a_stream_of_its_own(make: Make):
+    runtime, _ = make("fixtures.environment", name="Streams")
+
+    def stream() -> str:
+        invocation = runtime.invoke({})
+        assert invocation.result is not None
+        return str(invocation.result["env"]["AWS_LAMBDA_LOG_STREAM_NAME"])
+
+    first, warm = stream(), stream()
+    runtime.shutdown()  # the next invoke starts a new environment
+    assert first == warm
+    assert stream() != first
+
+
 def test_a_missing_handler_is_handler_not_found(make: Make):
     runtime, _ = make("fixtures.no_such_handler", name="NoHandler")
     invocation = runtime.invoke({})

@@ -91,6 +91,7 @@ def test_a_failure_after_the_database_started_stops_it_and_the_server(
         raise RuntimeError("a poller could not start")
 
     monkeypatch.setattr(LocalRuntime, "_start_pollers", fail_after_the_database)
+    outer_endpoint = os.environ["DYNAMODB_ENDPOINT_URL"]
     runtime = LocalRuntime(options)
     with pytest.raises(RuntimeError, match="a poller could not start"):
         runtime.start()
@@ -100,6 +101,9 @@ def test_a_failure_after_the_database_started_stops_it_and_the_server(
     assert dynamodb_local_children() == before
     assert runtime.ready is False
     assert port_is_free(options.port), "the gateway's server outlived the failed start"
+    assert os.environ["DYNAMODB_ENDPOINT_URL"] == outer_endpoint, (
+        "in-process code still points at the dead database"
+    )
 
 
 def test_the_gateway_answers_503_until_everything_is_up(
