@@ -57,13 +57,17 @@ def _mock_answer(method: dict[str, Any]) -> MockAnswer | None:
     if integration.get("Type") != "MOCK":
         return None
     (response,) = integration.get("IntegrationResponses", [{"StatusCode": "200"}])
-    prefix = "method.response.header."
-    headers = tuple(
-        (name.removeprefix(prefix), str(value).strip("'"))
-        for name, value in (response.get("ResponseParameters") or {}).items()
+    headers = _literal_headers(response.get("ResponseParameters"), "method.response.header.")
+    return MockAnswer(int(response["StatusCode"]), tuple(headers.items()))
+
+
+def _literal_headers(parameters: dict[str, Any] | None, prefix: str) -> dict[str, str]:
+    """Header mappings of API Gateway ResponseParameters: {"<prefix>Name": "'value'"} -> {"Name": "value"}."""
+    return {
+        name.removeprefix(prefix): str(value).strip("'")
+        for name, value in (parameters or {}).items()
         if name.startswith(prefix)
-    )
-    return MockAnswer(int(response["StatusCode"]), headers)
+    }
 
 
 @dataclass(frozen=True)
@@ -145,13 +149,8 @@ def load_templates(outdir: Path) -> dict[str, Template]:
 
 def gateway_response_headers(template: Template, api: str) -> dict[str, dict[str, str]]:
     """The headers an API adds to API Gateway's own answers, per response type (DEFAULT_4XX, ...)."""
-    prefix = "gatewayresponse.header."
     return {
-        props["ResponseType"]: {
-            name.removeprefix(prefix): str(value).strip("'")
-            for name, value in (props.get("ResponseParameters") or {}).items()
-            if name.startswith(prefix)
-        }
+        props["ResponseType"]: _literal_headers(props.get("ResponseParameters"), "gatewayresponse.header.")
         for response in resources_of(template, "AWS::ApiGateway::GatewayResponse").values()
         if logical_id((props := response["Properties"])["RestApiId"]) == api
     }

@@ -191,8 +191,9 @@ CORS_HEADERS = ("Authorization", "Content-Type", "x-api-key")
 
 
 class ServiceApi(Construct):
-    """A REST API whose every method requires an API key, with usage plans, stage throttling,
-    JSON access logs and tracing. Routes are added with ``route``."""
+    """A REST API whose every route requires an API key, with usage plans, stage throttling, JSON
+    access logs, tracing and CORS (a preflight per routed resource, added by ``add_cors_preflights``
+    once the routes are in). Routes are added with ``route``."""
 
     def __init__(
         self,
