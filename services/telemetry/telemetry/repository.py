@@ -23,10 +23,10 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -161,6 +161,19 @@ class DeviceRecord:
 class Stored:
     accepted: int
     duplicates: int
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One numbered attribute of an item, written only if ``guard`` (a condition on ``{name}``, with
+    ``{guard}`` bound to ``guard_value``) holds."""
+
+    value: AttributeValueTypeDef
+    guard: str
+    guard_value: AttributeValueTypeDef | None = None
+
+
+_V = TypeVar("_V")
 
 
 class ContentionError(RuntimeError):
@@ -323,18 +336,50 @@ class TelemetryRepository:
     def _add_readings(
         self, key: dict[str, AttributeValueTypeDef], readings: Mapping[int, Decimal], expires: int
     ) -> int:
-        pending = dict(readings)
+        def not_yet_stored(current: Item, pending: dict[int, Decimal]) -> dict[int, Decimal]:
+            # Readings someone else stored meanwhile are duplicates: the caller counts the difference.
+            return {offset: value for offset, value in pending.items() if str(offset) not in current}
+
+        try:
+            return self._write_entries(
+                key,
+                {"type": _s(TYPE_READINGS), "expiresAt": _n(expires)},
+                dict(readings),
+                lambda value: _Entry(_n(value), "attribute_not_exists({name})"),
+                not_yet_stored,
+            )
+        except ClientError as error:
+            if _is_item_too_large(error):
+                raise BucketFull(
+                    f"Too many readings in one minute of one metric ({key['sk']['S']}): a bucket holds about 25,000"
+                ) from None
+            raise
+
+    def _write_entries(
+        self,
+        key: dict[str, AttributeValueTypeDef],
+        fixed: Mapping[str, AttributeValueTypeDef],
+        pending: dict[int, _V],
+        entry: Callable[[_V], _Entry],
+        still_pending: Callable[[Item, dict[int, _V]], dict[int, _V]],
+    ) -> int:
+        """Write numbered attributes (and the fixed ones) in one UpdateItem, each only if its guard holds.
+        When another writer got in first, keep what ``still_pending`` says is still to write and try
+        again. Returns how many entries the successful write carried."""
         for _ in range(MAX_CONDITION_ATTEMPTS):
             if not pending:
                 return 0
-            names = {"#type": "type", "#expires": "expiresAt"}
-            values: dict[str, AttributeValueTypeDef] = {":type": _s(TYPE_READINGS), ":expires": _n(expires)}
-            sets, conditions = ["#type = :type", "#expires = :expires"], []
-            for index, (offset, value) in enumerate(sorted(pending.items())):
-                names[f"#a{index}"] = str(offset)
-                values[f":v{index}"] = _n(value)
-                sets.append(f"#a{index} = :v{index}")
-                conditions.append(f"attribute_not_exists(#a{index})")
+            names, values, sets, conditions = {}, {}, [], []
+            for index, (name, value) in enumerate(fixed.items()):
+                names[f"#f{index}"], values[f":f{index}"] = name, value
+                sets.append(f"#f{index} = :f{index}")
+            for index, (number_, item) in enumerate(sorted(pending.items())):
+                written = entry(item)
+                names[f"#e{index}"], values[f":e{index}"] = str(number_), written.value
+                sets.append(f"#e{index} = :e{index}")
+                if written.guard_value is not None:
+                    values[f":g{index}"] = written.guard_value
+                conditions.append(written.guard.format(name=f"#e{index}", guard=f":g{index}"))
             try:
                 self.db.update_item(
                     TableName=self.table_name,
@@ -347,17 +392,10 @@ class TelemetryRepository:
                 )
                 return len(pending)
             except ClientError as error:
-                if _is_item_too_large(error):
-                    raise BucketFull(
-                        f"Too many readings in one minute of one metric ({key['sk']['S']}): "
-                        "a bucket holds about 25,000"
-                    ) from None
                 if not is_condition_failure(error):
                     raise
-                current = self._current(error, key) or {}
-                pending = {offset: value for offset, value in pending.items() if str(offset) not in current}
-                # Readings someone else stored meanwhile are duplicates: the caller counts the difference.
-        raise ContentionError(f"Bucket {key['sk']} kept changing under us")
+                pending = still_pending(self._current(error, key) or {}, pending)
+        raise ContentionError(f"{key['sk']['S']} kept changing under us")
 
     def readings_page(
         self,
@@ -448,35 +486,17 @@ class TelemetryRepository:
         if it is newer than the stored one (more readings). One UpdateItem for all of them; returns how
         many entries were written. Redelivering the same versions writes nothing new."""
         key = _key(device_pk(device_id), hour_sk(metric, hour))
-        pending = dict(minutes)
-        for _ in range(MAX_CONDITION_ATTEMPTS):
-            if not pending:
-                return 0
-            names = {"#type": "type"}
-            values: dict[str, AttributeValueTypeDef] = {":type": _s(TYPE_ROLLUP)}
-            sets, conditions = ["#type = :type"], []
-            for index, (minute, stats) in enumerate(sorted(pending.items())):
-                names[f"#m{index}"] = str(minute)
-                values[f":s{index}"] = {"L": [_n(stats.count), _n(stats.min), _n(stats.max), _n(stats.sum)]}
-                values[f":c{index}"] = _n(stats.count)
-                sets.append(f"#m{index} = :s{index}")
-                conditions.append(f"(attribute_not_exists(#m{index}) OR #m{index}[0] < :c{index})")
-            try:
-                self.db.update_item(
-                    TableName=self.table_name,
-                    Key=key,
-                    UpdateExpression="SET " + ", ".join(sets),
-                    ConditionExpression=" AND ".join(conditions),
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-                return len(pending)
-            except ClientError as error:
-                if not is_condition_failure(error):
-                    raise
-                pending = newer(_minute_entries(self._current(error, key) or {}), pending)
-        raise ContentionError(f"Rollup {key['sk']} kept changing under us")
+        return self._write_entries(
+            key,
+            {"type": _s(TYPE_ROLLUP)},
+            dict(minutes),
+            lambda stats: _Entry(
+                {"L": [_n(stats.count), _n(stats.min), _n(stats.max), _n(stats.sum)]},
+                "(attribute_not_exists({name}) OR {name}[0] < {guard})",  # newer means more readings
+                _n(stats.count),
+            ),
+            lambda current, pending: newer(_minute_entries(current), pending),
+        )
 
     # ------------------------------------------------------------------------------------------- alerts
 
