@@ -10,21 +10,15 @@ from commons.errors import Conflict
 from commons.streams import decode_image, event_name
 from tests.unit.shared.test_dynamodb import FlakyBatchClient, put, scan_keys
 from tests.unit.shared.test_streams_identity_observability import Order
+from tests.unit.telemetry.support import create_table
 
 
 @pytest.fixture
 def table(dynamodb_local):
     name = f"helpers-{uuid.uuid4().hex[:8]}"
-    dynamodb.client().create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
+    create_table(
+        dynamodb.client(), name
+    )  # pk/sk keys and a NEW_AND_OLD_IMAGES stream, as the services' tables
     yield name
     dynamodb.client().delete_table(TableName=name)
 
