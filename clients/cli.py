@@ -3,13 +3,24 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from clients.config import ConfigError
+from clients.config import DEFAULT_LOCAL_URL, ConfigError
 from clients.http import ApiError, ClientError
+
+
+def add_local_argument(parser: argparse.ArgumentParser) -> None:
+    """``--local [URL]``: fill in whatever configuration is missing from a local runtime."""
+    parser.add_argument(
+        "--local",
+        nargs="?",
+        const=DEFAULT_LOCAL_URL,
+        help=f"fill in whatever is missing from a local runtime (default {DEFAULT_LOCAL_URL}; or LOCAL_RUNTIME_URL)",
+    )
 
 
 def run_command(command: Callable[[], Any]) -> int:

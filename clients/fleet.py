@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from clients.cli import run_command
+from clients.cli import add_local_argument, run_command
 from clients.config import DEVICE, OPERATOR, ConfigError, Endpoint, resolve
 from clients.devices import DeviceClient, FleetAdminClient, Reading, Rule, first_crossed
 from clients.http import RequestStats
@@ -61,12 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", help="an administrator's JWT (or TELEMETRY_TOKEN)")
     parser.add_argument("--fleet-key", help="the fleet API key, for devices (or FLEET_API_KEY)")
     parser.add_argument("--device-token", help="a device's token, <deviceId>.<secret> (or DEVICE_TOKEN)")
-    parser.add_argument(
-        "--local",
-        nargs="?",
-        const="http://127.0.0.1:3000",
-        help="fill in whatever is missing from a local runtime (default http://127.0.0.1:3000; or LOCAL_RUNTIME_URL)",
-    )
+    add_local_argument(parser)
     parser.add_argument(
         "--user", default="fleet-operator", help="with --local: the administrator (token subject)"
     )

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clients.cli import run_command
+from clients.cli import add_local_argument, run_command
 from clients.config import STOREFRONT, Endpoint, resolve
 from clients.http import ClientError, HttpClient, RequestStats, RetryPolicy
 
@@ -185,12 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url", help="the orders API's base URL (or ORDERS_API_URL)")
     parser.add_argument("--api-key", help="the storefront API key (or ORDERS_API_KEY)")
     parser.add_argument("--token", help="the customer's JWT (or ORDERS_TOKEN)")
-    parser.add_argument(
-        "--local",
-        nargs="?",
-        const="http://127.0.0.1:3000",
-        help="fill in whatever is missing from a local runtime (default http://127.0.0.1:3000; or LOCAL_RUNTIME_URL)",
-    )
+    add_local_argument(parser)
     parser.add_argument("--user", default="storefront-cli", help="with --local: the customer (token subject)")
     parser.add_argument("--admin", action="store_true", help="with --local: a token in the admin group")
     commands = parser.add_subparsers(dest="command", required=True)
