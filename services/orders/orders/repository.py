@@ -55,7 +55,7 @@ TYPE_ORDER = "ORDER"
 TYPE_IDEMPOTENCY = "IDEMPOTENCY"
 TYPE_PAYMENT = "PAYMENT"
 CATALOGUE_PARTITION = "CATALOGUE"
-ORDER_CURSOR_KEYS = {"pk", "sk", "gsi1pk", "gsi1sk"}
+ORDER_CURSOR_KEYS = {"pk": "S", "sk": "S", "gsi1pk": "S", "gsi1sk": "S"}
 BATCH_GET_LIMIT = 100
 TRANSACTION_ATTEMPTS = 4
 
@@ -300,6 +300,11 @@ class OrdersRepository:
         conditions = [expr.one_of(("status",), transition.from_status)]
         if transition.from_payment is not None:
             conditions.append(expr.one_of(("payment", "status"), transition.from_payment))
+        if transition.releases_stock:
+            # A transaction returns no item, so the answer is ``order`` with the changes: write only if
+            # the order is still as read (a payment settled meanwhile sends the caller back to read again).
+            conditions.append(expr.one_of(("status",), [order.status.value]))
+            conditions.append(expr.one_of(("payment", "status"), [order.payment.status.value]))
         updates = [f"{expr.name('updatedAt')} = {expr.value(now)}"]
         changes: dict[str, Any] = {"updated_at": now}
         payment = order.payment

@@ -40,7 +40,7 @@ from commons.dynamodb import (
 )
 from commons.errors import BadRequest, Conflict, NotFound, Unprocessable
 from telemetry.domain.batch import BucketChange
-from telemetry.domain.devices import DeviceState, Latest, advance
+from telemetry.domain.devices import DeviceState, Latest, advance, split_state
 from telemetry.domain.readings import (
     METRIC_PATTERN,
     MINUTE_MS,
@@ -68,6 +68,8 @@ TYPE_ALERT = "ALERT"
 
 # DynamoDB caps each expression at 4 KB: ``attribute_not_exists(#a123) AND `` is 32 characters.
 OFFSETS_PER_UPDATE = 100
+# ...and each metric of a device-state write adds about 67 characters to its condition.
+METRICS_PER_STATE_WRITE = 40
 MAX_CONDITION_ATTEMPTS = 6
 BATCH_GET_LIMIT = 100
 BUCKET_SK = re.compile(r"R#(\d{13})#(" + METRIC_PATTERN.pattern + ")")
@@ -247,7 +249,19 @@ class TelemetryRepository:
     def advance_device_state(self, device_id: str, candidate: DeviceState) -> DeviceState:
         """Move lastSeen and latest[metric] forward to ``candidate`` where it is newer; never backwards.
         Conditional on every value it replaces, so concurrent or late writers cannot regress it.
-        Returns what was written (empty when the stored state was already as new, or the device is gone)."""
+        Returns what was written (empty when the stored state was already as new, or the device is gone).
+
+        A batch may name hundreds of metrics: they are written in parts that keep each condition within
+        DynamoDB's expression limit, each part as safe as the whole."""
+        written = [
+            self._advance_device_state(device_id, part)
+            for part in split_state(candidate, METRICS_PER_STATE_WRITE)
+        ]
+        return DeviceState(
+            written[0].last_seen, {metric: entry for part in written for metric, entry in part.latest.items()}
+        )
+
+    def _advance_device_state(self, device_id: str, candidate: DeviceState) -> DeviceState:
         pending = candidate
         for _ in range(MAX_CONDITION_ATTEMPTS):
             if pending.empty:
@@ -415,11 +429,11 @@ class TelemetryRepository:
         pk = device_pk(device_id)
         after: tuple[int, str] | None = None
         if next_token:
-            cursor = decode_cursor(next_token, {"pk", "sk", "o"}, fixed={"pk": pk})
+            cursor = decode_cursor(next_token, {"pk": "S", "sk": "S", "o": "N"}, fixed={"pk": pk})
             assert cursor is not None
-            match = BUCKET_SK.fullmatch(cursor["sk"].get("S", ""))
-            offset = cursor["o"].get("N", "")
-            if match is None or not offset.isdigit() or int(offset) >= MINUTE_MS:
+            match = BUCKET_SK.fullmatch(cursor["sk"]["S"])
+            offset = cursor["o"]["N"]
+            if match is None or int(offset) >= MINUTE_MS:
                 raise BadRequest("nextToken does not belong to this listing")
             after = (int(match.group(1)) + int(offset), match.group(2))
             start = max(start, minute_of(after[0]))
@@ -519,9 +533,10 @@ class TelemetryRepository:
         self, device_id: str, *, start: int, end: int, limit: int, next_token: str | None
     ) -> tuple[list[Alert], str | None]:
         pk = device_pk(device_id)
-        lower, upper = f"A#{start:013d}", f"A#{end + 1:013d}"
-        exclusive_start = decode_cursor(next_token, {"pk", "sk"}, fixed={"pk": pk})
-        if exclusive_start is not None and not lower <= exclusive_start["sk"].get("S", "") <= upper:
+        # '$' sorts right after '#': every alert at ``end``, none after (and still 13 digits at MAX_TS).
+        lower, upper = f"A#{start:013d}", f"A#{end:013d}$"
+        exclusive_start = decode_cursor(next_token, {"pk": "S", "sk": "S"}, fixed={"pk": pk})
+        if exclusive_start is not None and not lower <= exclusive_start["sk"]["S"] <= upper:
             raise BadRequest("nextToken does not belong to this listing")
         items: list[Item] = []
         for item in self._query(pk, lower, upper, page=limit + 1, exclusive_start=exclusive_start):

@@ -13,14 +13,17 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentModel
 
-from commons.errors import DomainError
+from commons.errors import DomainError, UnsupportedMediaType
 from commons.models import ProblemDetails
 from commons.observability import logger
-from commons.problems import PROBLEM_JSON, problem_document
-from commons.request_body import parse_json
+from commons.problems import PROBLEM_JSON, json_pointer, problem_document
+from commons.request_body import is_json, parse_json
 
 
 def problem(
@@ -53,7 +56,7 @@ def _pointer(location: tuple[Any, ...]) -> str:
     """('body', 'items', 0, 'quantity') -> '/items/0/quantity'; query and path parameters keep their source."""
     source, *rest = location or ("body",)
     prefix = "" if source == "body" else f"#{source}"
-    return prefix + "".join(f"/{part}" for part in rest)
+    return prefix + json_pointer(*rest)
 
 
 def validation_problem(error: RequestValidationError, instance: str | None) -> Response[Any]:
@@ -83,8 +86,17 @@ def create_resolver(allow_headers: list[str] | None = None) -> APIGatewayRestRes
     def on_domain_error(error: DomainError) -> Response[Any]:
         return problem(error.status, error.detail, request_path(), error.extensions)
 
+    def content_type() -> str:
+        return str(app.current_event.headers.get("content-type") or "")
+
     def on_validation_error(error: RequestValidationError) -> Response[Any]:
+        # Powertools also reads form bodies; to this JSON API they are the wrong media type, not bad fields.
+        if not is_json(content_type()) and any(e.get("loc", ("",))[0] == "body" for e in error.errors()):
+            return on_domain_error(UnsupportedMediaType(content_type()))
         return validation_problem(error, request_path())
+
+    def on_unsupported_content_type(_: RequestUnsupportedContentType) -> Response[Any]:
+        return on_domain_error(UnsupportedMediaType(content_type()))
 
     def on_service_error(error: ServiceError) -> Response[Any]:
         return problem(error.status_code, str(error.msg), request_path())
@@ -99,6 +111,7 @@ def create_resolver(allow_headers: list[str] | None = None) -> APIGatewayRestRes
     # Powertools picks the handler of the closest class in the exception's MRO.
     app.exception_handler(DomainError)(on_domain_error)
     app.exception_handler(RequestValidationError)(on_validation_error)
+    app.exception_handler(RequestUnsupportedContentType)(on_unsupported_content_type)
     app.exception_handler(ServiceError)(on_service_error)
     app.not_found(on_not_found)
     app.exception_handler(Exception)(on_unexpected)

@@ -15,6 +15,7 @@ import binascii
 import json
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -232,11 +233,17 @@ def encode_cursor(last_evaluated_key: Mapping[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# Key values a cursor may carry: an unsigned integer, or a non-empty string within DynamoDB's key size.
+_CURSOR_NUMBER = re.compile(r"[0-9]{1,38}", re.ASCII)
+MAX_KEY_BYTES = 1024
+
+
 def decode_cursor(
-    token: str | None, expected_keys: set[str], fixed: Mapping[str, Any] | None = None
+    token: str | None, key_types: Mapping[str, str], fixed: Mapping[str, Any] | None = None
 ) -> dict[str, Any] | None:
-    """``nextToken`` -> ExclusiveStartKey. A token that was not made by encode_cursor for
-    this query (wrong shape or keys) is the caller's mistake: 400, never a 500.
+    """``nextToken`` -> ExclusiveStartKey. ``key_types`` names the key attributes the listing's cursor
+    holds and their types ("S" or "N"). A token that was not made by encode_cursor for this query
+    (wrong shape, keys or values) is the caller's mistake: 400, never a 500 from DynamoDB refusing it.
     ``fixed`` holds key attributes the token must carry unchanged (the partition being
     listed), so an edited token cannot page through someone else's partition."""
     if not token:
@@ -248,10 +255,22 @@ def decode_cursor(
         raise BadRequest("nextToken is not a valid pagination token") from None
     if (
         not isinstance(key, dict)
-        or set(key) != expected_keys
-        or not all(isinstance(v, dict) and len(v) == 1 and set(v) <= {"S", "N", "B"} for v in key.values())
+        or set(key) != set(key_types)
+        or not all(_is_cursor_value(key[name], type_) for name, type_ in key_types.items())
     ):
         raise BadRequest("nextToken does not belong to this listing")
     if fixed and any(key.get(name) != serialize_value(value) for name, value in fixed.items()):
         raise BadRequest("nextToken does not belong to this listing")
     return key
+
+
+def _is_cursor_value(value: object, type_: str) -> bool:
+    if not isinstance(value, dict) or set(value) != {type_} or not isinstance(value[type_], str):
+        return False
+    text = value[type_]
+    if type_ == "N":
+        return _CURSOR_NUMBER.fullmatch(text) is not None
+    try:
+        return 0 < len(text.encode()) <= MAX_KEY_BYTES
+    except UnicodeEncodeError:  # a lone surrogate
+        return False

@@ -36,6 +36,13 @@ class Conflict(DomainError):
     status = 409
 
 
+class UnsupportedMediaType(DomainError):
+    status = 415
+
+    def __init__(self, content_type: str) -> None:
+        super().__init__(f"The request body must be application/json, not {content_type!r}")
+
+
 class Unprocessable(DomainError):
     status = 422
 

@@ -19,3 +19,8 @@ def problem_document(
     if instance:
         body["instance"] = instance
     return body
+
+
+def json_pointer(*parts: object) -> str:
+    """An RFC 6901 pointer, ``("items", 0)`` -> ``/items/0``, with '~' and '/' inside a part escaped."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)

@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+JSON_MEDIA_TYPE = "application/json"
 
-def parse_json(text: str | bytes) -> Any:
-    """``json.loads``, except that a body nested deeper than the parser can recurse is a
-    ``JSONDecodeError`` like any other malformed body (a 400), not a ``RecursionError`` (a 500)."""
+
+def is_json(content_type: str | None) -> bool:
+    """Whether a body sent with this Content-Type is JSON: none given, or application/json (any parameters)."""
+    return (content_type or "").split(";", 1)[0].strip().lower() in ("", JSON_MEDIA_TYPE)
+
+
+def parse_json(text: str | bytes, parse_float: Callable[[str], Any] | None = None) -> Any:
+    """``json.loads``, except that every body it refuses is a ``JSONDecodeError`` (a 400). Besides that,
+    it raises a ``RecursionError`` for nesting deeper than it can recurse, a ``UnicodeDecodeError`` for
+    bytes that are not UTF-8, and a ``ValueError`` for an integer longer than Python converts (4,300
+    digits by default), which would otherwise be answered 500. ``parse_float`` as for ``json.loads``."""
     try:
-        return json.loads(text)
-    except RecursionError:
+        return json.loads(text, parse_float=parse_float)
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError) as error:
+        if isinstance(error, RecursionError):
+            reason = "nested too deeply"
+        elif isinstance(error, UnicodeDecodeError):
+            reason = "not UTF-8"
+        else:
+            reason = "a number has too many digits"
         doc = text if isinstance(text, str) else text.decode(errors="replace")
-        raise json.JSONDecodeError("nested too deeply", doc, 0) from None
+        raise json.JSONDecodeError(reason, doc, 0) from None

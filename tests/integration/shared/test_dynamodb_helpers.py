@@ -58,7 +58,7 @@ def test_cursor_pages_through_a_real_query_without_gaps_or_repeats(table):
     batch_write(table, [{"PutRequest": {"Item": serialize({"pk": "p", "sk": f"{n:03}"})}} for n in range(23)])
     seen, token = [], None
     while True:
-        start = decode_cursor(token, {"pk", "sk"}, fixed={"pk": "p"})
+        start = decode_cursor(token, {"pk": "S", "sk": "S"}, fixed={"pk": "p"})
         page = dynamodb.client().query(
             TableName=table,
             KeyConditionExpression="pk = :p",

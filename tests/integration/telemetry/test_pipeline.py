@@ -214,3 +214,14 @@ def test_a_value_dynamodb_cannot_store_rejects_the_whole_batch_and_writes_nothin
     assert [error["pointer"] for error in body(response)["errors"]] == ["/readings/1/value"]
     assert system.admin("GET", "/devices/d-1/telemetry") == {"items": [], "nextToken": None}
     assert system.derived_items() == before
+
+
+def test_a_batch_of_hundreds_of_metrics_moves_the_device_state_of_every_one(system, start):
+    """DynamoDB caps a condition at 4 KB, about 60 metrics of one device-state write: it is written in parts."""
+    system.register("d-1")
+    readings = [{"metric": f"m{index}", "ts": start + index, "value": index} for index in range(250)]
+    assert system.post("d-1", readings) == {"accepted": 250, "duplicates": 0}
+    system.process()
+    device = system.device("d-1")
+    assert device["lastSeen"] == start + 249
+    assert device["latest"] == {r["metric"]: {"value": r["value"], "ts": r["ts"]} for r in readings}

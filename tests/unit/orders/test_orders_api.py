@@ -351,6 +351,30 @@ def test_cancel_releases_stock_once_and_repeats_are_unchanged(tables, products, 
     assert stock_of(orders_table, BEANS) == products[BEANS].stock  # not released a second time
 
 
+def test_cancel_answers_the_order_as_written_when_the_payment_settles_meanwhile(tables, products):
+    orders_table, _ = tables
+    order = place((BEANS, 2))
+
+    class CaptureMeanwhile(OrdersRepository):
+        """The order updater records the capture between the cancel's read and its write."""
+
+        raced = False
+
+        def apply(self, order: Any, event: Any, **kwargs: Any) -> Any:
+            if not self.raced:
+                self.raced = True
+                set_status(orders_table, order.order_id, OrderStatus.PAID, "CAPTURED")
+            return super().apply(order, event, **kwargs)
+
+    app = api.create_app(OrdersService(CaptureMeanwhile(orders_table)))
+    code, cancelled, _ = call(app.resolve, "POST", f"/orders/{order['orderId']}/cancel")
+    assert code == 200
+    _, stored, _ = call(api.handler, "GET", f"/orders/{order['orderId']}")
+    assert cancelled == stored
+    assert (stored["status"], stored["payment"]["status"]) == ("CANCELLED", "CAPTURED")
+    assert stock_of(orders_table, BEANS) == products[BEANS].stock  # released once
+
+
 @pytest.mark.parametrize("status", [OrderStatus.FULFILLED, OrderStatus.PAYMENT_FAILED])
 def test_cancel_after_fulfilment_or_failed_payment_is_409(tables, products, status):
     orders_table, _ = tables

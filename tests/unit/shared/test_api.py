@@ -102,6 +102,45 @@ def test_a_body_nested_deeper_than_the_parser_recurses_is_400_not_500():
     assert "nested too deeply" in body_of(response)["detail"]
 
 
+def test_a_number_longer_than_python_converts_is_400_not_500():
+    status, response = call(
+        "POST", "/things", '{"lines": [{"productId": "p", "quantity": ' + "9" * 5000 + "}]}"
+    )
+    assert status == 400
+    assert "too many digits" in body_of(response)["detail"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain;charset=UTF-8", '{"lines": [{"productId": "p1", "quantity": 2}]}'),
+        ("APPLICATION/JSON", '{"lines": [{"productId": "p1", "quantity": 2}]}'),
+        ("application/x-www-form-urlencoded", "lines=1"),
+        ("multipart/form-data; boundary=x", "--x--"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:Received multipart/form-data without base64")
+def test_a_body_that_is_not_application_json_is_415(content_type, body):
+    event = rest_event("POST", "/things", body=body, headers={"Content-Type": content_type})
+    response = app.resolve(event, lambda_context())
+    assert response["statusCode"] == 415
+    assert "must be application/json" in body_of(response)["detail"]
+
+
+def test_json_with_parameters_is_json():
+    body = '{"lines": [{"productId": "p1", "quantity": 2}]}'
+    event = rest_event(
+        "POST", "/things", body=body, headers={"Content-Type": "application/json; charset=utf-8"}
+    )
+    assert app.resolve(event, lambda_context())["statusCode"] == 201
+
+
+def test_pointers_escape_slashes_and_tildes_in_names():
+    status, response = call("POST", "/things", {"lines": [{"productId": "p1", "quantity": 1}], "a/b~c": 1})
+    assert status == 422
+    assert [error["pointer"] for error in body_of(response)["errors"]] == ["/a~1b~0c"]
+
+
 def test_invalid_query_parameter_is_422():
     status, response = call("GET", "/things", query={"limit": "1000"})
     assert status == 422

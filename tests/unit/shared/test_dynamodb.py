@@ -118,7 +118,7 @@ def test_batch_write_gives_up_at_the_deadline_and_says_what_is_left(table):
     assert sum(len(v) for v in raised.value.unprocessed.values()) == 3
 
 
-KEYS = {"pk", "sk"}
+KEYS = {"pk": "S", "sk": "S"}
 
 
 def test_cursor_round_trips_and_is_url_safe():
@@ -127,6 +127,32 @@ def test_cursor_round_trips_and_is_url_safe():
     assert token is not None
     assert all(c.isalnum() or c in "-_" for c in token)
     assert decode_cursor(token, KEYS, fixed={"pk": "CUSTOMER#a/b+c"}) == key
+
+
+@pytest.mark.parametrize(
+    "sk",
+    [
+        {"S": 5},
+        {"N": "1"},
+        {"B": "AAAA"},
+        {"S": ""},
+        {"S": "x" * 1025},
+        {"S": "\ud800"},
+        {"S": "a", "N": "1"},
+    ],
+)
+def test_an_edited_cursor_is_a_bad_request_before_dynamodb_sees_it(sk):
+    token = encode_cursor({"pk": {"S": "p"}, "sk": sk})
+    with pytest.raises(BadRequest):
+        decode_cursor(token, KEYS, fixed={"pk": "p"})
+
+
+@pytest.mark.parametrize("offset", ["²", "1.5", "-1", "1e3", "", "1" * 39])
+def test_a_number_in_a_cursor_must_be_an_unsigned_integer(offset):
+    token = encode_cursor({"pk": {"S": "p"}, "o": {"N": offset}})
+    with pytest.raises(BadRequest):
+        decode_cursor(token, {"pk": "S", "o": "N"})
+    assert decode_cursor(encode_cursor({"pk": {"S": "p"}, "o": {"N": "59999"}}), {"pk": "S", "o": "N"})
 
 
 def test_no_key_means_no_cursor():

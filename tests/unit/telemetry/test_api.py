@@ -6,10 +6,13 @@ import base64
 import hashlib
 import json
 import re
+from decimal import Decimal
 
 import pytest
 
 from commons import dynamodb
+from telemetry.domain.readings import MAX_TS
+from telemetry.domain.rules import Alert, Rule
 from telemetry.handlers import api, ingest
 from tests.events import lambda_context
 from tests.unit.telemetry.support import CUSTOMER, admin_event, body, device_event, now_ms, readings
@@ -166,6 +169,19 @@ def test_too_many_rules_are_422(table):
 def test_bad_query_parameters_are_4xx_problems(table, path, query, status):
     register()
     problem(call("GET", f"/devices/d-1/{path}", query=query), status)
+
+
+def test_time_ranges_reach_the_last_13_digit_timestamp_and_no_further(table):
+    register()
+    ts = now_ms() - 10_000
+    api.repository.put_alerts("d-1", [Alert("temp", ts, Decimal(30), Rule("temp", "gt", Decimal(25)))])
+    everything = {"from": "0", "to": str(MAX_TS)}
+    assert [alert["ts"] for alert in body(call("GET", "/devices/d-1/alerts", query=everything))["items"]] == [
+        ts
+    ]
+    for path in ("alerts", "telemetry"):
+        problem(call("GET", f"/devices/d-1/{path}", query={"to": str(MAX_TS + 1)}), 422)
+        problem(call("GET", f"/devices/d-1/{path}", query={"from": "9" * 1100}), 422)
 
 
 def test_a_cursor_from_another_device_or_listing_is_rejected(table):

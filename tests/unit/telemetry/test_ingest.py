@@ -49,6 +49,38 @@ def test_malformed_json_is_400_and_a_missing_body_too(table):
     problem(ingest.handler(event, lambda_context()), 400)
 
 
+def test_a_number_longer_than_python_converts_is_400(table):
+    raw = '{"readings": [{"metric": "temp", "ts": 1, "value": ' + "9" * 5000 + "}]}"
+    assert "too many digits" in problem(post("d-1", None, raw=raw), 400)["detail"]
+
+
+def test_a_body_that_is_not_json_by_its_content_type_is_415(table):
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        event = device_event("d-1", {"readings": readings("temp", now_ms(), 1)})
+        event["headers"] = {"content-type": content_type}
+        assert content_type in problem(ingest.handler(event, lambda_context()), 415)["detail"]
+    event = device_event("d-1", {"readings": readings("temp", now_ms(), 1)})
+    event["headers"] = {"CONTENT-TYPE": "Application/JSON; charset=utf-8"}
+    assert ingest.handler(event, lambda_context())["statusCode"] == 202
+    assert len(stored_items(table)) == 1
+
+
+def test_values_are_read_exactly_so_none_is_rounded_into_range_or_precision(table):
+    ts = now_ms() - 1000
+    for raw_value, detail in (
+        ("1e-400", "between 1e-100 and 1e100"),
+        ("0.1234567890123456789012345678901234567890123", "38 significant digits"),
+        (str(10**100 + 10**63), "between 1e-100 and 1e100"),
+    ):
+        raw = f'{{"readings": [{{"metric": "temp", "ts": {ts}, "value": {raw_value}}}]}}'
+        assert detail in problem(post("d-1", None, raw=raw), 422)["errors"][0]["detail"]
+    assert stored_items(table) == []
+    exact = "0.12345678901234567890123456789012345678"
+    raw = f'{{"readings": [{{"metric": "temp", "ts": {ts}, "value": {exact}}}]}}'
+    assert post("d-1", None, raw=raw)["statusCode"] == 202
+    assert exact in json.dumps(stored_items(table))
+
+
 def test_one_bad_reading_rejects_the_batch_naming_each_bad_one_and_nothing_is_written(table):
     batch = readings("temp", now_ms() - 10_000, 5)
     batch[1]["value"] = "hot"

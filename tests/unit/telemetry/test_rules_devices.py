@@ -15,6 +15,7 @@ from telemetry.domain.devices import (
     is_device_id,
     new_device_id,
     new_token,
+    split_state,
     state_of,
     token_from_header,
     token_matches,
@@ -120,3 +121,12 @@ def test_advance_keeps_only_what_moves_forward():
     )
     assert advance(stored, DeviceState(10, {"a": Latest(10, Decimal(5))})).empty
     assert advance(DeviceState(), late) == late
+
+
+def test_a_device_state_is_split_into_parts_with_last_seen_in_the_first():
+    latest = {f"m{index:03d}": Latest(index, Decimal(index)) for index in range(95)}
+    parts = split_state(DeviceState(94, latest), 40)
+    assert [len(part.latest) for part in parts] == [40, 40, 15]
+    assert [part.last_seen for part in parts] == [94, None, None]
+    assert {metric: entry for part in parts for metric, entry in part.latest.items()} == latest
+    assert split_state(DeviceState(), 40) == [DeviceState()]

@@ -43,6 +43,7 @@ REASONS = {
     403: "The caller is not an administrator",
     404: "No such order for this caller",
     409: "Not enough stock, an Idempotency-Key reused with another body, or a refused transition",
+    415: "The body was not sent as application/json",
     422: "The request is invalid (one pointer per field) or names unknown products",
     503: "Too much contention on these items; retry",
 }
@@ -80,7 +81,7 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
             "Idempotency-Key, repeating the same request returns the same order (201 again, with the "
             "header Idempotent-Replayed: true); the same key with a different body is a 409."
         ),
-        responses=responses(Order, 400, 401, 409, 422, 503, status=201),
+        responses=responses(Order, 400, 401, 409, 415, 422, 503, status=201),
     )
     def create_order(
         request: CreateOrderRequest,

@@ -92,3 +92,15 @@ def advance(stored: DeviceState, candidate: DeviceState) -> DeviceState:
         if metric not in stored.latest or stored.latest[metric].ts < entry.ts
     }
     return DeviceState(last_seen, latest)
+
+
+def split_state(state: DeviceState, metrics_per_part: int) -> list[DeviceState]:
+    """``state`` in parts of at most ``metrics_per_part`` metrics, lastSeen with the first (always one part)."""
+    metrics = sorted(state.latest.items())
+    chunks = [
+        dict(metrics[start : start + metrics_per_part]) for start in range(0, len(metrics), metrics_per_part)
+    ]
+    return [
+        DeviceState(state.last_seen if index == 0 else None, chunk)
+        for index, chunk in enumerate(chunks or [{}])
+    ]

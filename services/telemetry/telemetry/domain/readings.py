@@ -1,13 +1,12 @@
 """Readings: validation of a posted batch, and bucketing into (metric, minute) buckets.
 
-A reading is identified by (deviceId, metric, ts). Values are kept as exact decimals from the moment
-they are parsed (a JSON float becomes ``Decimal(repr(x))``, as DynamoDB stores it), so rollups
-computed later are exact and independent of the order readings arrive in.
+A reading is identified by (deviceId, metric, ts). Values are exact decimals from the moment they are
+parsed (ingest reads JSON numbers as ``Decimal``), so rollups computed later are exact and independent
+of the order readings arrive in, and a value DynamoDB could not hold exactly is rejected, never rounded.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,10 +14,13 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from commons.errors import Unprocessable
+from commons.problems import json_pointer
 
 METRIC_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 MAX_READINGS_PER_BATCH = 500
 MAX_FUTURE_MS = 5 * 60 * 1000
+# Keys hold a ts as 13 digits, so they sort as text (until the year 2286): the largest a query may name.
+MAX_TS = 10**13 - 1
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -74,23 +76,25 @@ def is_metric_name(value: object) -> bool:
     return isinstance(value, str) and METRIC_PATTERN.fullmatch(value) is not None
 
 
-def to_decimal(value: int | float) -> Decimal:
-    """A JSON number as DynamoDB would store it (floats by their shortest repr, so 0.1 stays 0.1)."""
+def to_decimal(value: int | float | Decimal) -> Decimal:
+    """A JSON number as DynamoDB would store it. Ingest parses JSON numbers exactly (Decimal); a float
+    (a rule's threshold, read by the resolver) is taken by its shortest repr, so 0.1 stays 0.1."""
+    if isinstance(value, Decimal):
+        return value
     return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
 
 
 def value_problem(value: object) -> str | None:
     """Why ``value`` cannot be a reading's value, or None when it can."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return "must be a number"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "must be a finite number"
     exact = to_decimal(value)
-    if exact and not MIN_ABS_VALUE <= abs(exact) <= MAX_ABS_VALUE:
+    if not exact.is_finite():
+        return "must be a finite number"
+    # copy_abs() and the digits, not abs() or normalize(): those round to the decimal context's 28 digits.
+    if exact and not MIN_ABS_VALUE <= exact.copy_abs() <= MAX_ABS_VALUE:
         return "must be 0 or between 1e-100 and 1e100 in magnitude"
-    # Only a JSON integer can be this long (a float's repr has at most 17 digits). Counted on the exact
-    # digits: abs() and normalize() round to the decimal context's 28.
-    if len("".join(map(str, exact.as_tuple().digits)).rstrip("0")) > MAX_SIGNIFICANT_DIGITS:
+    if len("".join(map(str, exact.as_tuple().digits)).strip("0")) > MAX_SIGNIFICANT_DIGITS:
         return f"must have at most {MAX_SIGNIFICANT_DIGITS} significant digits"
     return None
 
@@ -113,7 +117,9 @@ def parse_batch(payload: object, now_ms: int, retention_ms: int) -> list[Reading
     """
     if not isinstance(payload, dict):
         raise InvalidReadings([ReadingProblem("/", "must be a JSON object with a readings list")])
-    problems = [ReadingProblem(f"/{name}", "is not a known field") for name in payload if name != "readings"]
+    problems = [
+        ReadingProblem(json_pointer(name), "is not a known field") for name in payload if name != "readings"
+    ]
     raw = payload.get("readings")
     if not isinstance(raw, list):
         problems.append(ReadingProblem("/readings", "must be a list of readings"))
@@ -140,7 +146,7 @@ def _reading_problems(index: int, item: object, now_ms: int, retention_ms: int) 
     if not isinstance(item, dict):
         return [ReadingProblem(at, "must be an object with metric, value and ts", index)]
     problems = [
-        ReadingProblem(f"{at}/{name}", "is not a known field", index)
+        ReadingProblem(at + json_pointer(name), "is not a known field", index)
         for name in item
         if name not in READING_FIELDS
     ]

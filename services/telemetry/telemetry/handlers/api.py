@@ -18,7 +18,7 @@ from commons.identity import caller_from_request_context
 from commons.observability import instrument
 from telemetry import settings
 from telemetry.domain.devices import hash_token, is_device_id, new_device_id, new_token
-from telemetry.domain.readings import DAY_MS, MAX_FUTURE_MS, to_decimal
+from telemetry.domain.readings import DAY_MS, MAX_FUTURE_MS, MAX_TS, to_decimal
 from telemetry.domain.rollups import Period, aggregate
 from telemetry.domain.rules import Alert, Rule
 from telemetry.models import (
@@ -50,8 +50,8 @@ MAX_PAGE = 1000
 
 DeviceId = Annotated[str, Path(alias="deviceId", min_length=1, max_length=256)]
 Metric = Annotated[str | None, Query(pattern=METRIC, description="One metric; all metrics when absent")]
-From = Annotated[int | None, Query(alias="from", ge=0, description="Epoch ms, inclusive")]
-To = Annotated[int | None, Query(alias="to", ge=0, description="Epoch ms, inclusive")]
+From = Annotated[int | None, Query(alias="from", ge=0, le=MAX_TS, description="Epoch ms, inclusive")]
+To = Annotated[int | None, Query(alias="to", ge=0, le=MAX_TS, description="Epoch ms, inclusive")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many items per page")]
 NextToken = Annotated[str | None, Query(alias="nextToken", max_length=2048)]
 
@@ -86,6 +86,7 @@ REASONS = {
     403: "The caller is not an administrator",
     404: "No such device",
     409: "A device with this id exists",
+    415: "The body was not sent as application/json",
     422: "The request is invalid (one entry per field)",
 }
 
@@ -106,7 +107,7 @@ def alert_out(alert: Alert) -> AlertOut:
     "/devices",
     summary="Register a device and get its token (administrators)",
     description="The token is shown once; only its SHA-256 hash is stored. An existing deviceId is a 409.",
-    responses=responses(DeviceCreated, 400, 409, 422, status=201),
+    responses=responses(DeviceCreated, 400, 409, 415, 422, status=201),
 )
 def register_device(body: RegisterDevice) -> Response[DeviceCreated]:
     require_admin()
@@ -203,7 +204,7 @@ def get_aggregates(
 @app.put(
     "/devices/<deviceId>/rules",
     summary="Replace a device's alert rules (administrators)",
-    responses=responses(RuleSet, 400, 404, 422),
+    responses=responses(RuleSet, 400, 404, 415, 422),
 )
 def put_rules(device_id: DeviceId, body: PutRules) -> RuleSet:
     require_admin()

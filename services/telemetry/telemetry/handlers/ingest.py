@@ -12,12 +12,13 @@ import base64
 import json
 import time
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-from commons.errors import BadRequest, DomainError, Forbidden, Unauthorized
+from commons.errors import BadRequest, DomainError, Forbidden, Unauthorized, UnsupportedMediaType
 from commons.observability import MetricUnit, instrument, logger, metrics
 from commons.problems import PROBLEM_JSON, problem_document
-from commons.request_body import parse_json
+from commons.request_body import is_json, parse_json
 from telemetry.domain.readings import bucket, parse_batch
 from telemetry.light_settings import load_light
 from telemetry.repository import TelemetryRepository
@@ -55,14 +56,22 @@ def authorized_device(event: dict[str, Any]) -> str:
 
 
 def json_body(event: dict[str, Any]) -> Any:
+    """The body as JSON, its numbers exact (``Decimal``) so that none is rounded before it is checked."""
     raw = event.get("body")
     if raw is None:
         raise BadRequest("The request body is required")
+    headers = event.get("headers") or {}
+    content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), None)
+    if not is_json(content_type):
+        raise UnsupportedMediaType(str(content_type))
     try:
         text = base64.b64decode(raw).decode() if event.get("isBase64Encoded") else raw
-        return parse_json(text)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("The request body is not valid JSON") from None
+    except ValueError:  # binascii.Error, UnicodeDecodeError
+        raise BadRequest("The request body is not valid base64-encoded UTF-8") from None
+    try:
+        return parse_json(text, parse_float=Decimal)
+    except json.JSONDecodeError as error:
+        raise BadRequest(f"The request body is not valid JSON ({error.msg})") from None
 
 
 def ingest(event: dict[str, Any], _: Any) -> dict[str, Any]:
