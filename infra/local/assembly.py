@@ -109,6 +109,8 @@ class ApiSpec:
     stage_throttles: dict[tuple[str, str], tuple[float, int]]
     # Headers added to API Gateway's own answers, per response type ("DEFAULT_4XX", "DEFAULT_5XX")
     gateway_response_headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Media types the API passes to functions base64-encoded (and decodes from them), e.g. "image/*"
+    binary_media_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -311,8 +313,16 @@ def _apis(stack: str, template: Template) -> dict[str, ApiSpec]:
                 if "ThrottlingRateLimit" in setting
             },
             gateway_response_headers=gateway_response_headers(template, logical),
+            binary_media_types=tuple(
+                unescape_tildes(media_type) for media_type in api["Properties"].get("BinaryMediaTypes", [])
+            ),
         )
     return found
+
+
+def unescape_tildes(text: str) -> str:
+    """CloudFormation's escaping in resource paths and media types: "~1" is "/", "~0" is "~"."""
+    return text.replace("~1", "/").replace("~0", "~")
 
 
 def method_setting_path(resource_path: str) -> str:
@@ -320,7 +330,7 @@ def method_setting_path(resource_path: str) -> str:
     ("~1" escapes "/", "~0" escapes "~"); "/*" (every resource) stays as it is."""
     if resource_path == "/*":
         return resource_path
-    return resource_path.removeprefix("/").replace("~1", "/").replace("~0", "~")
+    return unescape_tildes(resource_path.removeprefix("/"))
 
 
 def _authorizer_function(authorizer: dict[str, Any]) -> str | None:

@@ -5,6 +5,12 @@ the authorizer, check the API key against the usage plans bound to the stage, ap
 plan's and the stage's throttles and the plan's quota, then invoke the function with a proxy
 event (payload 1.0) and check its response. API Gateway's own answers keep its exact bodies
 and ``x-amzn-ErrorType`` headers.
+
+The event is what API Gateway sends, not what a web framework would: the path and path parameters
+stay percent-encoded as the client sent them, ``;`` separates query parameters as ``&`` does, a body
+is base64-encoded only when its Content-Type is one of the API's binary media types, and values
+become text as API Gateway writes them (``true``, not ``True``). Payloads keep AWS's limits: 10 MB
+for a request body, 6 MB for the event and for the function's answer.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import anyio
 from starlette.applications import Starlette
@@ -36,6 +43,10 @@ INTEGRATION_TIMEOUT_S = 29.0
 # Every method reaches the gateway's own matching, so one no route declares gets API Gateway's answer.
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT")
 RESPONSE_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
+MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+MAX_INVOKE_BYTES = (
+    6 * 1024 * 1024
+)  # Lambda's synchronous invoke payload (event; the answer may be 100 bytes more)
 
 
 def gateway_error(status: int, error_type: str, body: dict[str, Any], request_id: str) -> Response:
@@ -62,12 +73,34 @@ NOT_ALLOWED = (403, "AccessDeniedException", {"Message": "User is not authorized
 AUTHORIZER_FAILED = (500, "AuthorizerConfigurationException", {"message": None})
 BAD_GATEWAY = (502, "InternalServerErrorException", {"message": "Internal server error"})
 TIMED_OUT = (504, "IntegrationTimeoutException", {"message": "Endpoint request timed out"})
+TOO_LARGE = (413, "RequestEntityTooLargeException", {"message": "Request Too Long"})
 
 
 class Rejected(Exception):
     def __init__(self, answer: tuple[int, str, dict[str, Any]]) -> None:
         super().__init__(answer[2])
         self.answer = answer
+
+
+def _raw_path(request: Request) -> str:
+    """The path as the client sent it, percent-encoding kept (API Gateway does not decode it)."""
+    raw = request.scope.get("raw_path")
+    return raw.decode("latin-1") if raw else request.url.path
+
+
+def _media_type(header: str | None) -> str:
+    """``Image/PNG; q=0.9, text/html`` -> ``image/png``: the first type of the header, bare."""
+    return (header or "").split(",", 1)[0].split(";", 1)[0].strip().lower()
+
+
+def _is_binary(header: str | None, binary_media_types: tuple[str, ...]) -> bool:
+    media_type = _media_type(header)
+    return bool(media_type) and any(fnmatch.fnmatchcase(media_type, t.lower()) for t in binary_media_types)
+
+
+def _as_text(value: Any) -> str:
+    """A JSON value as API Gateway writes it into a header or an authorizer context: ``true``, ``3``."""
+    return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
 @dataclass
@@ -182,7 +215,7 @@ class Gateway:
         response = await self._answer(request, request_id)
         if "x-amzn-ErrorType" in response.headers:
             # API Gateway's own answers carry the API's gateway-response headers (CORS, for one).
-            api = self._api_of(request.url.path)
+            api = self._api_of(_raw_path(request))
             family = f"DEFAULT_{response.status_code // 100}XX"
             response.headers.update(api[1].spec.gateway_response_headers.get(family, {}) if api else {})
         return response
@@ -199,13 +232,16 @@ class Gateway:
             event = await self._proxy_event(
                 request, state, route, path, path_params, authorizer_context, key, request_id, started
             )
+            if _too_large(event.get("body"), event, MAX_INVOKE_BYTES):  # Lambda refuses it: 413
+                raise Rejected(TOO_LARGE)
             invocation = await self._invoke(route.function, event, self.config.integration_timeout_s)
             if (
                 _timed_out(invocation)
                 and self.config.integration_timeout_s < self.functions[route.function].spec.timeout_s
             ):
                 return gateway_error(*TIMED_OUT, request_id)
-            return self._integration_response(invocation, request_id)
+            binary = _is_binary(request.headers.get("accept"), state.spec.binary_media_types)
+            return self._integration_response(invocation, request_id, binary)
         except Rejected as rejection:
             return gateway_error(*rejection.answer, request_id)
 
@@ -223,10 +259,11 @@ class Gateway:
     def _match(self, request: Request) -> tuple[_ApiState, RouteSpec, str, dict[str, str]]:
         """The API and route for a request; anything else (an unknown path, or a known resource
         without that method) gets API Gateway's "Missing Authentication Token"."""
-        api = self._api_of(request.url.path)
+        url_path = _raw_path(request)
+        api = self._api_of(url_path)
         if api is not None:
             prefix, state = api
-            path = request.url.path[len(prefix) :] or "/"
+            path = url_path[len(prefix) :] or "/"
             for compiled in state.routes:
                 found = compiled.pattern.match(path)
                 if found and compiled.spec.method in (request.method, "ANY"):
@@ -278,7 +315,7 @@ class Gateway:
             raise Rejected(EXPLICIT_DENY)
         if decision != "Allow":
             raise Rejected(NOT_ALLOWED)
-        context = {name: str(value) for name, value in (result.get("context") or {}).items()}
+        context = {name: _as_text(value) for name, value in (result.get("context") or {}).items()}
         return {**context, "principalId": str(result["principalId"]), "integrationLatency": 0}
 
     def _check_api_key(self, state: _ApiState, route: RouteSpec, request: Request) -> ApiKey | None:
@@ -336,16 +373,19 @@ class Gateway:
         started: float,
     ) -> dict[str, Any]:
         raw = await request.body()
-        try:
-            body: str | None = raw.decode() if raw else None
-            is_base64 = False
-        except UnicodeDecodeError:
-            body, is_base64 = base64.b64encode(raw).decode(), True
+        if len(raw) > MAX_REQUEST_BODY_BYTES:
+            raise Rejected(TOO_LARGE)
+        is_base64 = bool(raw) and _is_binary(
+            request.headers.get("content-type"), state.spec.binary_media_types
+        )
+        body = (
+            (base64.b64encode(raw).decode() if is_base64 else raw.decode(errors="replace")) if raw else None
+        )
         multi_headers: dict[str, list[str]] = {}
         for name, value in request.headers.items():
             multi_headers.setdefault(name, []).append(value)
         multi_query: dict[str, list[str]] = {}
-        for name, value in request.query_params.multi_items():
+        for name, value in parse_qsl(request.url.query.replace(";", "&"), keep_blank_values=True):
             multi_query.setdefault(name, []).append(value)
         client = request.client.host if request.client else "127.0.0.1"
         identity: dict[str, Any] = {
@@ -401,7 +441,9 @@ class Gateway:
             lambda: runtime.invoke(event, timeout_s=timeout_s), limiter=self._limiter
         )
 
-    def _integration_response(self, invocation: Invocation, request_id: str) -> Response:
+    def _integration_response(self, invocation: Invocation, request_id: str, binary: bool) -> Response:
+        """The function's answer as API Gateway returns it. A base64 body is decoded only when the request's
+        first Accept type is a binary media type of the API; otherwise the client gets the base64 text."""
         if (
             invocation.error
             and invocation.error.get("errorType") == "Sandbox.Timedout"
@@ -409,7 +451,11 @@ class Gateway:
         ):
             return gateway_error(*TIMED_OUT, request_id)
         result = invocation.result
-        if not invocation.ok or not _valid_proxy_response(result):
+        if (
+            not invocation.ok
+            or not _valid_proxy_response(result)
+            or _too_large(result.get("body"), result, MAX_INVOKE_BYTES + 100)  # Lambda fails the invoke
+        ):
             return gateway_error(*BAD_GATEWAY, request_id)
         body = result.get("body")
         content: bytes = b""
@@ -417,7 +463,7 @@ class Gateway:
             try:
                 content = (
                     base64.b64decode(body, validate=True)
-                    if result.get("isBase64Encoded")
+                    if result.get("isBase64Encoded") and binary
                     else str(body).encode()
                 )
             except binascii.Error:
@@ -425,13 +471,20 @@ class Gateway:
         response = Response(content=content, status_code=int(result["statusCode"]))
         response.headers["x-amzn-RequestId"] = request_id
         for name, value in (result.get("headers") or {}).items():
-            response.headers[name] = str(value)
+            response.headers[name] = _as_text(value)
         for name, values in (result.get("multiValueHeaders") or {}).items():
             if name.lower() in {k.lower() for k in (result.get("headers") or {})}:
                 del response.headers[name]
             for value in values:
-                response.headers.append(name, str(value))
+                response.headers.append(name, _as_text(value))
+        if "content-type" not in response.headers:
+            response.headers["content-type"] = "application/json"  # API Gateway's default
         return response
+
+
+def _too_large(body: Any, payload: Any, limit: int) -> bool:
+    """Whether ``payload`` as JSON exceeds ``limit`` bytes (measured only when its body could make it)."""
+    return isinstance(body, str) and len(body) > limit // 2 and len(json.dumps(payload).encode()) > limit
 
 
 def _timed_out(invocation: Invocation) -> bool:

@@ -38,7 +38,7 @@ from commons.dynamodb import (
     is_condition_failure,
     put_if_absent,
 )
-from commons.errors import BadRequest, Conflict, NotFound, Unprocessable
+from commons.errors import BadRequest, Conflict, DomainError, NotFound, Unprocessable
 from telemetry.domain.batch import BucketChange
 from telemetry.domain.devices import DeviceState, Latest, advance, split_state
 from telemetry.domain.readings import (
@@ -178,8 +178,12 @@ class _Entry:
 _V = TypeVar("_V")
 
 
-class ContentionError(RuntimeError):
-    """A conditional write kept losing races; the caller's retry (client or stream) will finish it."""
+class ContentionError(DomainError):
+    """A conditional write kept losing races, or DynamoDB kept deferring reads: the caller's retry (the
+    client's after this 503, or the stream's) finishes it; what was written stays written and counts as
+    duplicates then."""
+
+    status = 503
 
 
 class BucketFull(Unprocessable):
@@ -409,7 +413,7 @@ class TelemetryRepository:
                 if not is_condition_failure(error):
                     raise
                 pending = still_pending(self._current(error, key) or {}, pending)
-        raise ContentionError(f"{key['sk']['S']} kept changing under us")
+        raise ContentionError(f"{key['sk']['S']} kept changing under us; retry")
 
     def readings_page(
         self,
@@ -593,7 +597,7 @@ class TelemetryRepository:
                     break
                 time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
             else:
-                raise ContentionError("BatchGetItem kept returning unprocessed keys")
+                raise ContentionError("DynamoDB kept deferring reads; retry")
         return items
 
     def _current(self, error: ClientError, key: Mapping[str, Any]) -> Item | None:

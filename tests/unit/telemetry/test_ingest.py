@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from commons import dynamodb
 from telemetry.handlers import api, ingest
+from telemetry.repository import ContentionError
 from tests.events import lambda_context
 from tests.unit.telemetry.support import admin_event, body, device_event, now_ms, readings
 
@@ -169,6 +170,15 @@ def test_problem_documents_match_the_shared_shape_and_keep_standard_members():
         "instance": "/devices/d-1/telemetry",
         "errors": [],
     }
+
+
+def test_contention_that_outlasts_the_retries_is_a_503_to_retry(table, monkeypatch):
+    def contended(*args, **kwargs):
+        raise ContentionError("R#0000000060000#temp kept changing under us; retry")
+
+    monkeypatch.setattr(ingest.repository, "store_readings", contended)
+    detail = problem(post("d-1", {"readings": readings("temp", now_ms() - 10_000, 3)}), 503)
+    assert "retry" in detail["detail"]
 
 
 def test_a_full_bucket_is_a_422_not_a_500(table, monkeypatch):
