@@ -72,13 +72,14 @@ synth: setup ## Synthesize every stack into cdk.out/ (offline)
 	npx --no-install cdk synth --quiet --no-notices -c stage=$(STAGE)
 	$(VENV)/bin/cfn-lint
 
-deploy: setup ## Deploy one stack: make deploy SERVICE=layer|orders|telemetry [STAGE=dev]
-	@case "$(SERVICE)" in layer) stack=Layer;; orders) stack=Orders;; telemetry) stack=Telemetry;; \
-		*) echo "SERVICE must be layer, orders or telemetry"; exit 2;; esac; \
-	npx --no-install cdk deploy "$$stack-$(STAGE)" --exclusively -c stage=$(STAGE) --require-approval broadening
+deploy: setup ## Deploy one stack: make deploy SERVICE=account|layer|orders|telemetry [STAGE=dev]
+	@case "$(SERVICE)" in account) stack=ApiGatewayAccount;; layer) stack=Layer-$(STAGE);; \
+		orders) stack=Orders-$(STAGE);; telemetry) stack=Telemetry-$(STAGE);; \
+		*) echo "SERVICE must be account, layer, orders or telemetry"; exit 2;; esac; \
+	npx --no-install cdk deploy "$$stack" --exclusively -c stage=$(STAGE) --require-approval broadening
 
 seed: setup ## Load the product catalogue into a deployed orders stack (idempotent): make seed [STAGE=dev]
-	$(PY) -m orders.seed --stack Orders-$(STAGE)
+	PYTHONPATH=services/orders:shared/python $(PY) -m orders.seed --stack Orders-$(STAGE)
 
 destroy: setup ## Remove one stack: make destroy SERVICE=layer|orders|telemetry [STAGE=dev]
 	@case "$(SERVICE)" in layer) stack=Layer;; orders) stack=Orders;; telemetry) stack=Telemetry;; \

@@ -1,6 +1,7 @@
 """The CDK app: one stack for the shared layer and one per service, each deployable alone.
 
 cdk synth -c stage=dev            # or: make synth
+cdk deploy ApiGatewayAccount      # once per account and region, before any service stack
 cdk deploy Orders-dev -c stage=dev
 """
 
@@ -12,6 +13,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from infra.config import PROJECT, stage_config
+from infra.stacks.account import ApiGatewayAccountStack
 from infra.stacks.layer import LayerStack
 from infra.stacks.orders import OrdersStack
 from infra.stacks.telemetry import TelemetryStack
@@ -23,6 +25,9 @@ def build_app(context: dict[str, object] | None = None, outdir: str | None = Non
     stage = stage_config(app)
     env = cdk.Environment(
         account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+    )
+    ApiGatewayAccountStack(
+        app, "ApiGatewayAccount", env=env, description="API Gateway's logging role (per account)"
     )
     LayerStack(app, f"Layer-{stage.name}", stage=stage, env=env, description="Shared Lambda layer (commons)")
     OrdersStack(app, f"Orders-{stage.name}", stage=stage, env=env, description="Orders and payments service")

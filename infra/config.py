@@ -66,6 +66,7 @@ def stage_config(app: cdk.App) -> StageConfig:
     name = str(app.node.try_get_context("stage") or "dev")
     retention_days = _retention_days(app)
     cors_origin = str(app.node.try_get_context("corsOrigin") or "*")
+    alarm_email = app.node.try_get_context("alarmEmail")
     if name == "dev":
         return StageConfig(
             name=name,
@@ -73,6 +74,7 @@ def stage_config(app: cdk.App) -> StageConfig:
             log_retention=logs.RetentionDays.ONE_WEEK,
             stage_rate_limit=500,
             stage_burst_limit=1000,
+            alarm_email=alarm_email,
             readings_retention_days=retention_days,
             cors_allow_origin=cors_origin,
         )
@@ -82,7 +84,7 @@ def stage_config(app: cdk.App) -> StageConfig:
         log_retention=logs.RetentionDays.THREE_MONTHS,
         stage_rate_limit=2000,
         stage_burst_limit=4000,
-        alarm_email=app.node.try_get_context("alarmEmail"),
+        alarm_email=alarm_email,
         readings_retention_days=retention_days,
         cors_allow_origin=cors_origin,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -70,7 +70,7 @@ class PythonFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
-            self, "Logs", retention=stage.log_retention, removal_policy=cdk.RemovalPolicy.DESTROY
+            self, "Logs", retention=stage.log_retention, removal_policy=stage.removal_policy
         )
         self.function = lambda_.Function(
             self,
@@ -209,15 +209,17 @@ class ServiceApi(Construct):
         self.cors_origin = stage.cors_allow_origin
         self.cors_headers = [*CORS_HEADERS, *cors_headers]
         self._methods: dict[str, list[str]] = {}
-        access_logs = logs.LogGroup(self, "AccessLogs", retention=stage.log_retention)
+        access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=stage.log_retention, removal_policy=stage.removal_policy
+        )
         self.api = apigw.RestApi(
             self,
             "Api",
             rest_api_name=f"{service}-{stage.name}",
             description=f"{service} API ({stage.name})",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=cdk.RemovalPolicy.DESTROY,
+            # The role API Gateway logs with is one per account and region: ApiGatewayAccountStack owns it.
+            cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
                 stage_name=stage.name,
                 tracing_enabled=True,
@@ -347,8 +349,11 @@ class Monitoring(Construct):
         service: str,
         api: apigw.RestApi,
         functions: Mapping[str, lambda_.Function],
+        authorizers: Collection[str],
         stream_processors: Mapping[str, tuple[lambda_.Function, StreamProcessor]],
     ) -> None:
+        """``authorizers`` name the functions that refuse a token by raising: their errors are not alarmed
+        (a rejected token is one), their real failures reach clients as 500s, which Api5xx alarms on."""
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
             self, "Alarms", display_name=f"{service} alarms ({stage.name})", enforce_ssl=True
@@ -384,7 +389,8 @@ class Monitoring(Construct):
 
         alarm("Api5xx", api.metric_server_error(period=period, statistic="Sum"), 0)
         for name, function in functions.items():
-            alarm(f"{name}Errors", function.metric_errors(period=period), 0)
+            if name not in authorizers:
+                alarm(f"{name}Errors", function.metric_errors(period=period), 0)
             alarm(f"{name}Throttles", function.metric_throttles(period=period), 0)
         for name, (function, processor) in stream_processors.items():
             alarm(

@@ -347,8 +347,12 @@ class StreamPoller:
             for shard in list(self._shards.values()):
                 if self._stop.is_set():
                     break
-                if self._ready(shard):
+                if not self._ready(shard):
+                    continue
+                try:
                     progressed += self._serve(shard)
+                except Exception as error:  # one shard's trouble must not hold up the others
+                    self._emit("poller-error", shard=shard.shard_id, error=f"{type(error).__name__}: {error}")
             return progressed
 
     def backlog(self) -> int:
@@ -437,9 +441,9 @@ class StreamPoller:
         return str(self.streams.get_shard_iterator(**kwargs)["ShardIterator"])
 
     def _read(self, shard: _Shard) -> None:
-        if shard.iterator is None:
-            shard.iterator = self._iterator(shard)
         try:
+            if shard.iterator is None:  # after a checkpoint the stream no longer holds: trimmed, too
+                shard.iterator = self._iterator(shard)
             response = self.streams.get_records(ShardIterator=shard.iterator, Limit=GET_RECORDS_LIMIT)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code")

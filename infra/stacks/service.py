@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -33,6 +34,7 @@ class ServiceStack(cdk.Stack):
         self.layer = shared_layer(self, stage)
         self.code = service_code(self.service)
         self.functions: dict[str, lambda_.Function] = {}
+        self.authorizers: set[str] = set()
         self.stream_processors: dict[str, tuple[lambda_.Function, StreamProcessor]] = {}
 
     def function(
@@ -67,8 +69,21 @@ class ServiceStack(cdk.Stack):
         self.functions[construct_id] = created
         return created
 
+    def token_authorizer(self, construct_id: str, function: lambda_.Function) -> apigw.TokenAuthorizer:
+        """A Lambda TOKEN authorizer on the ``Authorization`` header whose answers API Gateway caches
+        for 5 minutes. It refuses a token by raising ``Unauthorized``, which Lambda counts as an error:
+        its failures are alarmed as the API's 5xx (a 500 from API Gateway), not as function errors."""
+        self.authorizers.add(self._name_of(function))
+        return apigw.TokenAuthorizer(
+            self,
+            construct_id,
+            handler=function,
+            identity_source=apigw.IdentitySource.header("Authorization"),
+            results_cache_ttl=cdk.Duration.minutes(5),
+        )
+
     def stream_processor(self, function: lambda_.Function, table: dynamodb.ITable, **options: Any) -> None:
-        name = next(name for name, fn in self.functions.items() if fn is function)
+        name = self._name_of(function)
         processor = StreamProcessor(self, f"{name}Stream", function=function, table_=table, **options)
         self.stream_processors[name] = (function, processor)
 
@@ -83,6 +98,7 @@ class ServiceStack(cdk.Stack):
             service=self.service,
             api=api.api,
             functions=self.functions,
+            authorizers=self.authorizers,
             stream_processors=self.stream_processors,
         )
         cdk.CfnOutput(self, "ApiUrl", value=api.api.url)
@@ -90,3 +106,6 @@ class ServiceStack(cdk.Stack):
         cdk.CfnOutput(self, "UserPoolClientId", value=users.client.user_pool_client_id)
         for name, plan in api.usage_plans.items():
             cdk.CfnOutput(self, f"{name.title()}UsagePlanId", value=plan.usage_plan_id)
+
+    def _name_of(self, function: lambda_.Function) -> str:
+        return next(name for name, fn in self.functions.items() if fn is function)

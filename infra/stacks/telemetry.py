@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_apigateway as apigw
 from constructs import Construct
 
 from infra.config import StageConfig
@@ -42,10 +41,7 @@ class TelemetryStack(ServiceStack):
         processor_fn = self.function(
             "Processor", "processor", "Rollups, alerts and device state from new readings",
             memory_size=512, timeout_s=30, environment=env,
-            grants={readings: [
-                "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
-                "dynamodb:PutItem", "dynamodb:UpdateItem",
-            ]},
+            grants={readings: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]},
         )  # fmt: skip
         # The processor needs new readings only, not devices, rules or its own rollups.
         self.stream_processor(
@@ -54,11 +50,7 @@ class TelemetryStack(ServiceStack):
         )  # fmt: skip
 
         operators = UserPoolAuth(self, "Operators", stage=stage, self_sign_up=False)
-        devices = apigw.TokenAuthorizer(
-            self, "DeviceTokenAuthorizer", handler=authorizer_fn,
-            identity_source=apigw.IdentitySource.header("Authorization"),
-            results_cache_ttl=cdk.Duration.minutes(5),
-        )  # fmt: skip
+        devices = self.token_authorizer("DeviceTokenAuthorizer", authorizer_fn)
         api = ServiceApi(self, "Fleet", stage=stage, service=self.service, plans=["fleet", "operator"])
         api.route(
             "POST", "/devices/{deviceId}/telemetry", ingest_fn, authorizer=devices,

@@ -320,3 +320,82 @@ def test_the_cors_origin_comes_from_context(prod):
     for response in resources_of(template, "AWS::ApiGateway::GatewayResponse").values():
         headers = response["Properties"]["ResponseParameters"]
         assert headers == {"gatewayresponse.header.Access-Control-Allow-Origin": "'https://shop.example.com'"}
+
+
+# The DynamoDB actions each function's code calls, per table (docs/orders.md, docs/telemetry.md).
+TABLE_ACTIONS = {
+    ("Orders", "ApiFunction"): {"BatchGetItem", "GetItem", "PutItem", "Query", "UpdateItem"},
+    ("Orders", "PaymentProcessorFunction"): {"GetItem", "PutItem", "UpdateItem"},
+    ("Orders", "OrderUpdaterFunction"): {"GetItem", "UpdateItem"},
+    ("Telemetry", "ApiFunction"): {"GetItem", "PutItem", "Query"},
+    ("Telemetry", "IngestFunction"): {"BatchGetItem", "GetItem", "UpdateItem"},
+    ("Telemetry", "DeviceAuthorizerFunction"): {"GetItem"},
+    ("Telemetry", "ProcessorFunction"): {"BatchGetItem", "GetItem", "PutItem", "UpdateItem"},
+}
+STREAM_READS = {"DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"}
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_each_function_may_call_exactly_the_table_actions_its_code_uses(dev, stack):
+    template = dev.templates[stack]
+    role_actions: dict[str, set[str]] = {}
+    for policy in resources_of(template, "AWS::IAM::Policy").values():
+        (role,) = policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            found = {a.removeprefix("dynamodb:") for a in actions if a.startswith("dynamodb:")}
+            role_actions.setdefault(logical_id(role), set()).update(found - STREAM_READS)
+    granted = {
+        name.removesuffix(name[-8:]): role_actions.get(logical_id(function["Properties"]["Role"]), set())
+        for name, function in resources_of(template, "AWS::Lambda::Function").items()
+        if "Handler" in function["Properties"]
+    }
+    assert granted == {name: actions for (owner, name), actions in TABLE_ACTIONS.items() if owner == stack}
+
+
+def test_api_gateways_logging_role_is_one_per_account_kept_when_its_stack_goes(dev, prod):
+    for synth in (dev, prod):
+        for stack in SERVICES:
+            assert not resources_of(synth.templates[stack], "AWS::ApiGateway::Account")
+    template = dev.templates["ApiGatewayAccount"]
+    (account,) = resources_of(template, "AWS::ApiGateway::Account").values()
+    role = resources_of(template, "AWS::IAM::Role")[logical_id(account["Properties"]["CloudWatchRoleArn"])]
+    assert role["DeletionPolicy"] == account["DeletionPolicy"] == "Retain"
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "apigateway.amazonaws.com"
+    }
+
+
+def test_a_token_authorizers_rejections_do_not_page_but_every_other_functions_errors_do(dev):
+    alarmed = {
+        logical_id(dimension["Value"]).removesuffix(logical_id(dimension["Value"])[-8:])
+        for stack in SERVICES
+        for alarm in resources_of(dev.templates[stack], "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("MetricName") == "Errors"
+        for dimension in alarm["Properties"]["Dimensions"]
+    }
+    assert alarmed == {name for _, name in TABLE_ACTIONS} - {"DeviceAuthorizerFunction"}
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_log_groups_are_kept_outside_development(dev, prod, stack):
+    for synth, policy in [(dev, "Delete"), (prod, "Retain")]:
+        log_groups = resources_of(synth.templates[stack], "AWS::Logs::LogGroup").values()
+        assert log_groups
+        assert {group["DeletionPolicy"] for group in log_groups} == {policy}
+
+
+def test_the_seed_command_runs_as_the_makefile_writes_it():
+    commands = subprocess.run(
+        ["make", "--no-print-directory", "-n", "seed", "STAGE=dev"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout.strip().splitlines()  # fmt: skip
+    answered = subprocess.run(
+        ["/bin/sh", "-c", commands[-1] + " --help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert answered.returncode == 0, answered.stderr
+    assert "--stack" in answered.stdout

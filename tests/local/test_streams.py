@@ -16,6 +16,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models.dynamodb import (
     DynamoDBStreamLambdaOnFailureDestinationModel,
 )
+from botocore.exceptions import ClientError
 
 from infra.local.assembly import FunctionSpec, MappingSpec
 from infra.local.dynamodb_local import DynamoDBLocal
@@ -704,3 +705,42 @@ def test_a_failing_shard_does_not_hold_up_the_others(tmp_path: Path) -> None:
     poller.poll_once()
     assert function.batches == [["poison"], ["b1"], ["b2"]]
     assert poller.backlog() == 1
+
+
+class TrimmingStreams(ScriptedStreams):
+    """GetShardIterator refuses a position the stream has trimmed away, as DynamoDB Streams does after 24 hours."""
+
+    def __init__(self, trimmed_below: dict[str, int]) -> None:
+        super().__init__()
+        self.trimmed_below = trimmed_below
+
+    def get_shard_iterator(
+        self, StreamArn: str, ShardId: str, ShardIteratorType: str, SequenceNumber: str = ""
+    ) -> dict[str, str]:
+        if ShardIteratorType == "AFTER_SEQUENCE_NUMBER" and int(SequenceNumber) < self.trimmed_below.get(
+            ShardId, 0
+        ):
+            error = {"Error": {"Code": "TrimmedDataAccessException", "Message": "trimmed"}}
+            raise ClientError(error, "GetShardIterator")  # type: ignore[arg-type]
+        return super().get_shard_iterator(StreamArn, ShardId, ShardIteratorType, SequenceNumber)
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        if ShardIterator.startswith("shard-broken"):
+            raise RuntimeError("this shard cannot be read")
+        return super().get_records(ShardIterator, Limit)
+
+
+def test_a_checkpoint_the_stream_no_longer_holds_resumes_at_the_trim_horizon(tmp_path: Path) -> None:
+    streams = TrimmingStreams(trimmed_below={"shard-a": 1})
+    streams.add_shard("shard-a")
+    streams.add_shard("shard-broken")
+    streams.add_shard("shard-b")
+    streams.write("shard-a", "a1")
+    streams.write("shard-broken", "x1")
+    streams.write("shard-b", "b1")
+    CheckpointStore(tmp_path / "checkpoints.json").set(f"test/{MAPPING.logical_id}", "shard-a", "0")
+    function = RecordingFunction()
+    poller = scripted_poller(streams, function, tmp_path)
+    for _ in range(3):
+        poller.poll_once()
+    assert sorted(function.batches) == [["a1"], ["b1"]]  # and the unreadable shard held up neither

@@ -219,7 +219,7 @@ def test_a_poison_record_fails_alone(pipeline):
         ),
     )
     good = pipeline.payment_record(first)
-    response = pipeline.update_orders(orphan, good)
+    response = pipeline.update_orders(good, orphan)
     assert response == {"batchItemFailures": [{"itemIdentifier": orphan["dynamodb"]["SequenceNumber"]}]}
     assert pipeline.order(first)["status"] == "PAID"
 

@@ -116,9 +116,9 @@ def test_a_failed_write_fails_only_the_records_it_serves(table, monkeypatch):
     ok = bucket_record("d-1", "temp", MINUTE, {0: 1}, sequence="1")
     failing_record = bucket_record("d-2", "temp", MINUTE, {0: 1}, sequence="2")
     assert run(ok, failing_record) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
-    # When every record fails the invocation fails (so the mapping's bisect-on-error can split the batch).
-    with pytest.raises(processor.BatchWriteFailed):
-        run(failing_record)
+    # When the first record fails the invocation fails (so the mapping's bisect-on-error can split the batch).
+    with pytest.raises(BatchProcessingError):
+        run(failing_record, ok)
     poison = bucket_record("d-1", "temp", MINUTE, {0: 1}, sequence="3")
     poison["dynamodb"]["NewImage"]["sk"] = {"S": "R#broken"}
     with pytest.raises(BatchProcessingError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commons.batch import Record, process_partial_response
+from commons.batch import Record, partial_response, process_partial_response
 from commons.observability import MetricUnit, instrument, logger, metrics
 from commons.streams import sequence_number
 from telemetry.domain.batch import BatchPlan, BucketChange, plan
@@ -21,10 +21,6 @@ from telemetry.repository import TelemetryRepository, bucket_change
 
 SETTINGS = load_light()
 repository = TelemetryRepository(SETTINGS.table_name)
-
-
-class BatchWriteFailed(RuntimeError):
-    """Every record of a batch failed: the invocation fails as a whole."""
 
 
 def apply(batch: BatchPlan) -> set[str]:
@@ -65,18 +61,11 @@ def process(event: dict[str, Any], _: Any) -> dict[str, Any]:
         if change is not None:
             changes.append((sequence_number(record), change))
 
-    result = process_partial_response(event, decode)
-    failures = list(result.get("batchItemFailures", []))
-    failed = apply(plan(changes))
-    reported = {failure["itemIdentifier"] for failure in failures}
-    failures += [{"itemIdentifier": sequence} for sequence in sorted(failed - reported)]
-    metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=len(failures))
-    if failures and len(failures) == len(event.get("Records") or []):
-        # As when every record fails to decode: an error, so bisect-on-error applies.
-        raise BatchWriteFailed(
-            f"All {len(failures)} records of the batch failed; see the errors logged above"
-        )
-    return {"batchItemFailures": failures}
+    records = event.get("Records") or []
+    decoded = process_partial_response(event, decode)  # raises when the first record cannot be decoded
+    failed = {failure["itemIdentifier"] for failure in decoded["batchItemFailures"]} | apply(plan(changes))
+    metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=len(failed))
+    return partial_response(records, failed)
 
 
 handler = instrument(process)
