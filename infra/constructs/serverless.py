@@ -401,7 +401,10 @@ class Monitoring(Construct):
             iterator_age = function.metric("IteratorAge", period=period, statistic="Maximum")
             alarm(f"{name}IteratorAge", iterator_age, 60_000, evaluation_periods=3)
 
-        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{service}-{stage.name}")
+        # Dashboard names are global to the account (no region), so a stage deployed in two regions needs both.
+        dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=f"{service}-{stage.name}-{cdk.Stack.of(self).region}"
+        )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="API requests",

@@ -211,7 +211,9 @@ def test_alarms_cover_5xx_errors_throttles_dlq_and_iterator_age(dev, stack):
     assert {"5XXError", "Errors", "Throttles", "ApproximateNumberOfMessagesVisible", "IteratorAge"} <= metrics
     topics = resources_of(dev.templates[stack], "AWS::SNS::Topic")
     assert all(logical_id(alarm["Properties"]["AlarmActions"][0]) in topics for alarm in alarms)
-    assert resources_of(dev.templates[stack], "AWS::CloudWatch::Dashboard")
+    (dashboard,) = resources_of(dev.templates[stack], "AWS::CloudWatch::Dashboard").values()
+    _, parts = dashboard["Properties"]["DashboardName"]["Fn::Join"]
+    assert {"Ref": "AWS::Region"} in parts  # dashboard names are global to the account
 
 
 def test_cdk_nag_reports_no_unsuppressed_finding_and_every_suppression_has_a_reason(dev):
