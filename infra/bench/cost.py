@@ -1,6 +1,6 @@
 """Dollars per million units of work, all in, from the measured workloads and the public prices.
 
-Prices (us-east-1, on-demand) are those of the project's handbook, ../shared/handbook/anchors.md
+Prices (us-east-1, on-demand) are those of the project's handbook (anchors.md, kept beside this repository)
 (section "Prices"; the path is relative to the repository); each price below quotes its entry. Everything else comes from one benchmark run:
 
 - API Gateway REST: requests per unit of work, as the workload made them.
@@ -26,7 +26,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-PRICE_SOURCE = "../shared/handbook/anchors.md (section Prices; us-east-1, on-demand, 2025-2026)"
+PRICE_SOURCE = (
+    "the handbook's anchors.md, beside this repository (section Prices; us-east-1, on-demand, 2025-2026)"
+)
 
 
 @dataclass(frozen=True)

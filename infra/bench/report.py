@@ -475,8 +475,9 @@ Powertools function costs on this machine, next to the targets.
 
 What moved the cold starts (docs/decisions.md, decision 15): no function imports boto3 (botocore
 creates the client; the DynamoDB JSON conversion is in `commons.dynamodb`), nor the X-Ray SDK
-(Powertools' Tracer), nor Powertools' Logger and Metrics (`commons.observability` writes the same
-JSON log lines and embedded metric documents); stream consumers use `commons.batch` instead of
+(Powertools' Tracer); none uses Powertools' Logger and Metrics (`commons.observability` writes the
+same JSON log lines and embedded metric documents; only the API functions still load them, as
+Powertools' event handler package imports them); stream consumers use `commons.batch` instead of
 Powertools' batch processor; the stream processors and the device path never import pydantic
 (standard-library settings, and the orders domain as plain dataclasses, with the API's pydantic
 models in `orders.api_models`).

@@ -1,8 +1,8 @@
 """The functions' environment, parsed once at cold start.
 
-``Settings`` (pydantic, via commons.settings.load_settings) is what the api and processor functions
-load. The ingest and authorizer functions sit on the devices' request path and do not import
-pydantic at all (about 50 ms of cold start): they read the same variables with ``load_light``, which
+``Settings`` (pydantic, via commons.settings.load_settings) is what the api function loads. The
+ingest, authorizer and processor functions do not import pydantic at all (about 50 ms of cold
+start): they read the same variables with ``load_light``, which
 applies the same rules and fails the same way (a SettingsError naming the variable, at init).
 A unit test holds the two readers to the same answers.
 """

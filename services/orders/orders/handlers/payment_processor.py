@@ -1,6 +1,6 @@
 """Orders-stream consumer: charges new orders and refunds cancelled captured ones.
 
-Each record is processed on its own (BatchProcessor + ReportBatchItemFailures), so a
+Each record is processed on its own (commons.batch + ReportBatchItemFailures), so a
 poison record fails alone instead of blocking the shard.
 """
 

@@ -168,7 +168,7 @@ def list_readings(
     "/devices/<deviceId>/aggregates",
     summary="Per-minute or per-hour count, min, max, sum and avg of one metric (administrators)",
     description="Every period that overlaps [from, to] and has readings. At most 7 days of minutes or "
-    "366 days of hours per request; without from, the range ends at to (default: now).",
+    "366 days of hours per request; without from, the range ends at to (default: now + 5 minutes).",
     responses=responses(AggregateList, 404, 422),
 )
 def get_aggregates(
