@@ -73,6 +73,7 @@ NOT_ALLOWED = (403, "AccessDeniedException", {"Message": "User is not authorized
 AUTHORIZER_FAILED = (500, "AuthorizerConfigurationException", {"message": None})
 BAD_GATEWAY = (502, "InternalServerErrorException", {"message": "Internal server error"})
 TIMED_OUT = (504, "IntegrationTimeoutException", {"message": "Endpoint request timed out"})
+# REQUEST_TOO_LARGE's status and message; unlike the answers above, its error type name is not verified.
 TOO_LARGE = (413, "RequestEntityTooLargeException", {"message": "Request Too Long"})
 
 
