@@ -30,6 +30,8 @@ from urllib.parse import parse_qsl
 
 import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -97,6 +99,12 @@ def _media_type(header: str | None) -> str:
 def _is_binary(header: str | None, binary_media_types: tuple[str, ...]) -> bool:
     media_type = _media_type(header)
     return bool(media_type) and any(fnmatch.fnmatchcase(media_type, t.lower()) for t in binary_media_types)
+
+
+def _allowed_hosts(host: str) -> list[str]:
+    """The Host names the gateway answers: loopback's, or any when it listens on every interface."""
+    every_interface = ("0.0.0.0", "::")  # noqa: S104 - recognising the address, not binding to it
+    return ["*"] if host in every_interface else sorted({host, "127.0.0.1", "localhost", "[::1]"})
 
 
 def _as_text(value: Any) -> str:
@@ -201,7 +209,9 @@ class Gateway:
                     self.handle,
                     methods=list(HTTP_METHODS),
                 ),
-            ]
+            ],
+            # /_local/token mints any caller's token: a web page must not reach it through DNS rebinding.
+            middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=_allowed_hosts(config.host))],
         )
 
     def base_urls(self) -> dict[str, str]:

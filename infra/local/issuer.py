@@ -3,6 +3,7 @@ pool authorizers verify (signature, expiry, issuer, audience) exactly as Cognito
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from pathlib import Path
@@ -39,8 +40,7 @@ class LocalIssuer:
             pem = key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
-            key_file.write_bytes(pem)
-            key_file.chmod(0o600)
+            write_private(key_file, pem)
         return key
 
     def mint(self, subject: str, groups: list[str] | None = None, lifetime_s: int | None = None) -> str:
@@ -83,3 +83,11 @@ def claims_as_api_gateway_passes_them(claims: dict[str, Any]) -> dict[str, str]:
     for name, value in claims.items():
         flattened[name] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
     return flattened
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret only its owner can read, from the first byte (no window at the umask's mode)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)

@@ -21,7 +21,7 @@ from infra.local.assembly import REPO_ROOT, Assembly, TableSpec, load_assembly
 from infra.local.dynamodb_local import DUMMY_CREDENTIALS, DynamoDBLocal, free_port
 from infra.local.functions import FunctionRuntime, LogSink, print_log
 from infra.local.gateway import ApiKey, Gateway, GatewayConfig
-from infra.local.issuer import LocalIssuer
+from infra.local.issuer import LocalIssuer, write_private
 from infra.local.seed import seeder_for
 from infra.local.server import ServerThread
 from infra.local.streams import CheckpointStore, OnFailureStore, StreamPoller
@@ -96,8 +96,7 @@ class LocalRuntime:
         for plan in plans:
             stored.setdefault(plan, {"id": secrets.token_hex(5), "value": _api_key_value()})
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(stored, indent=2))
-        path.chmod(0o600)
+        write_private(path, json.dumps(stored, indent=2).encode())
         return [ApiKey(id=stored[plan]["id"], value=stored[plan]["value"], plans=[plan]) for plan in plans]
 
     # -- lifecycle ----------------------------------------------------------------------------------

@@ -169,3 +169,11 @@ def test_payloads_keep_api_gateways_and_lambdas_limits(gateway):
     assert client.post("/items/1", content=b"x" * (MAX_INVOKE_BYTES + 1)).status_code == 413
     assert function.events == []  # neither reached the function
     assert client.get("/items/1").status_code == 502  # its answer is over Lambda's limit
+
+
+def test_only_loopback_host_names_are_answered(gateway):
+    client, function = gateway()
+    assert client.get("/items/1").status_code == 200
+    rebound = client.get("/items/1", headers={"Host": "attacker.example"})  # a page after DNS rebinding
+    assert rebound.status_code == 400
+    assert len(function.events) == 1

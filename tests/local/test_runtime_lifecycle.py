@@ -146,3 +146,13 @@ def test_the_gateway_answers_503_until_everything_is_up(
         runtime.stop()
     assert runtime.ready is False
     assert port_is_free(options.port)
+
+
+def test_secrets_are_written_readable_by_their_owner_only(tmp_path: Path):
+    from infra.local.issuer import write_private
+
+    path = tmp_path / "api-keys.json"
+    path.write_text("{}")
+    path.chmod(0o644)  # an older file with a looser mode is tightened too
+    write_private(path, b'{"key": "secret"}')
+    assert (path.stat().st_mode & 0o777, path.read_bytes()) == (0o600, b'{"key": "secret"}')

@@ -318,10 +318,14 @@ class OrdersRepository:
             updates.append(f"{expr.name('payment', 'declineReason')} = {expr.value(decline_reason)}")
             payment = replace(payment, decline_reason=decline_reason)
         changes["payment"] = payment
+        # The payment token is needed only to charge, and the charge reads it from the order's INSERT
+        # record: every transition (each one settles or ends the payment) drops it from the item, its
+        # index entry and later backups.
+        changes["payment_token"] = None
         update: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": serialize(order_key(order.order_id)),
-            "UpdateExpression": "SET " + ", ".join(updates),
+            "UpdateExpression": "SET " + ", ".join(updates) + f" REMOVE {expr.name('paymentToken')}",
             "ConditionExpression": " AND ".join(conditions),
             **expr.params(),
         }

@@ -130,6 +130,22 @@ def test_captured_payment_marks_the_order_paid(pipeline):
     assert (order["status"], order["payment"]) == ("PAID", {"status": "CAPTURED"})
 
 
+@pytest.mark.parametrize("token", ["tok_visa", "tok_chargeDeclined", None])
+def test_the_payment_token_is_dropped_from_the_order_once_the_payment_is_settled_or_cancelled(
+    pipeline, token
+):
+    order_id = place((BEANS, 1), **({"token": token} if token else {}))
+    assert raw_item(pipeline.orders_table, order_key(order_id))["paymentToken"]
+    if token is None:
+        call(api.handler, "POST", f"/orders/{order_id}/cancel")
+    else:
+        pipeline.process_payment(pipeline.order_record(order_id))
+        pipeline.update_orders(pipeline.payment_record(order_id))
+    stored = raw_item(pipeline.orders_table, order_key(order_id))
+    assert stored["status"]["S"] in {"PAID", "PAYMENT_FAILED", "CANCELLED"}
+    assert "paymentToken" not in stored
+
+
 def test_cancelled_before_charging_is_never_charged(pipeline):
     order_id = place((BEANS, 1))
     insert = pipeline.order_record(order_id)
