@@ -40,7 +40,7 @@ from commons.dynamodb import (
 )
 from commons.errors import BadRequest, Conflict, DomainError, NotFound, Unprocessable
 from telemetry.domain.batch import BucketChange
-from telemetry.domain.devices import DeviceState, Latest, advance, split_state
+from telemetry.domain.devices import DeviceState, Latest, advance, split_state, within_capacity
 from telemetry.domain.readings import (
     METRIC_PATTERN,
     MINUTE_MS,
@@ -70,6 +70,9 @@ TYPE_ALERT = "ALERT"
 OFFSETS_PER_UPDATE = 100
 # ...and each metric of a device-state write adds about 67 characters to its condition.
 METRICS_PER_STATE_WRITE = 40
+# A device item tracks the latest reading of at most this many metrics (about 100 bytes each, so a device
+# posting endless new metric names cannot push its item past DynamoDB's 400 KB and wedge its own state).
+MAX_LATEST_METRICS = 1000
 MAX_CONDITION_ATTEMPTS = 6
 BATCH_GET_LIMIT = 100
 BUCKET_SK = re.compile(r"R#(\d{13})#(" + METRIC_PATTERN.pattern + ")")
@@ -267,12 +270,13 @@ class TelemetryRepository:
 
     def _advance_device_state(self, device_id: str, candidate: DeviceState) -> DeviceState:
         pending = candidate
+        new_metrics = len(pending.latest)  # until the stored state is known, every metric may be new
         for _ in range(MAX_CONDITION_ATTEMPTS):
             if pending.empty:
                 return pending
             names: dict[str, str] = {"#ts": "ts"}
-            values: dict[str, AttributeValueTypeDef] = {}
-            sets, conditions = [], ["attribute_exists(pk)"]
+            values: dict[str, AttributeValueTypeDef] = {":room": _n(MAX_LATEST_METRICS - new_metrics)}
+            sets, conditions = [], ["attribute_exists(pk)", "size(latest) <= :room"]
             if pending.last_seen is not None:
                 sets.append("lastSeen = :seen")
                 conditions.append("(attribute_not_exists(lastSeen) OR lastSeen < :seen)")
@@ -302,7 +306,9 @@ class TelemetryRepository:
                 current = self._current(error, _key(device_pk(device_id), DEVICE_SK))
                 if current is None:
                     return DeviceState()
-                pending = advance(_device_state(current), pending)
+                stored = _device_state(current)
+                pending = within_capacity(stored, advance(stored, pending), MAX_LATEST_METRICS)
+                new_metrics = sum(1 for metric in pending.latest if metric not in stored.latest)
         raise ContentionError(f"Device {device_id} state kept changing under us")
 
     # -------------------------------------------------------------------------------------------- rules

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from telemetry import repository as repository_module
 from telemetry.domain.readings import HOUR_MS, MINUTE_MS
 from telemetry.handlers import authorizer, ingest
 from tests.events import lambda_context
@@ -225,3 +226,14 @@ def test_a_batch_of_hundreds_of_metrics_moves_the_device_state_of_every_one(syst
     device = system.device("d-1")
     assert device["lastSeen"] == start + 249
     assert device["latest"] == {r["metric"]: {"value": r["value"], "ts": r["ts"]} for r in readings}
+
+
+def test_a_device_tracks_a_bounded_number_of_metrics(system, start, monkeypatch):
+    monkeypatch.setattr(repository_module, "MAX_LATEST_METRICS", 100)
+    system.register("d-1")
+    readings = [{"metric": f"m{index:03d}", "ts": start + index, "value": index} for index in range(250)]
+    system.post("d-1", readings)
+    system.process()
+    device = system.device("d-1")
+    assert device["lastSeen"] == start + 249
+    assert sorted(device["latest"]) == [f"m{index:03d}" for index in range(100)]

@@ -10,9 +10,11 @@ import pytest
 from commons import dynamodb
 from commons.batch import BatchProcessingError
 from commons.dynamodb import serialize
+from telemetry import repository as repository_module
+from telemetry.domain.devices import DeviceState, Latest
 from telemetry.handlers import api, processor
 from tests.events import lambda_context, stream_record
-from tests.unit.telemetry.support import admin_event
+from tests.unit.telemetry.support import admin_event, body
 
 MINUTE = 1_800_000_000_000 - 1_800_000_000_000 % 3_600_000
 
@@ -142,3 +144,23 @@ def test_alerts_and_state_come_from_new_readings_only(table):
     device = next(item for item in items if item["type"]["S"] == "DEVICE")
     assert int(device["lastSeen"]["N"]) == MINUTE + 3000
     assert Decimal(device["latest"]["M"]["temp"]["M"]["value"]["N"]) == 2
+
+
+def test_a_device_tracks_a_bounded_number_of_metrics_and_the_known_ones_keep_moving(table, monkeypatch):
+    """A device posting endless new metric names must not grow its item past DynamoDB's 400 KB."""
+    monkeypatch.setattr(repository_module, "MAX_LATEST_METRICS", 5)
+    register()
+    repo = repository_module.TelemetryRepository(table)
+    first = {f"m{n}": Latest(1, Decimal(n)) for n in (1, 2, 3)}
+    repo.advance_device_state("d-1", DeviceState(1, first))
+    later = {f"m{n}": Latest(2, Decimal(10 + n)) for n in (1, 4, 5, 6, 7)}
+    repo.advance_device_state("d-1", DeviceState(2, later))
+    device = body(api.handler(admin_event("GET", "/devices/d-1"), lambda_context()))
+    assert device["lastSeen"] == 2
+    assert device["latest"] == {
+        "m1": {"value": 11, "ts": 2},  # tracked already: moves on
+        "m2": {"value": 2, "ts": 1},
+        "m3": {"value": 3, "ts": 1},
+        "m4": {"value": 14, "ts": 2},  # new, while there is room (by name)
+        "m5": {"value": 15, "ts": 2},
+    }

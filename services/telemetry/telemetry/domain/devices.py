@@ -94,6 +94,15 @@ def advance(stored: DeviceState, candidate: DeviceState) -> DeviceState:
     return DeviceState(last_seen, latest)
 
 
+def within_capacity(stored: DeviceState, candidate: DeviceState, max_metrics: int) -> DeviceState:
+    """``candidate`` without the new metrics that would make ``stored`` track more than ``max_metrics``:
+    metrics already tracked always move on; new ones are taken by name while there is room."""
+    room = max(0, max_metrics - len(stored.latest))
+    dropped = set(sorted(metric for metric in candidate.latest if metric not in stored.latest)[room:])
+    latest = {metric: entry for metric, entry in candidate.latest.items() if metric not in dropped}
+    return DeviceState(candidate.last_seen, latest)
+
+
 def split_state(state: DeviceState, metrics_per_part: int) -> list[DeviceState]:
     """``state`` in parts of at most ``metrics_per_part`` metrics, lastSeen with the first (always one part)."""
     metrics = sorted(state.latest.items())
