@@ -1,5 +1,6 @@
-"""What both command lines share: print the result as JSON, and turn errors into exit codes
-(2 for configuration, 1 for a refused or failed request) with a JSON error on stderr."""
+"""What both command lines share: print the result as JSON, and turn errors into exit codes with a JSON
+error on stderr: 2 when the command itself needs fixing (configuration or usage, as argparse's own errors),
+1 when a request was refused, failed, or answered with something unusable."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from clients.config import DEFAULT_LOCAL_URL, ConfigError
 from clients.http import ApiError, ClientError
 
 
+class UsageError(Exception):
+    """The command's arguments or input cannot be used as given; the message says what to change."""
+
+
 def add_local_argument(parser: argparse.ArgumentParser) -> None:
     """``--local [URL]``: fill in whatever configuration is missing from a local runtime."""
     parser.add_argument(
@@ -24,10 +29,15 @@ def add_local_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def run_command(command: Callable[[], Any]) -> int:
+    # Only errors the user can fix by changing the command exit 2; a bare ValueError may come from a
+    # server's answer (a JSONDecodeError, say), so it is not taken for one.
     try:
         print(json.dumps(command(), indent=2))
-    except (ConfigError, ValueError) as error:
+    except ConfigError as error:
         print(json.dumps({"error": "configuration", "detail": str(error)}), file=sys.stderr)
+        return 2
+    except UsageError as error:
+        print(json.dumps({"error": "usage", "detail": str(error)}), file=sys.stderr)
         return 2
     except ApiError as error:
         print(json.dumps({"error": "api", **error.to_json()}, indent=2), file=sys.stderr)

@@ -75,7 +75,14 @@ class LocalRuntime:
             ) from error
         if response.status_code != 200:
             raise ConfigError(f"{self.origin}{path} answered {response.status_code}: {response.text[:200]}")
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            # Whatever answers there is not a local runtime: the --local URL is what needs fixing.
+            raise ConfigError(
+                f"{self.origin}{path} answered something that is not JSON ({response.text[:80]!r});"
+                " is it a local runtime?"
+            ) from None
 
     def health(self) -> bool:
         try:

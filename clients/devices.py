@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clients.config import Endpoint
-from clients.http import HttpClient, RequestStats, RetryPolicy
+from clients.http import BadResponse, HttpClient, RequestStats, RetryPolicy
 
 MAX_BATCH = 500
 
@@ -187,10 +187,14 @@ class DeviceClient:
         if not 1 <= len(batch) <= MAX_BATCH:
             raise ValueError(f"a batch holds 1 to {MAX_BATCH} readings, not {len(batch)}")
         body = {"readings": [reading.to_json() for reading in batch]}
-        answer = self.http.json(
-            "POST", f"/devices/{self.device_id}/telemetry", json_body=body, idempotent=True
-        )
-        return PostResult(accepted=int(answer["accepted"]), duplicates=int(answer["duplicates"]))
+        path = f"/devices/{self.device_id}/telemetry"
+        answer = self.http.json("POST", path, json_body=body, idempotent=True)
+        try:
+            return PostResult(accepted=int(answer["accepted"]), duplicates=int(answer["duplicates"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise BadResponse(
+                f"POST {path} answered {answer!r:.200}, not its accepted/duplicates counts"
+            ) from error
 
 
 def device_id_of(token: str) -> str:

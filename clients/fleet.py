@@ -12,15 +12,25 @@ import json
 import math
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clients.cli import add_local_argument, run_command
+from clients.cli import UsageError, add_local_argument, run_command
 from clients.config import DEVICE, OPERATOR, ConfigError, Endpoint, resolve
-from clients.devices import DeviceClient, FleetAdminClient, Reading, Rule, first_crossed
+from clients.devices import (
+    MAX_BATCH,
+    DeviceClient,
+    FleetAdminClient,
+    Reading,
+    Rule,
+    device_id_of,
+    first_crossed,
+)
 from clients.http import RequestStats
-from clients.simulator import SignalConfig, Simulator
+from clients.simulator import MAX_RATE_HZ, SignalConfig, Simulator
 
 OPS = ("gt", "gte", "lt", "lte")
 
@@ -36,22 +46,58 @@ def parse_rule(text: str) -> Rule:
     return Rule(metric, op, int(value) if value.is_integer() else value)
 
 
-def parse_reading(text: str) -> Reading:
+@dataclass(frozen=True)
+class ReadingArgument:
+    """``metric=value[@ts]`` as given; without ``@ts`` it is stamped when the post is made."""
+
+    metric: str
+    value: float
+    ts: int | None
+
+
+def parse_reading(text: str) -> ReadingArgument:
     """``metric=value`` (now) or ``metric=value@ts`` (epoch ms)."""
     metric, _, rest = text.partition("=")
     value, _, ts = rest.partition("@")
     try:
-        number = float(value)
-        when = int(ts) if ts else time.time_ns() // 1_000_000
+        number, when = float(value), (int(ts) if ts else None)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected METRIC=VALUE[@TS_MS], got {text!r}") from None
-    return Reading(ts=when, metric=metric, value=int(number) if number.is_integer() else number)
+        number, when = math.nan, None
+    if not metric or not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"expected METRIC=VALUE[@TS_MS], got {text!r}")
+    return ReadingArgument(metric, int(number) if number.is_integer() else number, when)
+
+
+def stamp(arguments: Sequence[ReadingArgument], now_ms: int) -> list[Reading]:
+    """The readings, those without ``@ts`` at ``now_ms``. A metric given twice without one is refused: both
+    would have the same (metric, ts), and the service would keep the first and call the other a duplicate."""
+    unstamped = Counter(argument.metric for argument in arguments if argument.ts is None)
+    repeated = sorted(metric for metric, count in unstamped.items() if count > 1)
+    if repeated:
+        raise UsageError(
+            f"{', '.join(repeated)} given more than once without @TS_MS: the readings would share one"
+            " timestamp and the service would keep only the first; give each its own METRIC=VALUE@TS_MS"
+        )
+    return [Reading(now_ms if a.ts is None else a.ts, a.metric, a.value) for a in arguments]
 
 
 def readings_from_file(path: str) -> list[Reading]:
-    data = json.loads(sys.stdin.read() if path == "-" else Path(path).read_text())
-    items = data["readings"] if isinstance(data, dict) else data
-    return [Reading(ts=int(r["ts"]), metric=str(r["metric"]), value=r["value"]) for r in items]
+    try:
+        data = json.loads(sys.stdin.read() if path == "-" else Path(path).read_text())
+        items = data["readings"] if isinstance(data, dict) else data
+        return [Reading(ts=int(r["ts"]), metric=str(r["metric"]), value=r["value"]) for r in items]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UsageError(
+            f"--file {path}: expected {{'readings': [{{metric, value, ts}}, ...]}} or a list of readings"
+            f" ({type(error).__name__}: {error})"
+        ) from None
+
+
+def parse_rate(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= MAX_RATE_HZ:
+        raise argparse.ArgumentTypeError(f"a rate in (0, {MAX_RATE_HZ}] samples per second, not {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--to", dest="end", type=int)
     simulate = commands.add_parser("simulate", help="register N devices and run them for a while")
     simulate.add_argument("--devices", type=int, default=5)
-    simulate.add_argument("--rate", type=float, default=2.0, help="samples per second per device")
+    simulate.add_argument("--rate", type=parse_rate, default=2.0, help="samples per second per device")
     simulate.add_argument("--duration", type=float, default=10.0, help="seconds")
     simulate.add_argument("--interval", type=float, default=1.0, help="seconds between a device's posts")
     simulate.add_argument("--seed", type=int, default=7)
@@ -116,9 +162,14 @@ def operator(args: argparse.Namespace) -> Endpoint:
 
 
 def device_endpoint(args: argparse.Namespace, token: str | None = None) -> Endpoint:
-    return resolve(
+    endpoint = resolve(
         DEVICE, url=args.url, api_key=args.fleet_key, token=token or args.device_token, local=args.local
     )
+    try:
+        device_id_of(endpoint.token or "")
+    except ValueError as error:
+        raise ConfigError(f"{error} (--device-token or DEVICE_TOKEN)") from None
+    return endpoint
 
 
 def simulate(args: argparse.Namespace) -> dict[str, Any]:
@@ -150,19 +201,26 @@ def simulate(args: argparse.Namespace) -> dict[str, Any]:
         "devices": [
             {
                 "deviceId": run.device_id,
+                "sampled": run.sampled,
                 "sent": len(run.sent),
                 "accepted": run.accepted,
                 "duplicates": run.duplicates,
                 "failedBatches": len(run.failed),
+                "unsent": len(run.unsent),
+                "refused": len(run.refused),
+                "errors": sorted({reason for _, reason in run.failed}),
                 "crossingRules": sum(1 for r in run.sent if first_crossed(rules, r)),
             }
             for run in result.devices
         ],
         "rules": [rule.to_json() for rule in rules],
+        "sampled": result.sampled,
         "sent": result.sent,
         "accepted": result.accepted,
         "duplicates": result.duplicates,
         "failedBatches": result.failed_batches,
+        "unsent": result.unsent,
+        "refused": result.refused,
         "elapsedSeconds": round(result.elapsed_s, 1),
         "requests": stats.snapshot(),
     }
@@ -173,9 +231,13 @@ def run(args: argparse.Namespace) -> Any:
     if command == "simulate":
         return simulate(args)
     if command == "post":
-        readings = list(args.readings) + (readings_from_file(args.file) if args.file else [])
-        if not readings:
-            raise ConfigError("nothing to post: give METRIC=VALUE[@TS_MS] arguments or --file")
+        readings = stamp(args.readings, time.time_ns() // 1_000_000)
+        readings += readings_from_file(args.file) if args.file else []
+        if not 1 <= len(readings) <= MAX_BATCH:
+            raise UsageError(
+                f"a post carries 1 to {MAX_BATCH} readings, not {len(readings)}:"
+                " give METRIC=VALUE[@TS_MS] arguments or --file"
+            )
         with DeviceClient.connect(device_endpoint(args)) as device:
             result = device.post_readings(readings)
         return {"deviceId": device.device_id, "accepted": result.accepted, "duplicates": result.duplicates}

@@ -10,7 +10,9 @@ function: a 429 from the gateway, or a connection that was never made.
 The body is encoded once, so every attempt sends the identical bytes with the identical headers.
 
 Every other 4xx is never retried. A response that is not 2xx becomes an ``ApiError`` carrying the status
-and the problem document's ``detail`` (API Gateway's own errors, ``{"message": ...}``, are mapped too).
+and the problem document's ``detail`` (API Gateway's own errors, ``{"message": ...}``, are mapped too); a
+2xx whose body cannot be read as the API documents it (an intermediary's HTML page, a broken encoding)
+becomes a ``BadResponse``.
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ class ApiError(ClientError):
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "detail": self.detail, "attempts": self.attempts, **self.problem}
+
+
+class BadResponse(ClientError):
+    """A 2xx answer the client cannot use: a body that is not JSON, cannot be decoded, or lacks what the API
+    documents. Not a ``ValueError``: the fault is the server's (or an intermediary's), not the caller's."""
 
 
 class Unreachable(ClientError):
@@ -246,6 +253,10 @@ class HttpClient:
             attempt += 1
             try:
                 response = self._http.send(request)
+            except httpx.DecodingError as error:
+                raise BadResponse(
+                    f"{method} {request.url}: the answer's body cannot be decoded: {error}"
+                ) from error
             except httpx.TransportError as error:
                 # A connection never made cannot have reached the function; anything later might have.
                 safe = idempotent or isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
@@ -280,5 +291,18 @@ class HttpClient:
         return delay
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.request(method, path, **kwargs)
-        return response.json() if response.content else None
+        return json_of(self.request(method, path, **kwargs))
+
+
+def json_of(response: httpx.Response) -> Any:
+    """A 2xx response's body as JSON (None when empty), or ``BadResponse``."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        content_type = response.headers.get("Content-Type", "no Content-Type")
+        raise BadResponse(
+            f"{response.request.method} {response.request.url} -> {response.status_code}: not JSON"
+            f" ({content_type}): {response.text[:80]!r}"
+        ) from error

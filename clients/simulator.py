@@ -19,14 +19,17 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-from clients.devices import MAX_BATCH, DeviceClient, Reading
-from clients.http import ClientError, RequestStats
+from clients.devices import MAX_BATCH, DeviceClient, PostResult, Reading
+from clients.http import ApiError, ClientError, RequestStats
 
 METRICS = ("temperature", "humidity")
+# answered: stored (accepted or duplicates); failed: not answered, carried into the next post; refused: a 4xx
+PostOutcome = Literal["answered", "failed", "refused"]
+MAX_RATE_HZ = 1000
 
 
 @dataclass(frozen=True)
@@ -91,11 +94,18 @@ class DeviceSignal:
 class DeviceRun:
     device_id: str
     signal: DeviceSignal
+    sampled: int = 0
+    """readings taken (each is in ``sent``, ``unsent`` or ``refused``)"""
     batches: list[list[Reading]] = field(default_factory=list)
-    """every batch that was posted successfully, in order"""
+    """every post the service answered, in order; each reading is in one of them at most"""
     accepted: int = 0
     duplicates: int = 0
     failed: list[tuple[list[Reading], str]] = field(default_factory=list)
+    """every post that failed after its retries, and why; its readings went out again with a later post"""
+    unsent: list[Reading] = field(default_factory=list)
+    """readings no answered post has carried yet; after the run, those that failed to the end"""
+    refused: list[Reading] = field(default_factory=list)
+    """readings of posts the service refused (a 4xx other than 429): sent again, they would be refused again"""
 
     @property
     def sent(self) -> list[Reading]:
@@ -109,8 +119,22 @@ class SimulationResult:
     stats: RequestStats
 
     @property
+    def sampled(self) -> int:
+        return sum(run.sampled for run in self.devices)
+
+    @property
     def sent(self) -> int:
+        """readings an answered post carried: stored, whether ``accepted`` then or ``duplicates`` of an
+        attempt whose answer was lost"""
         return sum(len(run.sent) for run in self.devices)
+
+    @property
+    def unsent(self) -> int:
+        return sum(len(run.unsent) for run in self.devices)
+
+    @property
+    def refused(self) -> int:
+        return sum(len(run.refused) for run in self.devices)
 
     @property
     def accepted(self) -> int:
@@ -126,6 +150,7 @@ class SimulationResult:
 
     @property
     def failed_batches(self) -> int:
+        """posts that failed after their retries (their readings were carried into later posts)"""
         return sum(len(run.failed) for run in self.devices)
 
     @property
@@ -135,7 +160,11 @@ class SimulationResult:
 
 class Simulator:
     """Runs ``devices`` for ``duration_s``: each samples ``rate_hz`` times a second (two readings per
-    sample) and posts what it has every ``batch_interval_s``; one thread per device."""
+    sample) and posts what it has every ``batch_interval_s``; one thread per device.
+
+    A post that fails after its retries loses nothing: its readings go out again with the device's next
+    post, and once more after the run if still undelivered. Re-sending is safe because the service stores
+    each (device, metric, ts) once and reports a repeat as a duplicate."""
 
     def __init__(
         self,
@@ -150,8 +179,8 @@ class Simulator:
         progress: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not 0 < rate_hz <= 1000:
-            raise ValueError("rate_hz must be in (0, 1000]: timestamps are whole milliseconds")
+        if not 0 < rate_hz <= MAX_RATE_HZ:
+            raise ValueError(f"rate_hz must be in (0, {MAX_RATE_HZ}]: timestamps are whole milliseconds")
         self.devices = list(devices)
         self.rate_hz = rate_hz
         self.duration_s = duration_s
@@ -163,6 +192,7 @@ class Simulator:
         self.clock = clock
         self._stop = threading.Event()
         self._accepted = 0
+        self._failed_posts = 0
 
     def expected_readings(self) -> int:
         return int(len(self.devices) * self.duration_s * self.rate_hz) * len(METRICS)
@@ -216,13 +246,32 @@ class Simulator:
             due = total_samples
             if now < started + self.duration_s:
                 due = min(total_samples, int((now - started) * self.rate_hz) + 1)
-            batch: list[Reading] = []
+            fresh: list[Reading] = []
             while taken < due:
-                batch.extend(run.signal.sample(start_ms + round(taken * period_ms)))
+                fresh.extend(run.signal.sample(start_ms + round(taken * period_ms)))
                 taken += 1
-            # A fast rate or a slow answer can leave more readings due than one request may carry.
-            for first in range(0, len(batch), MAX_BATCH):
-                self._post(device, run, batch[first : first + MAX_BATCH], bar, lock)
+            run.sampled += len(fresh)
+            self._post_due(device, run, fresh, bar, lock)
+        # The service deduplicates, so what the last posts could not deliver is simply sent again, once
+        # more, after another interval's grace; whatever still fails stays in ``unsent`` for the summary.
+        if run.unsent and not self._stop.wait(self.batch_interval_s):
+            self._post_due(device, run, [], bar, lock)
+
+    def _post_due(
+        self, device: DeviceClient, run: DeviceRun, fresh: list[Reading], bar: Any, lock: threading.Lock
+    ) -> None:
+        """Post what is still unsent, oldest first, then ``fresh``. A fast rate, a slow answer or an outage
+        can leave more due than one request may carry, hence requests of at most MAX_BATCH; after one fails,
+        the rest waits for the next post rather than meet the same failure now."""
+        due, run.unsent = run.unsent + fresh, []
+        for first in range(0, len(due), MAX_BATCH):
+            batch = due[first : first + MAX_BATCH]
+            outcome = self._post(device, run, batch, bar, lock)
+            if outcome == "refused":
+                run.refused.extend(batch)  # carried, it would block every later post behind it
+            elif outcome == "failed":
+                run.unsent = due[first:]
+                return
 
     def _post(
         self,
@@ -231,21 +280,36 @@ class Simulator:
         batch: list[Reading],
         bar: Any,
         lock: threading.Lock,
-    ) -> None:
+    ) -> PostOutcome:
+        """How the post went; a failed or refused post is recorded with its reason."""
+        result: PostResult | None = None
+        outcome: PostOutcome = "answered"
         try:
             result = device.post_readings(batch)
-        except ClientError as error:
-            run.failed.append((batch, str(error)))
-            accepted = 0
+        except Exception as error:
+            # Whatever went wrong (an outage, an answer that is not the API's, a refusal) costs this post,
+            # never the device's thread.
+            reason = str(error) if isinstance(error, ClientError) else f"{type(error).__name__}: {error}"
+            run.failed.append((batch, reason))
+            refused = isinstance(error, ApiError) and 400 <= error.status < 500 and error.status != 429
+            outcome = "refused" if refused else "failed"
         else:
             run.batches.append(batch)
             run.accepted += result.accepted
             run.duplicates += result.duplicates
-            accepted = result.accepted
         with lock:
-            self._accepted += accepted
-            bar.update(len(batch))
-            bar.set_postfix(accepted=self._accepted, throttled=self.stats.throttled, refresh=False)
+            if result is None:
+                self._failed_posts += 1
+            else:
+                self._accepted += result.accepted
+                bar.update(len(batch))
+            bar.set_postfix(
+                accepted=self._accepted,
+                failed_posts=self._failed_posts,
+                throttled=self.stats.throttled,
+                refresh=False,
+            )
+        return outcome
 
     def stop(self) -> None:
         self._stop.set()

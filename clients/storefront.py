@@ -20,7 +20,7 @@ from typing import Any
 
 from clients.cli import add_local_argument, run_command
 from clients.config import STOREFRONT, Endpoint, resolve
-from clients.http import ClientError, HttpClient, RequestStats, RetryPolicy
+from clients.http import ClientError, HttpClient, RequestStats, RetryPolicy, json_of
 
 Order = dict[str, Any]
 LIVE_STATUSES = frozenset({"PENDING_PAYMENT", "PAID", "FULFILLED"})
@@ -118,7 +118,7 @@ class StorefrontClient:
             headers={"Idempotency-Key": key},
         )
         replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
-        return PlacedOrder(order=response.json(), idempotency_key=key, replayed=replayed)
+        return PlacedOrder(order=json_of(response), idempotency_key=key, replayed=replayed)
 
     def order(self, order_id: str) -> Order:
         found: Order = self.http.json("GET", f"/orders/{order_id}")

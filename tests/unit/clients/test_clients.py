@@ -159,17 +159,19 @@ def test_command_line_arguments_parse():
     assert storefront.parse_line("travel-mug:2") == ("travel-mug", 2)
     assert fleet.parse_rule("temperature:gt:30") == Rule("temperature", "gt", 30)
     assert fleet.parse_rule("h:lte:2.5") == Rule("h", "lte", 2.5)
-    assert fleet.parse_reading("temperature=21.5@1700000000000") == Reading(
-        1700000000000, "temperature", 21.5
+    assert fleet.parse_reading("temperature=21.5@1700000000000") == fleet.ReadingArgument(
+        "temperature", 21.5, 1700000000000
     )
+    assert fleet.parse_reading("humidity=40") == fleet.ReadingArgument("humidity", 40, None)
     for bad in ("travel-mug", "mug:x"):
         with pytest.raises(argparse.ArgumentTypeError):
             storefront.parse_line(bad)
     for bad in ("t:between:3", "t:gt:nan", "t:gt"):
         with pytest.raises(argparse.ArgumentTypeError):
             fleet.parse_rule(bad)
-    with pytest.raises(argparse.ArgumentTypeError):
-        fleet.parse_reading("t=warm")
+    for bad in ("t=warm", "=5", "t=nan", "t=5@soon"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            fleet.parse_reading(bad)
 
 
 def test_the_command_lines_report_missing_configuration(capsys, monkeypatch):
@@ -185,3 +187,94 @@ def test_the_command_lines_report_missing_configuration(capsys, monkeypatch):
     assert "ORDERS_API_URL" in json.loads(capsys.readouterr().err)["detail"]
     assert fleet.main(["alerts", "dev-1"]) == 2
     assert "TELEMETRY_API_URL" in json.loads(capsys.readouterr().err)["detail"]
+
+
+def fake_connections(monkeypatch, handler) -> None:
+    """The command lines connect to ``handler`` instead of the network."""
+
+    def storefront_client(cls, endpoint, **_):
+        return cls(http(handler))
+
+    def device_client(cls, endpoint, **_):
+        return cls(http(handler), device_id_of(endpoint.token))
+
+    monkeypatch.setattr(StorefrontClient, "connect", classmethod(storefront_client))
+    monkeypatch.setattr(DeviceClient, "connect", classmethod(device_client))
+
+
+STOREFRONT_FLAGS = ("--url", "https://api.test/dev", "--api-key", "k", "--token", "t")
+FLEET_FLAGS = ("--url", "https://api.test/dev", "--fleet-key", "k", "--device-token", "dev-1.s")
+
+
+def test_an_answer_the_client_cannot_read_is_a_response_error_with_exit_1(capsys, monkeypatch):
+    html = httpx.Response(200, text="<html>maintenance</html>", headers={"Content-Type": "text/html"})
+    answers = {"/dev/products": html, "/dev/orders": html, "/dev/devices/dev-1/telemetry": html}
+    fake_connections(monkeypatch, lambda request: answers[request.url.path])
+
+    for main, argv in (
+        (storefront.main, [*STOREFRONT_FLAGS, "products"]),
+        (storefront.main, [*STOREFRONT_FLAGS, "place", "mug:1"]),
+        (fleet.main, [*FLEET_FLAGS, "post", "temperature=21"]),
+    ):
+        assert main(argv) == 1, argv
+        error = json.loads(capsys.readouterr().err)
+        assert error["error"] == "BadResponse"
+        assert "not JSON (text/html)" in error["detail"]
+
+    answers["/dev/devices/dev-1/telemetry"] = httpx.Response(202, json={"stored": 1})
+    assert fleet.main([*FLEET_FLAGS, "post", "temperature=21"]) == 1
+    assert "not its accepted/duplicates counts" in json.loads(capsys.readouterr().err)["detail"]
+
+    answers["/dev/products"] = httpx.Response(
+        200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"not gzip")
+    )
+    assert storefront.main([*STOREFRONT_FLAGS, "products"]) == 1
+    assert "cannot be decoded" in json.loads(capsys.readouterr().err)["detail"]
+
+
+def test_a_metric_given_twice_without_a_timestamp_is_refused_as_a_usage_error(capsys, monkeypatch):
+    posted = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        readings = json.loads(request.content)["readings"]
+        posted.append(readings)
+        return httpx.Response(202, json={"accepted": len(readings), "duplicates": 0})
+
+    fake_connections(monkeypatch, handler)
+
+    argv = [*FLEET_FLAGS, "post", "temperature=21", "humidity=40", "temperature=22"]
+    assert fleet.main(argv) == 2
+    error = json.loads(capsys.readouterr().err)
+    assert error["error"] == "usage"
+    assert error["detail"].startswith("temperature given more than once without @TS_MS")
+    assert posted == []
+
+    argv = [*FLEET_FLAGS, "post", "temperature=21", "humidity=40", "temperature=22@1700000000000"]
+    assert fleet.main(argv) == 0
+    ((now, humidity, explicit),) = posted
+    assert now["ts"] == humidity["ts"] != explicit["ts"] == 1700000000000
+    assert json.loads(capsys.readouterr().out)["accepted"] == 3
+
+
+def test_input_the_command_cannot_use_is_a_usage_error_and_no_request_is_made(capsys, monkeypatch, tmp_path):
+    fake_connections(monkeypatch, lambda request: pytest.fail("no request should be made"))
+    not_json = tmp_path / "readings.json"
+    not_json.write_text("temperature=21")
+    too_many = tmp_path / "many.json"
+    too_many.write_text(json.dumps([{"metric": "t", "value": 1, "ts": ts} for ts in range(501)]))
+
+    for argv, detail in (
+        ([*FLEET_FLAGS, "post"], "not 0"),
+        ([*FLEET_FLAGS, "post", "--file", str(not_json)], "JSONDecodeError"),
+        ([*FLEET_FLAGS, "post", "--file", str(tmp_path / "missing.json")], "FileNotFoundError"),
+        ([*FLEET_FLAGS, "post", "--file", str(too_many)], "not 501"),
+    ):
+        assert fleet.main(argv) == 2, argv
+        error = json.loads(capsys.readouterr().err)
+        assert (error["error"], detail in error["detail"]) == ("usage", True), error
+
+    argv = ["--url", "https://api.test/dev", "--fleet-key", "k", "--device-token", "no-dot", "post", "t=1"]
+    assert fleet.main(argv) == 2
+    error = json.loads(capsys.readouterr().err)
+    assert error["error"] == "configuration"
+    assert "DEVICE_TOKEN" in error["detail"]

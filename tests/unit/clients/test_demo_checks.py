@@ -98,7 +98,9 @@ def test_charging_problems_fail_the_charge_invariant():
 def telemetry_outcome() -> TelemetryOutcome:
     batch_one = [Reading(60_000, "temperature", 21.5), Reading(60_000, "humidity", 40)]
     batch_two = [Reading(121_000, "temperature", 35), Reading(121_000, "humidity", 41)]
-    run = DeviceRun("dev-1", DeviceSignal(random.Random(1)), batches=[batch_one, batch_two], accepted=4)
+    run = DeviceRun(
+        "dev-1", DeviceSignal(random.Random(1)), sampled=4, batches=[batch_one, batch_two], accepted=4
+    )
     simulation = SimulationResult([run], elapsed_s=2, stats=RequestStats())
     rules = [Rule("temperature", "gt", 30)]
     outcome = TelemetryOutcome(rules, simulation, resent=(batch_one, PostResult(0, 2)))
@@ -133,6 +135,45 @@ def test_lost_double_counted_or_misaggregated_readings_fail():
     for outcome in (lost, twice, miscounted, resent_counted):
         (readings, _) = telemetry_checks(outcome)
         assert not readings.held, outcome
+
+
+def test_readings_stored_by_a_post_whose_answer_was_lost_hold_the_invariant():
+    # The answer to batch two was lost after the service stored it; the retry reported both as duplicates.
+    outcome = telemetry_outcome()
+    run = outcome.simulation.devices[0]
+    run.accepted, run.duplicates = 2, 2
+
+    (readings, _) = telemetry_checks(outcome)
+
+    assert readings.held, readings.detail
+    assert "2 accepted + 4 duplicates = 6 readings posted" in readings.detail
+
+
+def test_counts_that_do_not_account_for_every_post_or_readings_never_sent_fail():
+    unaccounted = telemetry_outcome()
+    unaccounted.simulation.devices[0].accepted = 3  # one reading posted, neither accepted nor a duplicate
+    accepted_twice = telemetry_outcome()
+    accepted_twice.simulation.devices[0].accepted, accepted_twice.resent = (
+        4,
+        (
+            [Reading(60_000, "temperature", 21.5)],
+            PostResult(1, 0),
+        ),
+    )
+    never_sent = telemetry_outcome()
+    never_sent.simulation.devices[0].sampled = 6
+    never_sent.simulation.devices[0].unsent = [
+        Reading(180_000, "temperature", 20),
+        Reading(180_000, "humidity", 3),
+    ]
+    for outcome, problem in (
+        (unaccounted, "accepted 3 + duplicates 2 != 6 readings posted"),
+        (accepted_twice, "accepted 5 > 4 distinct readings sent"),
+        (never_sent, "6 readings sampled, 4 delivered (2 never were, 0 refused)"),
+    ):
+        (readings, _) = telemetry_checks(outcome)
+        assert not readings.held
+        assert problem in readings.detail
 
 
 def test_a_missing_or_repeated_alert_fails():
