@@ -12,7 +12,7 @@ class FakeLambdaContext:
     function_name: str = "test-function"
     function_version: str = "$LATEST"
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    memory_limit_in_mb: int = 256
+    memory_limit_in_mb: str = "256"  # a string, as Lambda's Python runtime passes it
     aws_request_id: str = "00000000-0000-0000-0000-000000000000"
     log_group_name: str = "/aws/lambda/test-function"
     log_stream_name: str = "stream"

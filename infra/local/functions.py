@@ -84,7 +84,9 @@ class _Worker:
         # Lambda's order: task root, layers, then the runtime's boto3. -S keeps the venv's site-packages off.
         import_paths = [str(spec.code_dir), *(str(p) for p in spec.layer_paths), str(runtime_site())]
         self.process = subprocess.Popen(  # noqa: S603 - our interpreter and worker script
-            [sys.executable, "-I", "-S", str(WORKER), str(write_fd)],
+            # -u: the function's prints reach its log at once, as Lambda's runtime writes them, even when
+            # a timeout stops it next.
+            [sys.executable, "-I", "-S", "-u", str(WORKER), str(write_fd)],
             env={
                 **env,
                 # One log stream per execution environment, as Lambda names them.

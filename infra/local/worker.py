@@ -17,6 +17,17 @@ import time
 import traceback
 from typing import Any
 
+# The function's ARN, for its context; not left in the environment, where Lambda sets no such variable.
+FUNCTION_ARN = os.environ.pop("_LOCAL_FUNCTION_ARN", "")
+
+
+class CognitoIdentity:
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self) -> None:
+        self.cognito_identity_id: str | None = None
+        self.cognito_identity_pool_id: str | None = None
+
 
 class LambdaContext:
     """The context object Lambda passes to a Python handler."""
@@ -24,13 +35,14 @@ class LambdaContext:
     def __init__(self, request_id: str, deadline_epoch_ms: float) -> None:
         self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
         self.function_version = os.environ["AWS_LAMBDA_FUNCTION_VERSION"]
-        self.invoked_function_arn = os.environ["_LOCAL_FUNCTION_ARN"]
-        self.memory_limit_in_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
+        self.invoked_function_arn = FUNCTION_ARN
+        self.memory_limit_in_mb = os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]  # a string, as awslambdaric's
         self.aws_request_id = request_id
         self.log_group_name = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
         self.log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
-        self.identity = None
+        self.identity = CognitoIdentity()  # an object with empty fields when no Cognito identity invoked
         self.client_context = None
+        self.tenant_id = None
         self._deadline_epoch_ms = deadline_epoch_ms
 
     def get_remaining_time_in_millis(self) -> int:

@@ -109,7 +109,8 @@ def test_context_carries_the_functions_identity_and_the_request_id(make: Make):
     assert result["functionName"] == "test-lambda-Echo"
     assert result["requestId"] == invocation.request_id
     assert result["arn"] == ARN_PREFIX + "test-lambda-Echo"
-    assert result["memory"] == 384
+    # As awslambdaric builds it: the memory size is the environment's string, identity an empty object.
+    assert (result["memory"], result["identity"], result["tenant"]) == ("384", [None, None], None)
     second = runtime.invoke({})
     assert second.result["requestId"] == second.request_id != invocation.request_id
 
@@ -164,7 +165,7 @@ def test_environment_is_the_templates_plus_lambdas_own_and_nothing_of_the_parent
         "PATH", "LANG", "TZ", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
         "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
         "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_INITIALIZATION_TYPE",
-        "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_HANDLER", "_LOCAL_FUNCTION_ARN",
+        "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_HANDLER",
     }  # fmt: skip
     declared = {"TABLE_NAME", "POWERTOOLS_SERVICE_NAME", "DYNAMODB_ENDPOINT_URL"}
     # The interpreter itself may add LC_CTYPE (PEP 538 locale coercion) when LANG's locale is missing.
@@ -222,6 +223,8 @@ def test_timeout_is_enforced_and_the_environment_is_replaced(make: Make):
     assert not alive(old_pid), "a timed-out environment is killed"
     timeout_log = logs.wait_for(lambda r: r.get("type") == "platform.timeout")
     assert timeout_log["requestId"] == timed_out.request_id
+    # What the function printed before it was stopped is in its log (Lambda's runtime writes unbuffered).
+    assert ("test-lambda-Sleepy", "napping 5s") in logs.lines
 
     after = runtime.invoke({"seconds": 0})
     assert after.ok, after.error

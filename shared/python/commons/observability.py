@@ -1,8 +1,11 @@
 """Structured logs and CloudWatch metrics for every function, with the standard library only.
 
 The log lines and metric documents are those of Powertools' Logger and Metrics (same keys, the
-CloudWatch embedded metric format), and read Powertools' variables (POWERTOOLS_SERVICE_NAME,
-POWERTOOLS_LOG_LEVEL, POWERTOOLS_METRICS_NAMESPACE), which the CDK stacks set per function.
+CloudWatch embedded metric format, within its limits of 100 metrics per document and 100 values per
+metric), and read Powertools' variables (POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL,
+POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_METRICS_DISABLED) with its precedence: a log level set in
+Lambda's logging configuration (AWS_LAMBDA_LOG_LEVEL) wins. The CDK stacks set them per function.
+Not reproduced: Powertools' ``stack_trace`` object on exception lines (``exception`` holds the text).
 They are written here instead of imported because Powertools' package costs about 25 ms of
 cold start before a function does anything, and its Tracer (the X-Ray SDK) about 50-100 ms more:
 functions rely on Lambda's active tracing for their segment and record no SDK subsegments.
@@ -23,7 +26,11 @@ from enum import StrEnum
 from typing import Any
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
-MAX_METRICS = 100  # per embedded metric format document
+# Embedded metric format: at most 100 metrics per document and 100 values per metric.
+MAX_METRICS = 100
+MAX_VALUES = 100
+# Lambda's application log levels that Python's logging does not name.
+LAMBDA_LOG_LEVELS = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}
 
 
 class MetricUnit(StrEnum):
@@ -72,8 +79,11 @@ class Logger:
         self._keys: dict[str, Any] = {}
         self._logger = logging.getLogger(f"commons.{self.service}")
         self._logger.propagate = False
-        level = os.environ.get("POWERTOOLS_LOG_LEVEL") or os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "INFO"
-        self._logger.setLevel(level.upper())
+        # As Powertools: the level set on the function (Lambda's log configuration) wins over its own.
+        level = (
+            os.environ.get("AWS_LAMBDA_LOG_LEVEL") or os.environ.get("POWERTOOLS_LOG_LEVEL") or "INFO"
+        ).upper()
+        self._logger.setLevel(LAMBDA_LOG_LEVELS.get(level, level))
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(_JsonFormatter(self))
         self._logger.handlers = [handler]
@@ -125,29 +135,37 @@ class Metrics:
         self._units[name] = str(unit)
 
     def flush(self) -> None:
-        names = list(self._values)
-        for start in range(0, len(names), MAX_METRICS):
-            chunk = names[start : start + MAX_METRICS]
-            document = {
-                "_aws": {
-                    "Timestamp": int(time.time() * 1000),
-                    "CloudWatchMetrics": [
-                        {
-                            "Namespace": self.namespace,
-                            "Dimensions": [["service"]],
-                            "Metrics": [{"Name": name, "Unit": self._units[name]} for name in chunk],
-                        }
-                    ],
-                },
-                "service": self.service,
-                **{
-                    name: self._values[name] if len(self._values[name]) > 1 else self._values[name][0]
-                    for name in chunk
-                },
+        """Print what was added as documents within EMF's limits (CloudWatch drops a document beyond
+        them); nothing with POWERTOOLS_METRICS_DISABLED set, as Powertools."""
+        remaining, self._values = self._values, {}
+        if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true"):
+            remaining = {}
+        while remaining:
+            values = {name: found[:MAX_VALUES] for name, found in remaining.items()}
+            remaining = {
+                name: found[MAX_VALUES:] for name, found in remaining.items() if len(found) > MAX_VALUES
             }
-            print(json.dumps(document, separators=(",", ":")), flush=True)
-        self._values.clear()
+            names = list(values)
+            for start in range(0, len(names), MAX_METRICS):
+                self._print({name: values[name] for name in names[start : start + MAX_METRICS]})
         self._units.clear()
+
+    def _print(self, values: Mapping[str, list[float]]) -> None:
+        document = {
+            "_aws": {
+                "Timestamp": int(time.time() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self.namespace,
+                        "Dimensions": [["service"]],
+                        "Metrics": [{"Name": name, "Unit": self._units[name]} for name in values],
+                    }
+                ],
+            },
+            "service": self.service,
+            **{name: found if len(found) > 1 else found[0] for name, found in values.items()},
+        }
+        print(json.dumps(document, separators=(",", ":")), flush=True)
 
 
 logger = Logger()
@@ -166,7 +184,7 @@ def instrument(handler: LambdaHandler, *, api: bool = False) -> LambdaHandler:
         logger.append_keys(
             cold_start=_cold_start,
             function_name=context.function_name,
-            function_memory_size=int(context.memory_limit_in_mb),
+            function_memory_size=context.memory_limit_in_mb,  # as given: Lambda's runtime passes a string
             function_arn=context.invoked_function_arn,
             function_request_id=context.aws_request_id,
         )

@@ -22,6 +22,8 @@ def echo(event: Any, context: Any) -> dict[str, Any]:
         "requestId": context.aws_request_id,
         "remainingMs": context.get_remaining_time_in_millis(),
         "memory": context.memory_limit_in_mb,
+        "identity": [context.identity.cognito_identity_id, context.identity.cognito_identity_pool_id],
+        "tenant": context.tenant_id,
         "arn": context.invoked_function_arn,
         "env": {
             k: v
@@ -37,7 +39,8 @@ def sleepy(event: Any, context: Any) -> dict[str, Any]:
 
 
 def nap(event: Any, context: Any) -> dict[str, Any]:
-    """Sleeps ``event["seconds"]``, then answers with its process id."""
+    """Says it is napping, sleeps ``event["seconds"]``, then answers with its process id."""
+    print(f"napping {event.get('seconds', 0)}s")
     time.sleep(float(event.get("seconds", 0)))
     return {"pid": os.getpid()}
 

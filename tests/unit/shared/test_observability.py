@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from commons import observability
-from commons.observability import Logger, MetricUnit, instrument, logger, metrics
+from commons.observability import Logger, Metrics, MetricUnit, instrument, logger, metrics
 from tests.events import lambda_context, rest_event
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}\+0000$")
@@ -213,12 +213,18 @@ def test_xray_trace_id_comes_from_the_lambda_trace_header(lines: Lines, monkeypa
     [
         ({"POWERTOOLS_LOG_LEVEL": "WARNING"}, ["warning", "error", "exception"]),
         ({"POWERTOOLS_LOG_LEVEL": "debug"}, ["debug", "info", "warning", "error", "exception"]),
-        ({"POWERTOOLS_LOG_LEVEL": "ERROR", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"}, ["error", "exception"]),
+        # Lambda's log level (advanced logging controls) wins, as in Powertools; its names are Lambda's.
+        (
+            {"POWERTOOLS_LOG_LEVEL": "ERROR", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"},
+            ["debug", "info", "warning", "error", "exception"],
+        ),
         ({"AWS_LAMBDA_LOG_LEVEL": "ERROR"}, ["error", "exception"]),
+        ({"AWS_LAMBDA_LOG_LEVEL": "TRACE"}, ["debug", "info", "warning", "error", "exception"]),
+        ({"AWS_LAMBDA_LOG_LEVEL": "WARN"}, ["warning", "error", "exception"]),
         ({}, ["info", "warning", "error", "exception"]),
     ],
 )
-def test_log_level_comes_from_powertools_log_level(
+def test_log_level_comes_from_lambda_then_from_powertools(
     lines: Lines, monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: list[str]
 ):
     monkeypatch.delenv("POWERTOOLS_LOG_LEVEL", raising=False)
@@ -257,10 +263,8 @@ def test_instrument_puts_the_lambda_context_on_every_line_and_cold_start_only_fi
         assert line["function_name"] == context.function_name
         assert line["function_arn"] == context.invoked_function_arn
         assert line["function_request_id"] == context.aws_request_id
-        # Powertools writes the memory size as a number; this module writes it as a string.
-        assert line["function_memory_size"] == int(
-            context.memory_limit_in_mb
-        )  # a number, as Powertools writes it
+        # As Powertools: the context's value as given (a string in Lambda's Python runtime).
+        assert line["function_memory_size"] == context.memory_limit_in_mb == "256"
     assert first["cold_start"] is True
     assert second["cold_start"] is False
     assert first["function_request_id"] != second["function_request_id"]
@@ -414,7 +418,7 @@ def handler(event, context):
     return {}
 
 context = types.SimpleNamespace(
-    function_name="child-fn", memory_limit_in_mb=128, aws_request_id="req-child",
+    function_name="child-fn", memory_limit_in_mb="128", aws_request_id="req-child",
     invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:child-fn",
 )
 instrument(handler)({}, context)
@@ -454,3 +458,23 @@ instrument(handler)({}, context)
     assert document["service"] == "child-service"
     assert units == {"ChildMetric": "Count"}
     assert values == {"ChildMetric": [7.0]}
+
+
+def test_a_metric_with_more_than_100_values_is_split_across_documents(lines: Lines):
+    metrics = Metrics(namespace="Test", service="svc")
+    for value in range(150):
+        metrics.add_metric(name="Seen", unit=MetricUnit.Count, value=value)
+    metrics.add_metric(name="Other", unit=MetricUnit.Count, value=1)
+    metrics.flush()
+    first, second = lines()
+    assert (first["Seen"], first["Other"]) == ([float(v) for v in range(100)], 1.0)
+    assert second["Seen"] == [float(v) for v in range(100, 150)]
+    assert [m["Name"] for m in second["_aws"]["CloudWatchMetrics"][0]["Metrics"]] == ["Seen"]
+
+
+def test_metrics_disabled_prints_nothing(lines: Lines, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    metrics = Metrics(namespace="Test", service="svc")
+    metrics.add_metric(name="Seen", unit=MetricUnit.Count, value=1)
+    metrics.flush()
+    assert lines() == []
