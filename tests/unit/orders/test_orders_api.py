@@ -105,6 +105,19 @@ def test_unknown_product_is_422_naming_it(tables):
     assert items_of_type(tables[0], "ORDER") == []
 
 
+def test_one_unknown_product_is_422_naming_it(tables):
+    status, problem, _ = call(
+        api.handler, "POST", "/orders", body=order_body((BEANS, 1), ("no-such-thing", 1))
+    )
+    assert (status, problem["productIds"]) == (422, ["no-such-thing"])
+
+
+def test_an_order_may_take_the_whole_stock(tables, products):
+    status, _, _ = call(api.handler, "POST", "/orders", body=order_body((GRINDER, products[GRINDER].stock)))
+    assert status == 201
+    assert stock_of(tables[0], GRINDER) == 0
+
+
 def lines(count: int, quantity: int = 1) -> list[dict[str, Any]]:
     return [{"productId": f"p-{n}", "quantity": quantity} for n in range(count)]
 
@@ -228,6 +241,18 @@ def test_an_expired_idempotency_key_creates_a_new_order(tables):
     headers = {"Idempotency-Key": "old-key"}
     _, first, _ = call(app.resolve, "POST", "/orders", body=order_body((BEANS, 1)), headers=headers)
     status, second, _ = call(app.resolve, "POST", "/orders", body=order_body((BEANS, 1)), headers=headers)
+    assert status == 201
+    assert second["orderId"] != first["orderId"]
+
+
+def test_an_idempotency_key_is_free_again_exactly_when_it_expires(tables):
+    now = [1_000_000]
+    service = OrdersService(OrdersRepository(tables[0]), epoch=lambda: now[0])
+    app = api.create_app(service)
+    headers = {"Idempotency-Key": "day-old-key"}
+    _, first, _ = call(app.resolve, "POST", "/orders", body=order_body((BEANS, 1)), headers=headers)
+    now[0] += 24 * 3600  # exactly when the key's record expires
+    status, second, _ = call(app.resolve, "POST", "/orders", body=order_body((BEANS, 2)), headers=headers)
     assert status == 201
     assert second["orderId"] != first["orderId"]
 

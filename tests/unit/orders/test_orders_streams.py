@@ -174,6 +174,10 @@ def test_capture_after_cancel_is_recorded_then_refunded_once(pipeline, products)
     order = pipeline.order(order_id)
     assert (order["status"], order["payment"]["status"]) == ("CANCELLED", "REFUNDED")
     assert stock_of(pipeline.orders_table, BEANS) == products[BEANS].stock  # released once, by the cancel
+    # The payments table, not the provider's memory, says it is refunded: a fresh process refunds nothing.
+    forgetful = Pipeline(pipeline.orders_table, pipeline.payments_table)
+    forgetful.process_payment(cancelled_captured)
+    assert forgetful.provider.refunds == []
 
 
 def test_refund_after_cancelling_a_paid_order(pipeline):

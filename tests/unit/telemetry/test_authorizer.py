@@ -59,7 +59,14 @@ def test_malformed_headers_are_denied(table, header):
 
 
 @pytest.mark.parametrize(
-    "method_arn", [None, "", "arn:aws:lambda:us-east-1:1:function:x", "arn:aws:execute-api:r:a:"]
+    "method_arn",
+    [
+        None,
+        "",
+        "arn:aws:lambda:us-east-1:1:function:x",
+        "arn:aws:lambda:us-east-1:123:abc/prod/GET/x",  # shaped like a method ARN, but not execute-api's
+        "arn:aws:execute-api:r:a:",
+    ],
 )
 def test_malformed_method_arns_are_denied(table, method_arn):
     token = register("d-1")

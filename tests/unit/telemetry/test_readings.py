@@ -60,6 +60,7 @@ def test_a_valid_batch_parses_into_exact_decimals():
         (good(value=1e-101), "/readings/0/value", "between"),
         (good(value=10**101), "/readings/0/value", "between"),
         (good(value=10**40 + 1), "/readings/0/value", "38 significant digits"),
+        (good(value=10**38 + 1), "/readings/0/value", "38 significant digits"),  # 39: one too many
         (good(ts=float(NOW)), "/readings/0/ts", "integer"),
         (good(ts=str(NOW)), "/readings/0/ts", "integer"),
         (good(ts=True), "/readings/0/ts", "integer"),
