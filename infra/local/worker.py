@@ -49,11 +49,14 @@ class LambdaContext:
         return max(0, int(self._deadline_epoch_ms - time.time() * 1000))
 
 
-def _error(kind: str, error: BaseException) -> dict[str, Any]:
+def _error(kind: str, error: BaseException, message: str | None = None) -> dict[str, Any]:
+    """An error as Lambda's Python runtime reports it: its type (or the runtime's ``kind``), its message,
+    and the stack of the function's own frames, this worker's left out."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename != __file__]
     return {
         "errorType": kind or type(error).__name__,
-        "errorMessage": str(error),
-        "stackTrace": traceback.format_exception(error)[-6:],
+        "errorMessage": message or str(error),
+        "stackTrace": traceback.format_list(frames),
     }
 
 
@@ -69,15 +72,25 @@ def main() -> None:
     started = time.perf_counter()
     handler = None
     init_error = None
+    # As the runtime: "a/b.handler" names module a.b; only an ImportError is Runtime.ImportModuleError,
+    # any other exception raised while importing is reported as itself.
     try:
-        handler = getattr(importlib.import_module(module_name), function_name, None)
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as error:
+        init_error = _error(
+            "Runtime.ImportModuleError", error, f"Unable to import module '{module_name}': {error}"
+        )
+    except SyntaxError as error:
+        init_error = _error(
+            "Runtime.UserCodeSyntaxError", error, f"Syntax error in module '{module_name}': {error}"
+        )
+    except Exception as error:
+        init_error = _error("", error)
+    else:
+        handler = getattr(module, function_name, None)
         if handler is None:
             missing = AttributeError(f"Handler '{function_name}' missing on module '{module_name}'")
             init_error = _error("Runtime.HandlerNotFound", missing)
-    except SyntaxError as error:
-        init_error = _error("Runtime.UserCodeSyntaxError", error)
-    except Exception as error:
-        init_error = _error("Runtime.ImportModuleError", error)
     if init_error is not None:
         _log_error(init_error)
     init_ms = (time.perf_counter() - started) * 1000

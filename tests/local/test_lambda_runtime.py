@@ -295,6 +295,9 @@ def test_an_import_error_at_init_is_an_import_module_error_and_init_is_retried(m
     assert invocation.error is not None
     assert invocation.error["errorType"] == "Runtime.ImportModuleError"
     missing = "package_that_is_not_installed" if handler.startswith("broken") else "no_such_module"
+    assert invocation.error["errorMessage"].startswith(
+        f"Unable to import module '{handler.rpartition('.')[0]}': "
+    )
     assert missing in invocation.error["errorMessage"]
     assert invocation.cold_start_ms is not None
     logged = logs.wait_for(lambda r: r.get("level") == "ERROR")
@@ -327,6 +330,27 @@ def test_a_missing_handler_is_handler_not_found(make: Make):
     assert invocation.error is not None
     assert invocation.error["errorType"] == "Runtime.HandlerNotFound"
     assert "no_such_handler" in invocation.error["errorMessage"]
+
+
+def test_an_exception_raised_at_import_keeps_its_type_and_a_slash_names_a_package(make: Make, tmp_path: Path):
+    (tmp_path / "settings_check.py").write_text("import os\nos.environ['NOT_SET_ANYWHERE']\n")
+    runtime, _ = make("settings_check.handler", name="BadSettings", layers=(tmp_path,))
+    invocation = runtime.invoke({})
+    assert invocation.error is not None
+    assert (invocation.error["errorType"], invocation.error["errorMessage"]) == (
+        "KeyError",
+        "'NOT_SET_ANYWHERE'",
+    )
+    assert any("settings_check.py" in frame for frame in invocation.error["stackTrace"])
+    assert not any("worker.py" in frame for frame in invocation.error["stackTrace"])
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "mod.py").write_text("def handler(event, context):\n    return {'from': __name__}\n")
+    runtime, _ = make("pkg/mod.handler", name="Slashed", layers=(tmp_path,))
+    invocation = runtime.invoke({})
+    assert invocation.ok, invocation.error
+    assert invocation.result == {"from": "pkg.mod"}
 
 
 def test_code_that_does_not_parse_is_a_user_code_syntax_error(make: Make, tmp_path: Path):
