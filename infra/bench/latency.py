@@ -64,13 +64,7 @@ class Scenario:
         self.device = system.register_device(hours_back=30)
         self.single = system.register_device(hours_back=30)
         self.uncached = system.register_device(hours_back=30)
-        system.request(
-            system.operator(),
-            "PUT",
-            f"/devices/{self.device.device_id}/rules",
-            json={"rules": [{"metric": "temperature", "op": "gt", "threshold": 29}]},
-            expect=200,
-        )
+        system.alert_above(self.device, 29)
 
     def routes(self) -> list[Route]:
         s, n, m = self.system, self.samples, self.operator_samples

@@ -341,6 +341,13 @@ class BenchSystem:
         )
         return Device(self, device_id, str(response.json()["token"]), hours_back)
 
+    def alert_above(self, device: Device, threshold: float) -> None:
+        """Give ``device`` one rule: temperature above ``threshold`` alerts."""
+        rules = [{"metric": "temperature", "op": "gt", "threshold": threshold}]
+        self.request(
+            self.operator(), "PUT", f"/devices/{device.device_id}/rules", json={"rules": rules}, expect=200
+        )
+
     # -- orders helpers -------------------------------------------------------------------------
 
     def place_order(self, client: httpx.Client) -> tuple[str, float]:

@@ -96,13 +96,7 @@ def _telemetry(
     system: BenchSystem, proxy: MeteringProxy | None, requests: int, per_request: int, drain_every: int
 ) -> Pass:
     device = system.register_device()
-    system.request(
-        system.operator(),
-        "PUT",
-        f"/devices/{device.device_id}/rules",
-        json={"rules": [{"metric": "temperature", "op": "gt", "threshold": 80}]},
-        expect=200,
-    )
+    system.alert_above(device, 80)
     system.drain()
     run = Pass(system, "telemetry", proxy)
     for request in range(requests):
