@@ -1,8 +1,9 @@
 """Cold starts: a fresh execution environment's time from starting its process to the end of its
 first invoke, for every function, side by side with a floor function that only imports boto3 and
-creates a DynamoDB client (infra/bench/floor/). Two reference functions are measured the same way:
-the floor plus Powertools' REST resolver with validation (and a pydantic model), and the floor plus
-Powertools' batch processor: what "a plain Powertools function" costs on this machine.
+creates a DynamoDB client (infra/bench/floor/). Three reference functions are measured the same way:
+the floor plus Powertools' REST resolver with validation (and a pydantic model), the floor plus that
+pydantic model alone, and the floor plus Powertools' batch processor: what "a plain Powertools
+function" costs on this machine, and how much of the resolver's cost is pydantic's.
 
 Each function's ratio is its median over the median of all the phase's floor runs. Both run in the
 runtime's own worker (``python -I``, task root then layers on the import path,
@@ -73,6 +74,12 @@ _ONE_RECORD = {
 REFERENCES: dict[str, tuple[str, str, dict[str, Any], str]] = {
     "powertools REST resolver with validation": (
         "bench_reference_api.handler",
+        "orders.api",
+        _GET_ITEMS,
+        "api",
+    ),
+    "pydantic response model without powertools": (
+        "bench_reference_pydantic.handler",
         "orders.api",
         _GET_ITEMS,
         "api",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.bench.coldstart import REFERENCES
 from infra.local.assembly import load_assembly
 from infra.local.synth import synthesize
 
@@ -59,6 +60,10 @@ def test_a_quick_run_writes_every_figure_with_sane_values(tmp_path):
         assert positive(cold["initMs"], 30_000), name
         assert positive(cold["floorMs"], 30_000), name
         assert cold["ratio"] == pytest.approx(cold["initMs"] / cold["floorMs"], rel=0.01), name
+        assert 0.2 < cold["ratio"] < 20, name
+    assert set(results["coldStartReferences"]) == set(REFERENCES)
+    for name, cold in results["coldStartReferences"].items():
+        assert positive(cold["initMs"], 30_000), name
         assert 0.2 < cold["ratio"] < 20, name
 
     routes = {  # every route a function serves (CORS preflights are the gateway's own)
