@@ -9,20 +9,10 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from pydantic import BaseModel
+from bench_reference_models import Item, Items
 
 client = boto3.client("dynamodb", endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL") or None)
 app = APIGatewayRestResolver(enable_validation=True)
-
-
-class Item(BaseModel):
-    item_id: str
-    name: str
-    stock: int
-
-
-class Items(BaseModel):
-    items: list[Item]
 
 
 @app.get("/items")

@@ -9,19 +9,9 @@ import os
 from typing import Any
 
 import boto3
-from pydantic import BaseModel
+from bench_reference_models import Item, Items
 
 client = boto3.client("dynamodb", endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL") or None)
-
-
-class Item(BaseModel):
-    item_id: str
-    name: str
-    stock: int
-
-
-class Items(BaseModel):
-    items: list[Item]
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
