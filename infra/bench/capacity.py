@@ -20,7 +20,10 @@ included), with two exceptions:
   item read back) alone to a scratch copy of its table (same keys and indexes, no stream) and
   doubles what DynamoDB Local charges for that;
 - it reports nothing for a failed conditional write, which AWS bills as a write: those are counted
-  apart, in ``failed_writes``.
+  apart, in ``failed_writes``;
+- it bills a ``BatchGetItem`` only for the items it found, where DynamoDB reads each requested key
+  as its own ``GetItem`` and bills a key with no item the minimum (half a unit, one if consistent),
+  as DynamoDB Local itself does for ``GetItem``: :func:`billed_consumption` adds those.
 """
 
 from __future__ import annotations
@@ -69,6 +72,21 @@ def _table_short_name(table_name: str) -> str:
 def _units(consumed: Any) -> float:
     entries = [consumed] if isinstance(consumed, Mapping) else (consumed or [])
     return float(sum(entry.get("CapacityUnits", 0.0) for entry in entries))
+
+
+def billed_consumption(operation: str, params: Mapping[str, Any], answer: Mapping[str, Any]) -> Any:
+    """``answer``'s ``ConsumedCapacity``, with what DynamoDB Local leaves out of a ``BatchGetItem``
+    added: the minimum read for each requested key that is neither answered nor left unprocessed."""
+    consumed = answer.get("ConsumedCapacity")
+    if operation != "BatchGetItem":
+        return consumed
+    missing_units = 0.0
+    for table, request in params.get("RequestItems", {}).items():
+        found = len(answer.get("Responses", {}).get(table, []))
+        unprocessed = len(answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", []))
+        missing = len(request.get("Keys", [])) - found - unprocessed
+        missing_units += max(missing, 0) * (1.0 if request.get("ConsistentRead") else 0.5)
+    return {"CapacityUnits": _units(consumed) + missing_units}
 
 
 class CapacityLedger:
@@ -143,7 +161,9 @@ class CapacityMeter(CapacityLedger):
 
     def _after(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
         failed = parsed.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-        self.record(model.name, self._params, parsed.get("ConsumedCapacity"), failed=failed)
+        self.record(
+            model.name, self._params, billed_consumption(model.name, self._params, parsed), failed=failed
+        )
 
     def _error(self, **_: Any) -> None:
         """A call that never got an answer (connection error): nothing was consumed."""
@@ -238,7 +258,7 @@ class MeteringProxy:
                 except ValueError:
                     parsed = {}
                 failed = str(parsed.get("__type", "")).endswith("ConditionalCheckFailedException")
-                consumed = parsed.get("ConsumedCapacity")
+                consumed = billed_consumption(operation, params, parsed)
                 if status == 200 and operation == "TransactWriteItems":
                     consumed = {"CapacityUnits": self._transaction_units(params["TransactItems"], headers)}
                     with proxy._lock:

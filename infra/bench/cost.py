@@ -10,12 +10,13 @@ Prices (us-east-1, on-demand) are those of the project's handbook (anchors.md, k
   per request (at most once).
 - Lambda duration: each invoke billed per started millisecond of its measured duration (a warm
   environment's), at the function's memory from the template, at the arm64 price. Init is billed too
-  (since 2025-08-01): each function's measured init (process start to handler imported) is added to
-  an assumed share of its invokes, ``coldStartFraction``.
+  (since 2025-08-01): what each function's measured cold start (process start to the end of its first
+  invoke) takes beyond a warm invoke is added to an assumed share of its invokes, ``coldStartFraction``.
 - DynamoDB: the write and read units DynamoDB Local reported for the workload; a failed conditional
   write (not reported by DynamoDB Local, billed by AWS) counts one write unit.
-- CloudWatch Logs: the bytes each function wrote (its own lines and the platform's report line) and
-  the API's access log line per request, rendered from the stage's format.
+- CloudWatch Logs: the bytes each function wrote (its own lines, and the platform's start and report
+  lines per invoke, written locally as Lambda writes them in the JSON log format) and the API's access
+  log line per request, rendered from the stage's format.
 
 Not included: CloudWatch custom metrics (billed per metric per month, not per request), X-Ray traces
 (sampled), data transfer, and storage (rollups and TTL'd raw readings are a few KB per device-day).
@@ -55,7 +56,7 @@ class FunctionUse:
     billed_ms: float  # per invocation
     memory_mb: int
     log_bytes: float  # per invocation
-    init_ms: float  # per cold start
+    init_ms: float  # what a cold start bills beyond a warm invoke: the init and a slower first invoke
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def unit_of_work(
                 billed_ms=billed,
                 memory_mb=use["memoryMB"],
                 log_bytes=use["logBytes"] / observed if observed else 0.0,
-                init_ms=max(0.0, cold.get("initMs", 0.0) - cold.get("firstInvokeMs", 0.0)),
+                init_ms=max(0.0, cold.get("initMs", 0.0) - billed) if cold else 0.0,
             )
         )
     # Units a function spent are scaled with its invocations when those are modelled (the authorizer).

@@ -516,7 +516,9 @@ function (`infra/bench/capacity.py`; the integration tests use the same ledger t
 hook). DynamoDB Local prices items as DynamoDB does (1 KB per write unit, the larger of the item before
 and after; 4 KB per read unit, half for eventually consistent reads; index writes included), except
 transactions, which it prices by the items' total size: the proxy re-prices each item of a transaction
-as twice its own write, as DynamoDB does. Failed conditional writes
+as twice its own write, as DynamoDB does; and a `BatchGetItem`'s keys with no item, which DynamoDB bills
+the minimum read each (as a `GetItem` of a missing item) and DynamoDB Local does not: the proxy adds
+them. Failed conditional writes
 (billed by AWS, not reported locally) counted in this run: {results["workloads"]["telemetry"]["failedConditionalWrites"]}
 (telemetry), {results["workloads"]["orders"]["failedConditionalWrites"]} (orders).
 
@@ -566,12 +568,14 @@ How each line is made (`infra/bench/cost.py`):
   at the function's memory from the template, at the arm64 price. The durations were measured here
   (x86-64, Python {m["python"]}), not on Lambda's arm64 with its memory-proportional CPU share, so
   this line is indicative; it is a small share of the total either way.
-- **Lambda init**: Lambda bills the init phase since 2025-08-01. Each function's measured init
-  (cold start minus its first invoke) is added to an assumed **{cold_fraction:.0%} of invokes**
+- **Lambda init**: Lambda bills the init phase since 2025-08-01. What each function's measured cold
+  start takes beyond a warm invoke (the init, and a slower first invoke) is added to an assumed
+  **{cold_fraction:.0%} of invokes**
   (`--cold-start-fraction`): a function serving steady traffic rarely starts cold.
 - **DynamoDB**: the units measured above; failed conditional writes at one write unit each.
-- **Logs**: the bytes each function wrote in the workload (its own lines and the platform's report
-  line) plus one API Gateway access log line per request, rendered from the stage's access log format.
+- **Logs**: the bytes each function wrote in the workload (its own lines, and the platform's start and
+  report lines per invoke, which the local runtime writes as Lambda does in the JSON log format) plus
+  one API Gateway access log line per request, rendered from the stage's access log format.
 - **Naive designs**: *one item per reading* is this design with the stored readings priced at one
   write unit per reading (an item under 1 KB costs a write unit; everything else as measured).
   *One reading per request* is measured: the same device rate sending one reading per request

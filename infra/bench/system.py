@@ -91,7 +91,7 @@ class Window:
 
 class LogTap:
     """The runtime's log sink: counts the bytes each function would send to CloudWatch Logs (its
-    own lines and the platform's report lines) and keeps the platform reports. The event source
+    own lines and the platform's start and report lines) and keeps the platform reports. The event source
     mappings' own lines (``esm.*``) are the emulator's and are not counted."""
 
     def __init__(self, names: dict[str, str] | None = None) -> None:
@@ -114,7 +114,8 @@ class LogTap:
             self.log_bytes[name] += len(line.encode()) + 1
             self.log_lines[name] += 1
             if kind == "platform.report":
-                self.reports.append(Report(name, float(record["durationMs"]), "initDurationMs" in record))
+                metrics = record["record"]["metrics"]
+                self.reports.append(Report(name, float(metrics["durationMs"]), "initDurationMs" in metrics))
 
     def mark(self) -> Mark:
         with self._lock:

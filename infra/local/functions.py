@@ -43,6 +43,14 @@ class Invocation:
         return self.error is None
 
 
+def platform_line(kind: str, record: Mapping[str, Any]) -> str:
+    """A system log line as Lambda writes it for a function with the JSON log format: its size is
+    what the cost model bills as log bytes, so it carries the same fields."""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    return json.dumps({"time": stamp, "type": kind, "record": dict(record)})
+
+
 def print_log(function_name: str, line: str) -> None:
     """One structured line per log line, tagged with the function's name."""
     try:
@@ -168,11 +176,19 @@ class FunctionRuntime:
                 worker.fresh = False
                 init_ms = float(init.get("init", {}).get("durationMs", 0.0))
                 self.cold_starts += 1
+                init_error = init.get("init", {}).get("error") or init.get("error")
                 self.log(
                     self.spec.name,
-                    json.dumps({"type": "platform.initReport", "initDurationMs": round(init_ms, 2)}),
+                    platform_line(
+                        "platform.initReport",
+                        {
+                            "initializationType": "on-demand",
+                            "phase": "init",
+                            "status": "error" if init_error else "success",
+                            "metrics": {"durationMs": round(init_ms, 2)},
+                        },
+                    ),
                 )
-                init_error = init.get("init", {}).get("error") or init.get("error")
                 if init_error:
                     self._discard(worker)
                     cold_ms = (time.monotonic() - worker.started) * 1000
@@ -184,6 +200,10 @@ class FunctionRuntime:
                 "event": event,
                 "deadlineEpochMs": (time.time() + self.spec.timeout_s) * 1000,
             }
+            self.log(
+                self.spec.name,
+                platform_line("platform.start", {"requestId": request_id, "version": "$LATEST"}),
+            )
             try:
                 assert worker.process.stdin is not None
                 worker.process.stdin.write(json.dumps(request) + "\n")
@@ -203,8 +223,9 @@ class FunctionRuntime:
                 message = f"Task timed out after {deadline_s:.2f} seconds"
                 self.log(
                     self.spec.name,
-                    json.dumps({"type": "platform.timeout", "requestId": request_id, "message": message}),
+                    platform_line("platform.timeout", {"requestId": request_id, "message": message}),
                 )
+                self._report(request_id, elapsed_ms, init_ms, None, "timeout")
                 return Invocation(
                     request_id,
                     error={"errorType": "Sandbox.Timedout", "errorMessage": message},
@@ -217,19 +238,24 @@ class FunctionRuntime:
             else:
                 self._checkin(worker)
             duration_ms = float(answer.get("durationMs", elapsed_ms))
-            report = {
-                "type": "platform.report",
-                "requestId": request_id,
-                "durationMs": round(duration_ms, 2),
-                "billedDurationMs": int(duration_ms) + 1,
-                "memorySizeMB": self.spec.memory_mb,
-                "maxMemoryUsedMB": answer.get("maxMemoryUsedMB"),
-                **({"initDurationMs": round(init_ms, 2)} if init_ms is not None else {}),
-            }
-            self.log(self.spec.name, json.dumps(report))
+            status = "error" if answer.get("error") else "success"
+            self._report(request_id, duration_ms, init_ms, answer.get("maxMemoryUsedMB"), status)
             return Invocation(
                 request_id, answer.get("result"), answer.get("error"), duration_ms, init_ms, cold_start_ms
             )
+
+    def _report(
+        self, request_id: str, duration_ms: float, init_ms: float | None, memory_mb: Any, status: str
+    ) -> None:
+        metrics = {
+            "durationMs": round(duration_ms, 2),
+            "billedDurationMs": int(duration_ms) + 1,
+            "memorySizeMB": self.spec.memory_mb,
+            "maxMemoryUsedMB": memory_mb,
+            **({"initDurationMs": round(init_ms, 2)} if init_ms is not None else {}),
+        }
+        record = {"requestId": request_id, "metrics": metrics, "status": status}
+        self.log(self.spec.name, platform_line("platform.report", record))
 
     def _checkout(self) -> _Worker:
         with self._lock:

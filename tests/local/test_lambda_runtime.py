@@ -195,11 +195,20 @@ def test_first_invoke_is_a_cold_start_and_the_next_reuses_the_same_process(make:
     assert warm.cold_start_ms is None
     assert (runtime.cold_starts, runtime.invocations) == (1, 2)
     assert runtime.warm_environments() == 1
-    reports = [r for r in logs.records() if r.get("type") == "platform.report"]
+    # Lambda's own lines, in its JSON log format: a start and a report per invoke, an init report per cold start.
+    starts = [r["record"] for r in logs.records() if r.get("type") == "platform.start"]
+    assert [r["requestId"] for r in starts] == [cold.request_id, warm.request_id]
+    reports = [r["record"] for r in logs.records() if r.get("type") == "platform.report"]
     assert [r["requestId"] for r in reports] == [cold.request_id, warm.request_id]
-    assert "initDurationMs" in reports[0]
-    assert "initDurationMs" not in reports[1]
-    assert [r for r in logs.records() if r.get("type") == "platform.initReport"] != []
+    assert [r["status"] for r in reports] == ["success", "success"]
+    assert reports[0]["metrics"]["initDurationMs"] == pytest.approx(cold.init_ms, abs=0.01)
+    assert "initDurationMs" not in reports[1]["metrics"]
+    assert reports[1]["metrics"]["billedDurationMs"] == int(warm.duration_ms) + 1
+    init_reports = [r["record"] for r in logs.records() if r.get("type") == "platform.initReport"]
+    assert [r["status"] for r in init_reports] == ["success"]
+    assert all(
+        isinstance(r.get("time"), str) and r["time"].endswith("Z") for r in logs.records() if "record" in r
+    )
     assert all(name == "test-lambda-Warm" for name, _ in logs.lines)
 
 
@@ -222,7 +231,11 @@ def test_timeout_is_enforced_and_the_environment_is_replaced(make: Make):
     assert 0.9 <= waited < 2.5
     assert not alive(old_pid), "a timed-out environment is killed"
     timeout_log = logs.wait_for(lambda r: r.get("type") == "platform.timeout")
-    assert timeout_log["requestId"] == timed_out.request_id
+    assert timeout_log["record"]["requestId"] == timed_out.request_id
+    timeout_report = logs.wait_for(
+        lambda r: r.get("type") == "platform.report" and r["record"]["requestId"] == timed_out.request_id
+    )
+    assert timeout_report["record"]["status"] == "timeout"
     # What the function printed before it was stopped is in its log (Lambda's runtime writes unbuffered).
     assert ("test-lambda-Sleepy", "napping 5s") in logs.lines
 

@@ -8,6 +8,7 @@ from commons import dynamodb
 from commons.dynamodb import batch_write, condition_raises, decode_cursor, encode_cursor, serialize
 from commons.errors import Conflict
 from commons.streams import decode_image, event_name
+from infra.bench.capacity import CapacityMeter
 from tests.unit.shared.test_dynamodb import FlakyBatchClient, put, scan_keys
 from tests.unit.shared.test_streams_identity_observability import Order
 from tests.unit.telemetry.support import create_table
@@ -92,3 +93,18 @@ def test_real_stream_records_decode_into_models(table, dynamodb_local):
     modify = records[1]
     assert decode_image(modify, "OldImage", Order) == Order(pk="o1", status="PENDING", total=5)
     assert decode_image(modify, "NewImage", Order) == Order(pk="o1", status="PAID", total=5)
+
+
+def test_a_batch_get_is_billed_for_every_key_asked_even_those_with_no_item(table):
+    """DynamoDB reads each key of a BatchGetItem as its own GetItem and bills a missing item the
+    minimum; DynamoDB Local bills only what it found, so the benchmarks' meter adds the rest."""
+    dynamodb.client().put_item(TableName=table, Item=serialize({"pk": "here", "sk": "v"}))
+    keys = [serialize({"pk": pk, "sk": "v"}) for pk in ("here", "gone-1", "gone-2")]
+    with CapacityMeter(dynamodb.client()) as meter:
+        dynamodb.client().batch_get_item(RequestItems={table: {"Keys": keys}})
+        local = dynamodb.client().batch_get_item(
+            RequestItems={table: {"Keys": keys, "ConsistentRead": True}}, ReturnConsumedCapacity="TOTAL"
+        )
+    assert local["ConsumedCapacity"][0]["CapacityUnits"] == 1.0, "DynamoDB Local bills the found item only"
+    # eventually consistent: 3 keys x 0.5; strongly consistent: 3 keys x 1
+    assert meter.read_units["BatchGetItem"] == 1.5 + 3.0
