@@ -65,7 +65,7 @@ test: setup lint unit integration infra-test local-test ## Everything CI runs: l
 bench: setup ## Benchmarks and the cost model: .bench/results.json and docs/performance.md
 	$(PY) -m infra.bench
 
-up: setup ## Run the whole system locally on 127.0.0.1:$${PORT:-3000} until Ctrl-C
+up: setup ## Run the whole system locally on 127.0.0.1:3000 (PORT=... for another) until Ctrl-C
 	$(PY) -m infra.local --port $(PORT)
 
 synth: setup ## Synthesize every stack into cdk.out/ (offline)

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from clients.config import DEFAULT_LOCAL_URL, ConfigError
+from clients.config import DEFAULT_LOCAL_URL, LOCAL_ENV, USE_LOCAL, ConfigError
 from clients.http import ApiError, ClientError
 
 
@@ -19,12 +19,17 @@ class UsageError(Exception):
 
 
 def add_local_argument(parser: argparse.ArgumentParser) -> None:
-    """``--local [URL]``: fill in whatever configuration is missing from a local runtime."""
-    parser.add_argument(
+    """``--local`` or ``--local-url URL``: fill in whatever configuration is missing from a local runtime.
+    ``--local`` takes no value, so ``--local products`` is the command ``products`` on the local runtime."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
         "--local",
-        nargs="?",
-        const=DEFAULT_LOCAL_URL,
-        help=f"fill in whatever is missing from a local runtime (default {DEFAULT_LOCAL_URL}; or LOCAL_RUNTIME_URL)",
+        action="store_const",
+        const=USE_LOCAL,
+        help=f"fill in whatever is missing from the local runtime at {LOCAL_ENV} (default {DEFAULT_LOCAL_URL})",
+    )
+    where.add_argument(
+        "--local-url", dest="local", metavar="URL", help="the same, from the local runtime at URL"
     )
 
 

@@ -5,7 +5,7 @@ Each value is taken from the first place that has it:
 1. an explicit flag (``--url``, ``--api-key``, ``--token``, ...);
 2. an environment variable (``ORDERS_API_URL``, ``ORDERS_API_KEY``, ``ORDERS_TOKEN``, ``TELEMETRY_API_URL``,
    ``FLEET_API_KEY``, ``OPERATOR_API_KEY``, ``TELEMETRY_TOKEN``, ``DEVICE_TOKEN``);
-3. a local runtime, when one is named (``--local [URL]`` or ``LOCAL_RUNTIME_URL``): its base URLs and API
+3. a local runtime, when one is named (``--local``, ``--local-url URL`` or ``LOCAL_RUNTIME_URL``): its base URLs and API
    keys from ``GET /_local/session`` and a token minted by ``GET /_local/token?sub=&groups=``.
 
 Against a deployed stack, set 1 or 2 from the stack's outputs and a Cognito token; nothing else changes.
@@ -23,6 +23,7 @@ import httpx
 
 DEFAULT_LOCAL_URL = "http://127.0.0.1:3000"
 LOCAL_ENV = "LOCAL_RUNTIME_URL"
+USE_LOCAL = ""  # ``--local``: the local runtime at LOCAL_RUNTIME_URL, else DEFAULT_LOCAL_URL
 
 
 class ConfigError(Exception):
@@ -78,7 +79,7 @@ class LocalRuntime:
         try:
             return response.json()
         except ValueError:
-            # Whatever answers there is not a local runtime: the --local URL is what needs fixing.
+            # Whatever answers there is not a local runtime: the --local-url or LOCAL_RUNTIME_URL is what needs fixing.
             raise ConfigError(
                 f"{self.origin}{path} answered something that is not JSON ({response.text[:80]!r});"
                 " is it a local runtime?"
@@ -107,7 +108,8 @@ class LocalRuntime:
 
 
 def local_runtime(local: str | None, env: Mapping[str, str]) -> LocalRuntime | None:
-    origin = local or env.get(LOCAL_ENV)
+    """``local`` is a URL, ``USE_LOCAL``, or None (then only ``LOCAL_RUNTIME_URL`` names one)."""
+    origin = local or env.get(LOCAL_ENV) or (DEFAULT_LOCAL_URL if local == USE_LOCAL else None)
     return LocalRuntime(origin) if origin else None
 
 

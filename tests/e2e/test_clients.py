@@ -171,7 +171,7 @@ def test_a_short_simulator_run_stores_every_reading_once(system: System):
 
 
 def test_the_command_lines_against_the_local_runtime(system: System, capsys):
-    local = ["--local", origin(system)]
+    local = ["--local-url", origin(system)]
     assert storefront.main([*local, "products"]) == 0
     products = json.loads(capsys.readouterr().out)["items"]
     assert {p["productId"] for p in products} >= {"travel-mug", "burr-grinder"}
@@ -207,7 +207,7 @@ def cli(main: CommandLine, capsys: pytest.CaptureFixture[str], *argv: str) -> tu
 
 
 def test_the_storefront_command_line_lists_cancels_waits_and_fulfils(system: System, capsys):
-    local = ["--local", origin(system)]
+    local = ["--local-url", origin(system)]
     customer = [*local, "--user", f"cli-{uuid.uuid4().hex[:6]}"]
 
     def shop(*argv: str) -> Any:
@@ -298,7 +298,7 @@ def test_the_storefront_command_line_configured_only_through_the_environment(
 def test_the_fleet_command_line_sets_rules_and_reads_device_aggregates_and_alerts(
     system: System, capsys, tmp_path: Path
 ):
-    local = ["--local", origin(system)]
+    local = ["--local-url", origin(system)]
 
     def fleet_cli(*argv: str) -> Any:
         code, out, err = cli(fleet.main, capsys, *local, *argv)
@@ -385,7 +385,7 @@ def test_the_fleet_command_line_sets_rules_and_reads_device_aggregates_and_alert
 
 
 def test_the_fleet_command_line_simulates_a_small_fleet(system: System, capsys):
-    local = ["--local", origin(system)]
+    local = ["--local-url", origin(system)]
     code, summary, err = cli(
         fleet.main,
         capsys,

@@ -7,7 +7,18 @@ import re
 import httpx
 import pytest
 
-from clients.config import DEVICE, OPERATOR, STOREFRONT, ConfigError, LocalRuntime, resolve
+from clients import fleet, storefront
+from clients.config import (
+    DEFAULT_LOCAL_URL,
+    DEVICE,
+    OPERATOR,
+    STOREFRONT,
+    USE_LOCAL,
+    ConfigError,
+    LocalRuntime,
+    local_runtime,
+    resolve,
+)
 
 SESSION = {
     "apis": {"orders": "http://local:3000/orders/dev", "telemetry": "http://local:3000/telemetry/dev"},
@@ -129,3 +140,28 @@ def test_an_unreachable_runtime_is_a_clear_config_error():
     assert runtime.health() is False
     with pytest.raises(ConfigError, match=re.escape("no local runtime at http://127.0.0.1:9")):
         resolve(STOREFRONT, local=runtime, env={})
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        ((storefront, ["--local", "products"]), "products"),
+        ((fleet, ["--local", "alerts", "dev-1"]), "alerts"),
+        ((fleet, ["--local", "register", "--name", "boiler room"]), "register"),
+    ],
+)
+def test_local_takes_no_value_so_the_command_after_it_stays_the_command(argv, command):
+    module, args = argv
+    parsed = module.build_parser().parse_args(args)
+    assert (parsed.command, parsed.local) == (command, USE_LOCAL)
+    named = module.build_parser().parse_args(["--local-url", "http://127.0.0.1:4000", *args[1:]])
+    assert (named.command, named.local) == (command, "http://127.0.0.1:4000")
+
+
+def test_which_local_runtime_each_way_of_naming_one_reaches():
+    env = {"LOCAL_RUNTIME_URL": "http://127.0.0.1:5000"}
+    assert local_runtime(None, {}) is None
+    assert local_runtime(None, env).origin == "http://127.0.0.1:5000"
+    assert local_runtime(USE_LOCAL, {}).origin == DEFAULT_LOCAL_URL
+    assert local_runtime(USE_LOCAL, env).origin == "http://127.0.0.1:5000"
+    assert local_runtime("http://127.0.0.1:4000", env).origin == "http://127.0.0.1:4000"
