@@ -67,9 +67,12 @@ class FunctionSpec:
 class AuthorizerSpec:
     logical_id: str
     type: str  # COGNITO_USER_POOLS | TOKEN | REQUEST
-    identity_header: str
+    identity_header: str  # COGNITO_USER_POOLS and TOKEN: the header the token comes in
     function: str | None
     ttl_s: int
+    # REQUEST: every identity source as the template gives it ("method.request.header.X-Device",
+    # "method.request.querystring.site", "stageVariables.name", "context.identity.sourceIp")
+    identity_sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ class ApiSpec:
     gateway_response_headers: dict[str, dict[str, str]] = field(default_factory=dict)
     # Media types the API passes to functions base64-encoded (and decodes from them), e.g. "image/*"
     binary_media_types: tuple[str, ...] = ()
+    # The stage's variables, passed to functions as the event's stageVariables
+    stage_variables: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -253,9 +258,14 @@ def _apis(stack: str, template: Template) -> dict[str, ApiSpec]:
             name: AuthorizerSpec(
                 logical_id=name,
                 type=auth["Properties"]["Type"],
-                identity_header=auth["Properties"]["IdentitySource"].rsplit(".", 1)[-1],
+                identity_header=auth["Properties"].get("IdentitySource", "").rsplit(".", 1)[-1],
                 function=_key(stack, found_fn) if (found_fn := _authorizer_function(auth)) else None,
                 ttl_s=int(auth["Properties"].get("AuthorizerResultTtlInSeconds", 300)),
+                identity_sources=tuple(
+                    source.strip()
+                    for source in auth["Properties"].get("IdentitySource", "").split(",")
+                    if source.strip()
+                ),
             )
             for name, auth in authorizers.items()
             if logical_id(auth["Properties"]["RestApiId"]) == logical
@@ -316,6 +326,7 @@ def _apis(stack: str, template: Template) -> dict[str, ApiSpec]:
             binary_media_types=tuple(
                 unescape_tildes(media_type) for media_type in api["Properties"].get("BinaryMediaTypes", [])
             ),
+            stage_variables={str(k): str(v) for k, v in stage_props.get("Variables", {}).items()},
         )
     return found
 

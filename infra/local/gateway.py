@@ -22,7 +22,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -158,7 +158,9 @@ class _ApiState:
     method_buckets: dict[tuple[str, str, str], TokenBucket] = field(default_factory=dict)
     quotas: dict[tuple[str, str], Quota] = field(default_factory=dict)
     stage_buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
-    authorizer_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    authorizer_cache: dict[tuple[str, tuple[str, ...]], tuple[float, dict[str, Any]]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass
@@ -235,7 +237,9 @@ class Gateway:
         started = time.time()
         try:
             state, route, path, path_params = self._match(request)
-            authorizer_context = await self._authorize(state, route, request, path)
+            authorizer_context = await self._authorize(
+                state, route, request, path, path_params, request_id, started
+            )
             key = self._check_api_key(state, route, request)
             self._throttle(state, route, key)
             if route.mock is not None:  # API Gateway answers a MOCK integration (a CORS preflight) itself
@@ -285,11 +289,28 @@ class Gateway:
         return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{state.api_id}/{state.spec.stage}/{method}{path}"
 
     async def _authorize(
-        self, state: _ApiState, route: RouteSpec, request: Request, path: str
+        self,
+        state: _ApiState,
+        route: RouteSpec,
+        request: Request,
+        path: str,
+        path_params: dict[str, str],
+        request_id: str,
+        started: float,
     ) -> dict[str, Any] | None:
         if route.authorization_type == "NONE" or route.authorizer is None:
             return None
         authorizer = state.spec.authorizers[route.authorizer]
+        method_arn = self._method_arn(state, request.method, path)
+        if authorizer.type == "REQUEST":
+            # The request itself, as the function would get it but without a body; a missing or empty
+            # identity source is a 401 before any invoke.
+            fields = self._request_fields(request, state, route, path, path_params, None, request_id, started)
+            identity = _identity_values(authorizer.identity_sources, fields)
+            if identity is None:
+                raise Rejected(UNAUTHORIZED)
+            event = {"type": "REQUEST", "methodArn": method_arn, **fields}
+            return await self._lambda_authorizer(state, authorizer, identity, event, method_arn)
         token = request.headers.get(authorizer.identity_header)
         if not token:
             raise Rejected(UNAUTHORIZED)
@@ -299,19 +320,24 @@ class Gateway:
             except InvalidToken:
                 raise Rejected(UNAUTHORIZED) from None
             return {"claims": claims_as_api_gateway_passes_them(claims)}
-        return await self._lambda_authorizer(
-            state, authorizer, token, self._method_arn(state, request.method, path)
-        )
+        event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
+        return await self._lambda_authorizer(state, authorizer, (token,), event, method_arn)
 
     async def _lambda_authorizer(
-        self, state: _ApiState, authorizer: AuthorizerSpec, token: str, method_arn: str
+        self,
+        state: _ApiState,
+        authorizer: AuthorizerSpec,
+        identity: tuple[str, ...],
+        event: dict[str, Any],
+        method_arn: str,
     ) -> dict[str, Any]:
-        cache_key = (authorizer.logical_id, token)
+        """The authorizer's answer for ``identity`` (the token, or a REQUEST authorizer's identity
+        sources): cached per identity for the authorizer's TTL, as API Gateway caches it."""
+        cache_key = (authorizer.logical_id, identity)
         cached = state.authorizer_cache.get(cache_key)
         if cached and cached[0] > time.monotonic():
             result = cached[1]
         else:
-            event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
             invocation = await self._invoke(str(authorizer.function), event, INTEGRATION_TIMEOUT_S)
             if not invocation.ok:
                 message = str((invocation.error or {}).get("errorMessage", ""))
@@ -392,6 +418,24 @@ class Gateway:
         body = (
             (base64.b64encode(raw).decode() if is_base64 else raw.decode(errors="replace")) if raw else None
         )
+        event = self._request_fields(request, state, route, path, path_params, key, request_id, started)
+        if authorizer is not None:
+            event["requestContext"]["authorizer"] = authorizer
+        return {**event, "body": body, "isBase64Encoded": is_base64}
+
+    def _request_fields(
+        self,
+        request: Request,
+        state: _ApiState,
+        route: RouteSpec,
+        path: str,
+        path_params: dict[str, str],
+        key: ApiKey | None,
+        request_id: str,
+        started: float,
+    ) -> dict[str, Any]:
+        """The proxy event's fields but the body and the authorizer's context: what a REQUEST
+        authorizer is given too."""
         multi_headers: dict[str, list[str]] = {}
         for name, value in request.headers.items():
             multi_headers.setdefault(name, []).append(value)
@@ -423,7 +467,7 @@ class Gateway:
             "queryStringParameters": {n: v[-1] for n, v in multi_query.items()} or None,
             "multiValueQueryStringParameters": multi_query or None,
             "pathParameters": path_params or None,
-            "stageVariables": None,
+            "stageVariables": dict(state.spec.stage_variables) or None,
             "requestContext": {
                 "resourceId": uuid.uuid5(uuid.NAMESPACE_URL, route.path).hex[:6],
                 "resourcePath": route.path,
@@ -440,10 +484,7 @@ class Gateway:
                 "identity": identity,
                 "domainName": f"{self.config.host}:{self.config.port}",
                 "apiId": state.api_id,
-                **({"authorizer": authorizer} if authorizer is not None else {}),
             },
-            "body": body,
-            "isBase64Encoded": is_base64,
         }
 
     async def _invoke(self, function_key: str, event: dict[str, Any], timeout_s: float) -> Invocation:
@@ -519,6 +560,39 @@ def _valid_proxy_response(result: Any) -> bool:
         return False
     body = result.get("body")
     return body is None or isinstance(body, str)
+
+
+# A REQUEST authorizer's "method.request.<kind>.<name>" identity sources: the event field each reads.
+_REQUEST_IDENTITY_FIELDS = {
+    "header": "headers",
+    "querystring": "queryStringParameters",
+    "multivalueheader": "multiValueHeaders",
+    "multivaluequerystring": "multiValueQueryStringParameters",
+}
+
+
+def _identity_value(source: str, fields: Mapping[str, Any]) -> str | None:
+    if source.startswith("method.request."):
+        kind, _, name = source.removeprefix("method.request.").partition(".")
+        field = _REQUEST_IDENTITY_FIELDS.get(kind)
+        if field is None:
+            return None
+        found = (fields.get(field) or {}).get(name.lower() if "header" in kind else name)
+        return ",".join(found) if isinstance(found, list) else found
+    top, _, rest = source.partition(".")  # stageVariables.<name>, context.<path>
+    value: Any = {"stageVariables": fields.get("stageVariables"), "context": fields["requestContext"]}.get(
+        top
+    )
+    for part in rest.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return None if value is None else str(value)
+
+
+def _identity_values(sources: tuple[str, ...], fields: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """A REQUEST authorizer's identity, one value per source, from the request's event fields; None
+    when any is missing or empty (API Gateway answers 401 without invoking the authorizer)."""
+    values = [_identity_value(source, fields) for source in sources]
+    return None if any(not value for value in values) else tuple(str(value) for value in values)
 
 
 def _valid_authorizer_result(result: Any) -> bool:

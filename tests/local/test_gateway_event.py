@@ -61,7 +61,12 @@ def gateway() -> Iterator[Serve]:
     running: list[tuple[ServerThread, httpx.Client]] = []
 
     def serve(
-        answer: Answer = ok, binary_media_types: tuple[str, ...] = ()
+        answer: Answer = ok,
+        binary_media_types: tuple[str, ...] = (),
+        *,
+        stage_variables: dict[str, str] | None = None,
+        request_authorizer: RecordingFunction | None = None,
+        request_ttl_s: int = 300,
     ) -> tuple[httpx.Client, RecordingFunction]:
         function = RecordingFunction(answer)
         authorizer = RecordingFunction(lambda _: ALLOW)
@@ -75,13 +80,29 @@ def gateway() -> Iterator[Serve]:
                 RouteSpec("ANY", "/items/{id}", "T/Fn", False, "NONE", None),
                 RouteSpec("ANY", "/files/{proxy+}", "T/Fn", False, "NONE", None),
                 RouteSpec("GET", "/devices", "T/Fn", False, "CUSTOM", "Devices"),
+                RouteSpec("GET", "/sites/{siteId}", "T/Fn", False, "CUSTOM", "Sites"),
             ],
-            authorizers={"Devices": AuthorizerSpec("Devices", "TOKEN", "Authorization", "T/Auth", 0)},
+            authorizers={
+                "Devices": AuthorizerSpec("Devices", "TOKEN", "Authorization", "T/Auth", 0),
+                "Sites": AuthorizerSpec(
+                    "Sites",
+                    "REQUEST",
+                    "",
+                    "T/SiteAuth",
+                    request_ttl_s,
+                    identity_sources=("method.request.header.X-Site-Key", "method.request.querystring.zone"),
+                ),
+            },
             usage_plans=[],
             stage_throttles={},
             binary_media_types=binary_media_types,
+            stage_variables=stage_variables or {},
         )
-        runtimes: dict[str, Any] = {"T/Fn": function, "T/Auth": authorizer}
+        runtimes: dict[str, Any] = {
+            "T/Fn": function,
+            "T/Auth": authorizer,
+            "T/SiteAuth": request_authorizer or RecordingFunction(lambda _: ALLOW),
+        }
         port = free_port()
         emulator = Gateway({"T/Api": api}, runtimes, [], LocalIssuer(), GatewayConfig(port=port))
         server = ServerThread(emulator.app, port).start()
@@ -177,3 +198,63 @@ def test_only_loopback_host_names_are_answered(gateway):
     rebound = client.get("/items/1", headers={"Host": "attacker.example"})  # a page after DNS rebinding
     assert rebound.status_code == 400
     assert len(function.events) == 1
+
+
+def test_a_request_authorizer_gets_the_request_and_is_cached_per_identity(gateway):
+    authorizer = RecordingFunction(lambda _: ALLOW)
+    client, function = gateway(stage_variables={"tier": "gold"}, request_authorizer=authorizer)
+    site_key = {"X-Site-Key": "k-1"}
+    assert client.get("/sites/s%201?zone=north&x=1", headers=site_key).status_code == 200
+    (event,) = authorizer.events
+    assert event["type"] == "REQUEST"
+    assert event["methodArn"].endswith("/dev/GET/sites/s%201")
+    assert (event["resource"], event["path"], event["httpMethod"]) == (
+        "/sites/{siteId}",
+        "/sites/s%201",
+        "GET",
+    )
+    assert event["headers"]["x-site-key"] == "k-1"
+    assert event["queryStringParameters"] == {"zone": "north", "x": "1"}
+    assert event["pathParameters"] == {"siteId": "s%201"}
+    assert event["stageVariables"] == {"tier": "gold"}
+    assert event["requestContext"]["resourcePath"] == "/sites/{siteId}"
+    assert "authorizer" not in event["requestContext"]
+    assert "body" not in event
+    # The function gets the authorizer's context, as with a TOKEN authorizer.
+    assert function.events[0]["requestContext"]["authorizer"]["principalId"] == "device-1"
+
+    # Cached per identity (every source's value): other query parameters do not matter...
+    assert client.get("/sites/other?zone=north&x=2", headers=site_key).status_code == 200
+    assert len(authorizer.events) == 1
+    # ...another value of a source does.
+    assert client.get("/sites/other?zone=south", headers=site_key).status_code == 200
+    assert len(authorizer.events) == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "headers"),
+    [("?zone=north", {}), ("", {"X-Site-Key": "k-1"}), ("?zone=", {"X-Site-Key": "k-1"})],
+    ids=["no header", "no query parameter", "an empty one"],
+)
+def test_a_missing_identity_source_is_a_401_without_invoking_the_authorizer(gateway, query, headers):
+    authorizer = RecordingFunction(lambda _: ALLOW)
+    client, function = gateway(request_authorizer=authorizer)
+    answer = client.get(f"/sites/s1{query}", headers=headers)
+    assert answer.status_code == 401
+    assert answer.json() == {"message": "Unauthorized"}
+    assert authorizer.events == []
+    assert function.events == []
+
+
+def test_a_request_authorizer_with_no_cache_is_asked_every_time(gateway):
+    authorizer = RecordingFunction(lambda _: ALLOW)
+    client, _ = gateway(request_authorizer=authorizer, request_ttl_s=0)
+    for _ in range(2):
+        assert client.get("/sites/s1?zone=north", headers={"X-Site-Key": "k-1"}).status_code == 200
+    assert len(authorizer.events) == 2
+
+
+def test_stage_variables_reach_the_function(gateway):
+    client, function = gateway(stage_variables={"tier": "gold", "region": "eu"})
+    assert client.get("/items/1").status_code == 200
+    assert function.events[0]["stageVariables"] == {"tier": "gold", "region": "eu"}
