@@ -237,16 +237,13 @@ class Gateway:
         started = time.time()
         try:
             state, route, path, path_params = self._match(request)
-            authorizer_context = await self._authorize(
-                state, route, request, path, path_params, request_id, started
-            )
+            call = _Call(request, state, route, path, path_params, request_id, started)
+            authorizer_context = await self._authorize(call)
             key = self._check_api_key(state, route, request)
             self._throttle(state, route, key)
             if route.mock is not None:  # API Gateway answers a MOCK integration (a CORS preflight) itself
                 return Response(status_code=route.mock.status, headers=dict(route.mock.headers))
-            event = await self._proxy_event(
-                request, state, route, path, path_params, authorizer_context, key, request_id, started
-            )
+            event = await self._proxy_event(call, authorizer_context, key)
             if _too_large(event.get("body"), event, MAX_INVOKE_BYTES):  # Lambda refuses it: 413
                 raise Rejected(TOO_LARGE)
             invocation = await self._invoke(route.function, event, self.config.integration_timeout_s)
@@ -288,24 +285,16 @@ class Gateway:
     def _method_arn(self, state: _ApiState, method: str, path: str) -> str:
         return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{state.api_id}/{state.spec.stage}/{method}{path}"
 
-    async def _authorize(
-        self,
-        state: _ApiState,
-        route: RouteSpec,
-        request: Request,
-        path: str,
-        path_params: dict[str, str],
-        request_id: str,
-        started: float,
-    ) -> dict[str, Any] | None:
+    async def _authorize(self, call: _Call) -> dict[str, Any] | None:
+        request, state, route = call.request, call.state, call.route
         if route.authorization_type == "NONE" or route.authorizer is None:
             return None
         authorizer = state.spec.authorizers[route.authorizer]
-        method_arn = self._method_arn(state, request.method, path)
+        method_arn = self._method_arn(state, request.method, call.path)
         if authorizer.type == "REQUEST":
             # The request itself, as the function would get it but without a body; a missing or empty
             # identity source is a 401 before any invoke.
-            fields = self._request_fields(request, state, route, path, path_params, None, request_id, started)
+            fields = self._request_fields(call, key=None)
             identity = _identity_values(authorizer.identity_sources, fields)
             if identity is None:
                 raise Rejected(UNAUTHORIZED)
@@ -398,44 +387,27 @@ class Gateway:
                         raise Rejected(QUOTA_SPENT)
 
     async def _proxy_event(
-        self,
-        request: Request,
-        state: _ApiState,
-        route: RouteSpec,
-        path: str,
-        path_params: dict[str, str],
-        authorizer: dict[str, Any] | None,
-        key: ApiKey | None,
-        request_id: str,
-        started: float,
+        self, call: _Call, authorizer: dict[str, Any] | None, key: ApiKey | None
     ) -> dict[str, Any]:
-        raw = await request.body()
+        raw = await call.request.body()
         if len(raw) > MAX_REQUEST_BODY_BYTES:
             raise Rejected(TOO_LARGE)
         is_base64 = bool(raw) and _is_binary(
-            request.headers.get("content-type"), state.spec.binary_media_types
+            call.request.headers.get("content-type"), call.state.spec.binary_media_types
         )
         body = (
             (base64.b64encode(raw).decode() if is_base64 else raw.decode(errors="replace")) if raw else None
         )
-        event = self._request_fields(request, state, route, path, path_params, key, request_id, started)
+        event = self._request_fields(call, key)
         if authorizer is not None:
             event["requestContext"]["authorizer"] = authorizer
         return {**event, "body": body, "isBase64Encoded": is_base64}
 
-    def _request_fields(
-        self,
-        request: Request,
-        state: _ApiState,
-        route: RouteSpec,
-        path: str,
-        path_params: dict[str, str],
-        key: ApiKey | None,
-        request_id: str,
-        started: float,
-    ) -> dict[str, Any]:
+    def _request_fields(self, call: _Call, key: ApiKey | None) -> dict[str, Any]:
         """The proxy event's fields but the body and the authorizer's context: what a REQUEST
         authorizer is given too."""
+        request, state, route, path = call.request, call.state, call.route, call.path
+        request_id, started = call.request_id, call.started
         multi_headers: dict[str, list[str]] = {}
         for name, value in request.headers.items():
             multi_headers.setdefault(name, []).append(value)
@@ -466,7 +438,7 @@ class Gateway:
             "multiValueHeaders": multi_headers or None,
             "queryStringParameters": {n: v[-1] for n, v in multi_query.items()} or None,
             "multiValueQueryStringParameters": multi_query or None,
-            "pathParameters": path_params or None,
+            "pathParameters": call.path_params or None,
             "stageVariables": dict(state.spec.stage_variables) or None,
             "requestContext": {
                 "resourceId": uuid.uuid5(uuid.NAMESPACE_URL, route.path).hex[:6],
@@ -569,6 +541,19 @@ _REQUEST_IDENTITY_FIELDS = {
     "multivalueheader": "multiValueHeaders",
     "multivaluequerystring": "multiValueQueryStringParameters",
 }
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One request, matched to its API and route."""
+
+    request: Request
+    state: _ApiState
+    route: RouteSpec
+    path: str
+    path_params: dict[str, str]
+    request_id: str
+    started: float
 
 
 def _identity_value(source: str, fields: Mapping[str, Any]) -> str | None:

@@ -1,4 +1,5 @@
-"""The local runtime serves exactly what the templates declare: every route and stream mapping, nothing else.
+"""The local runtime serves exactly what the templates declare: every route, stream mapping, usage plan,
+authorizer and function setting, nothing else.
 
 The expectations are read straight from the CloudFormation templates (cdk.out/*.template.json) with a
 parser of their own, not from the runtime's assembly, so a loader that dropped or mis-wired a route or a
@@ -56,6 +57,40 @@ class DeclaredMapping:
     bisect: bool
     filters: tuple[str, ...]
     on_failure: str | None
+    batching_window_s: float
+    maximum_record_age_s: int
+    report_batch_item_failures: bool
+
+
+@dataclass(frozen=True)
+class DeclaredUsagePlan:
+    stack: str
+    api_name: str  # a plan bound to several APIs is declared once per API
+    name: str
+    rate_limit: float | None
+    burst_limit: int | None
+    quota_limit: int | None
+    quota_period: str | None
+    method_throttles: tuple[tuple[str, float, int], ...]  # ("/path/METHOD", rate, burst), sorted
+
+
+@dataclass(frozen=True)
+class DeclaredAuthorizer:
+    stack: str
+    api_name: str
+    logical_id: str
+    type: str
+    identity_header: str
+    function: str | None  # logical id of a Lambda authorizer's function; None for a user pool
+    ttl_s: int
+
+
+@dataclass(frozen=True)
+class DeclaredFunction:
+    stack: str
+    logical_id: str
+    memory_mb: int
+    timeout_s: float
 
 
 def _templates(outdir: Path) -> dict[str, dict[str, Any]]:
@@ -159,9 +194,73 @@ def declared_mappings(outdir: Path) -> set[DeclaredMapping]:
                     bisect=bool(props.get("BisectBatchOnFunctionError", False)),
                     filters=tuple(f["Pattern"] for f in props.get("FilterCriteria", {}).get("Filters", [])),
                     on_failure=_target(destination) if destination else None,
+                    batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                    maximum_record_age_s=int(props.get("MaximumRecordAgeInSeconds", -1)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in props.get("FunctionResponseTypes", []),
                 )
             )
     return mappings
+
+
+def declared_usage_plans(outdir: Path) -> set[DeclaredUsagePlan]:
+    plans = set()
+    for stack, resources in _templates(outdir).items():
+        rest_apis = _of_type(resources, "AWS::ApiGateway::RestApi")
+        for logical, props in _of_type(resources, "AWS::ApiGateway::UsagePlan").items():
+            throttle, quota = props.get("Throttle", {}), props.get("Quota", {})
+            for bound in props.get("ApiStages", []):
+                plans.add(
+                    DeclaredUsagePlan(
+                        stack=stack,
+                        api_name=rest_apis[_target(bound["ApiId"])]["Name"],
+                        name=props.get("UsagePlanName", logical),
+                        rate_limit=throttle.get("RateLimit"),
+                        burst_limit=throttle.get("BurstLimit"),
+                        quota_limit=quota.get("Limit"),
+                        quota_period=quota.get("Period"),
+                        method_throttles=tuple(
+                            sorted(
+                                (path, float(t["RateLimit"]), int(t["BurstLimit"]))
+                                for path, t in (bound.get("Throttle") or {}).items()
+                            )
+                        ),
+                    )
+                )
+    return plans
+
+
+def declared_authorizers(outdir: Path) -> set[DeclaredAuthorizer]:
+    authorizers = set()
+    for stack, resources in _templates(outdir).items():
+        rest_apis = _of_type(resources, "AWS::ApiGateway::RestApi")
+        for logical, props in _of_type(resources, "AWS::ApiGateway::Authorizer").items():
+            functions = _get_att_arns(props.get("AuthorizerUri"))
+            authorizers.add(
+                DeclaredAuthorizer(
+                    stack=stack,
+                    api_name=rest_apis[_target(props["RestApiId"])]["Name"],
+                    logical_id=logical,
+                    type=props["Type"],
+                    identity_header=props["IdentitySource"].removeprefix("method.request.header."),
+                    function=functions[0] if functions else None,
+                    ttl_s=int(props.get("AuthorizerResultTtlInSeconds", 300)),  # API Gateway's default
+                )
+            )
+    return authorizers
+
+
+def declared_functions(outdir: Path) -> set[DeclaredFunction]:
+    return {
+        DeclaredFunction(
+            stack=stack,
+            logical_id=logical,
+            memory_mb=int(props.get("MemorySize", 128)),  # Lambda's defaults
+            timeout_s=float(props.get("Timeout", 3)),
+        )
+        for stack, resources in _templates(outdir).items()
+        for logical, props in _of_type(resources, "AWS::Lambda::Function").items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -288,10 +387,82 @@ def test_every_stream_mapping_has_a_running_poller_and_nothing_else(system: Syst
                 on_failure=poller.queue_name.removeprefix(f"{function.stack}-")
                 if poller.queue_name
                 else None,
+                batching_window_s=mapping.batching_window_s,
+                maximum_record_age_s=mapping.maximum_record_age_s,
+                report_batch_item_failures=mapping.report_batch_item_failures,
             )
         )
     assert served == declared
     assert len(system.runtime.pollers) == len(declared)
+
+
+def test_every_usage_plan_is_served_with_its_throttle_and_quota(system: System, outdir: Path):
+    declared = declared_usage_plans(outdir)
+    assert {plan.name for plan in declared} == {"storefront", "fleet", "operator"}
+    served = {
+        DeclaredUsagePlan(
+            stack=state.spec.stack,
+            api_name=state.spec.name,
+            name=plan.name,
+            rate_limit=plan.rate_limit,
+            burst_limit=plan.burst_limit,
+            quota_limit=plan.quota_limit,
+            quota_period=plan.quota_period,
+            method_throttles=tuple(
+                sorted(
+                    (path, float(rate), int(burst)) for path, (rate, burst) in plan.method_throttles.items()
+                )
+            ),
+        )
+        for state in system.runtime.gateway.apis.values()
+        for plan in state.plans.values()  # what the gateway throttles and counts with
+    }
+    assert served == declared
+
+
+def test_every_authorizer_is_served_with_its_result_ttl(system: System, outdir: Path):
+    declared = declared_authorizers(outdir)
+    assert {authorizer.type for authorizer in declared} == {"COGNITO_USER_POOLS", "TOKEN"}
+    gateway = system.runtime.gateway
+    served = {
+        DeclaredAuthorizer(
+            stack=state.spec.stack,
+            api_name=state.spec.name,
+            logical_id=authorizer.logical_id,
+            type=authorizer.type,
+            identity_header=authorizer.identity_header,
+            function=gateway.functions[authorizer.function].spec.logical_id if authorizer.function else None,
+            ttl_s=authorizer.ttl_s,
+        )
+        for state in gateway.apis.values()
+        for authorizer in state.spec.authorizers.values()
+    }
+    assert served == declared
+
+
+def test_every_function_runs_with_its_memory_and_timeout(system: System, outdir: Path):
+    declared = declared_functions(outdir)
+    assert len(declared) >= 6
+    served = {
+        DeclaredFunction(
+            stack=runtime.spec.stack,
+            logical_id=runtime.spec.logical_id,
+            memory_mb=runtime.spec.memory_mb,
+            timeout_s=runtime.spec.timeout_s,
+        )
+        for runtime in system.runtime.functions.values()  # what is invoked
+    }
+    assert served == declared
+    for runtime in system.runtime.functions.values():
+        assert runtime.environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == str(runtime.spec.memory_mb)
+
+
+def test_every_function_runs_with_powertools_tracing_off(system: System):
+    """No X-Ray daemon runs locally: the runtime turns Powertools' Tracer off in every function."""
+    assert system.runtime.functions
+    for key, runtime in system.runtime.functions.items():
+        # The variables its worker process is started with
+        assert runtime.environment.get("POWERTOOLS_TRACE_DISABLED") == "true", key
 
 
 def test_function_logs_are_one_structured_line_with_the_function_name(system: System):

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from infra.local.assembly import (
@@ -19,8 +20,9 @@ from infra.local.assembly import (
 )
 from infra.local.dynamodb_local import free_port
 from infra.local.functions import FunctionRuntime
-from infra.local.gateway import ApiKey, Gateway, GatewayConfig
+from infra.local.gateway import INTEGRATION_TIMEOUT_S, ApiKey, Gateway, GatewayConfig
 from infra.local.issuer import LocalIssuer
+from infra.local.runtime import RuntimeOptions
 from infra.local.server import ServerThread
 
 FIXTURES = Path(__file__).parent / "fixture_functions"
@@ -29,6 +31,13 @@ KEYS = {
     "tight": ApiKey(id="k2", value="tight-key-" + "y" * 30, plans=["tight"]),
     "quota": ApiKey(id="k3", value="quota-key-" + "z" * 30, plans=["quota"]),
     "other": ApiKey(id="k4", value="other-key-" + "w" * 30, plans=["elsewhere"]),
+    # Two keys on each of these plans: what one key spends, the other still has.
+    "twin-a": ApiKey(id="k5", value="twin-a-key-" + "a" * 30, plans=["twin"]),
+    "twin-b": ApiKey(id="k6", value="twin-b-key-" + "b" * 30, plans=["twin"]),
+    "twin-quota-a": ApiKey(id="k7", value="twin-quota-a-key-" + "c" * 30, plans=["twin-quota"]),
+    "twin-quota-b": ApiKey(id="k8", value="twin-quota-b-key-" + "d" * 30, plans=["twin-quota"]),
+    "methods-a": ApiKey(id="k9", value="methods-a-key-" + "e" * 30, plans=["methods"]),
+    "methods-b": ApiKey(id="k10", value="methods-b-key-" + "f" * 30, plans=["methods"]),
 }
 
 
@@ -86,15 +95,28 @@ def gateway(authorizer_calls):
             route("ANY", "/files/{proxy+}", "Echo"),
             route("GET", "/files/readme", "EchoGet"),
             route("GET", "/limited", "Echo"),
+            route("GET", "/uncached/{deviceId}", "Echo", "CUSTOM", "DevicesUncached"),
+            route("GET", "/briefly/{deviceId}", "Echo", "CUSTOM", "DevicesBriefly"),
         ],
         authorizers={
             "Users": AuthorizerSpec("Users", "COGNITO_USER_POOLS", "Authorization", None, 300),
             "Devices": AuthorizerSpec("Devices", "TOKEN", "Authorization", "Test/Authorizer", 300),
+            "DevicesUncached": AuthorizerSpec(
+                "DevicesUncached", "TOKEN", "Authorization", "Test/Authorizer", 0
+            ),
+            "DevicesBriefly": AuthorizerSpec(
+                "DevicesBriefly", "TOKEN", "Authorization", "Test/Authorizer", 1
+            ),
         },
         usage_plans=[
             UsagePlanSpec("P1", "roomy", 1000, 1000, 1_000_000, "DAY"),
             UsagePlanSpec("P2", "tight", 1, 3, 1_000_000, "DAY"),
             UsagePlanSpec("P3", "quota", 1000, 1000, 5, "DAY"),
+            UsagePlanSpec("P4", "twin", 0.01, 2, 1_000_000, "DAY"),  # no refill within a test
+            UsagePlanSpec("P5", "twin-quota", 1000, 1000, 2, "DAY"),
+            UsagePlanSpec(
+                "P6", "methods", 1000, 1000, 1_000_000, "DAY", method_throttles={"/items/GET": (1, 1)}
+            ),
         ],
         # A method setting replaces the stage default for its method (here a much lower limit).
         stage_throttles={("/*", "*"): (10_000, 10_000), ("/limited", "GET"): (1, 2)},
@@ -210,6 +232,24 @@ def test_a_token_signed_by_another_key_is_unauthorized(gateway):
     assert response.status_code == 401
 
 
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [("iss", "https://cognito-idp.local/another-user-pool"), ("aud", "another-app-client")],
+)
+def test_a_token_signed_by_the_issuers_own_key_for_another_issuer_or_audience_is_unauthorized(
+    gateway, claim, value
+):
+    claims = jwt.decode(gateway.issuer.mint("mallory", ["admin"]), options={"verify_signature": False})
+
+    def signed(claims: dict[str, object]) -> str:
+        return jwt.encode(claims, gateway.issuer._key, algorithm="RS256", headers={"kid": "local"})
+
+    # Re-signed as minted it passes: only the one claim makes the difference.
+    assert gateway.get("/items/abc", headers={**key(), "Authorization": signed(claims)}).status_code == 200
+    response = gateway.get("/items/abc", headers={**key(), "Authorization": signed({**claims, claim: value})})
+    assert_gateway_error(response, 401, "UnauthorizedException", '{"message":"Unauthorized"}')
+
+
 def test_user_pool_claims_reach_the_function_as_strings(gateway):
     token = gateway.issuer.mint("alice", ["admin", "ops"])
     response = gateway.get("/items/abc", headers={**key(), "Authorization": f"Bearer {token}"})
@@ -237,6 +277,12 @@ def test_integration_timeout_is_504(gateway):
     assert response.headers["x-amzn-ErrorType"] == "IntegrationTimeoutException"
     assert response.json() == {"message": "Endpoint request timed out"}
     assert time.monotonic() - started < 2.5
+
+
+def test_the_integration_timeout_defaults_to_api_gateways_29_seconds():
+    assert INTEGRATION_TIMEOUT_S == 29
+    assert GatewayConfig().integration_timeout_s == 29
+    assert RuntimeOptions().integration_timeout_s == 29
 
 
 def test_burst_beyond_the_plan_is_throttled_with_429(gateway):
@@ -271,6 +317,35 @@ def test_spent_quota_is_429_limit_exceeded(gateway):
     assert_gateway_error(response, 429, "LimitExceededException", '{"message":"Limit Exceeded"}')
 
 
+def test_a_plans_method_throttle_limits_that_method_and_not_the_others(gateway):
+    assert gateway.get("/items/special", headers=key("methods-a")).status_code == 200  # a warm function
+    assert gateway.get("/items", headers=key("methods-a")).status_code == 200
+    response = gateway.get("/items", headers=key("methods-a"))  # rate 1, burst 1 on GET /items
+    assert_gateway_error(response, 429, "TooManyRequestsException", '{"message":"Too Many Requests"}')
+    assert gateway.get("/items/special", headers=key("methods-a")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("plan", "error_type"),
+    [
+        ("twin", "TooManyRequestsException"),  # the plan's own bucket
+        ("methods", "TooManyRequestsException"),  # a method's bucket inside the plan
+        ("twin-quota", "LimitExceededException"),  # the plan's quota
+    ],
+)
+def test_throttles_and_quotas_are_counted_per_api_key_not_per_plan(gateway, plan, error_type):
+    spent = None
+    for _ in range(5):
+        response = gateway.get("/items", headers=key(f"{plan}-a"))
+        if response.status_code != 200:
+            spent = response
+            break
+    assert spent is not None, f"{plan}-a was never limited"
+    assert spent.status_code == 429
+    assert spent.headers["x-amzn-ErrorType"] == error_type
+    assert gateway.get("/items", headers=key(f"{plan}-b")).status_code == 200
+
+
 def test_lambda_authorizer_context_reaches_the_function_and_results_are_cached(gateway, authorizer_calls):
     headers = {**key(), "Authorization": "Bearer allow-dev-1"}
     first = gateway.get("/devices/dev-1", headers=headers)
@@ -282,6 +357,28 @@ def test_lambda_authorizer_context_reaches_the_function_and_results_are_cached(g
     assert context["weight"] == "3"
     calls = authorizer_calls.read_text().splitlines()
     assert calls.count("Bearer allow-dev-1") == 1, "the second request must use the cached policy"
+
+
+def test_a_lambda_authorizer_with_a_ttl_of_zero_is_invoked_on_every_request(gateway, authorizer_calls):
+    headers = {**key(), "Authorization": "Bearer allow-uncached"}
+    assert [gateway.get(f"/uncached/dev-{n}", headers=headers).status_code for n in range(3)] == [200] * 3
+    assert authorizer_calls.read_text().splitlines().count("Bearer allow-uncached") == 3
+
+
+def test_a_lambda_authorizers_cached_result_expires_after_its_ttl(gateway, authorizer_calls):
+    # Warm both functions first, so that a cold start does not outlast the one-second TTL.
+    gateway.get("/briefly/warm", headers={**key(), "Authorization": "Bearer allow-warm-up"})
+    headers = {**key(), "Authorization": "Bearer allow-briefly"}
+
+    def calls() -> int:
+        return authorizer_calls.read_text().splitlines().count("Bearer allow-briefly")
+
+    assert gateway.get("/briefly/dev-1", headers=headers).status_code == 200
+    assert gateway.get("/briefly/dev-2", headers=headers).status_code == 200
+    assert calls() == 1, "within the TTL the cached policy is used"
+    time.sleep(1.1)
+    assert gateway.get("/briefly/dev-3", headers=headers).status_code == 200
+    assert calls() == 2, "after the TTL the authorizer is invoked again"
 
 
 def test_lambda_authorizer_deny_and_unauthorized(gateway):

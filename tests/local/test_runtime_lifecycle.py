@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from commons import dynamodb
-from infra.local.dynamodb_local import free_port
+from infra.local.dynamodb_local import DynamoDBLocal, free_port
 from infra.local.runtime import LocalRuntime, RuntimeOptions
 
 
@@ -156,3 +156,24 @@ def test_secrets_are_written_readable_by_their_owner_only(tmp_path: Path):
     path.chmod(0o644)  # an older file with a looser mode is tightened too
     write_private(path, b'{"key": "secret"}')
     assert (path.stat().st_mode & 0o777, path.read_bytes()) == (0o600, b'{"key": "secret"}')
+
+
+@pytest.mark.slow
+def test_dynamodb_local_keeps_its_data_across_a_restart_on_the_same_db_path(tmp_path: Path):
+    """What a persistent runtime relies on: its tables and items are still there after a restart."""
+    db_path = tmp_path / "dynamodb"
+    table = {
+        "TableName": "Kept",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    item = {"pk": {"S": "order-1"}, "total": {"N": "42"}}
+    with DynamoDBLocal(db_path=db_path) as database:
+        client = database.client()
+        client.create_table(**table)
+        client.put_item(TableName="Kept", Item=item)
+    assert database.process is None
+    assert any(db_path.iterdir()), "nothing was written under the db path"
+    with DynamoDBLocal(db_path=db_path) as restarted:
+        assert restarted.client().get_item(TableName="Kept", Key={"pk": {"S": "order-1"}})["Item"] == item
