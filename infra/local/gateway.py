@@ -292,12 +292,15 @@ class Gateway:
         authorizer = state.spec.authorizers[route.authorizer]
         method_arn = self._method_arn(state, request.method, call.path)
         if authorizer.type == "REQUEST":
-            # The request itself, as the function would get it but without a body; a missing or empty
-            # identity source is a 401 before any invoke.
+            # The request itself, as the function would get it but without a body. With caching on, the
+            # identity sources are the cache key and one missing or empty is a 401 before any invoke;
+            # with caching off they are not checked.
             fields = self._request_fields(call, key=None)
             identity = _identity_values(authorizer.identity_sources, fields)
             if identity is None:
-                raise Rejected(UNAUTHORIZED)
+                if authorizer.ttl_s > 0:
+                    raise Rejected(UNAUTHORIZED)
+                identity = ()
             event = {"type": "REQUEST", "methodArn": method_arn, **fields}
             return await self._lambda_authorizer(state, authorizer, identity, event, method_arn)
         token = request.headers.get(authorizer.identity_header)
