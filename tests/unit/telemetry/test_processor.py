@@ -3,6 +3,7 @@ writes are coalesced."""
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
@@ -125,6 +126,44 @@ def test_a_failed_write_fails_only_the_records_it_serves(table, monkeypatch):
     poison["dynamodb"]["NewImage"]["sk"] = {"S": "R#broken"}
     with pytest.raises(BatchProcessingError):
         run(poison)
+
+
+def test_unreadable_rules_fail_the_device_updates_but_not_the_rollups(table, monkeypatch):
+    register()
+    client = dynamodb.client()
+
+    def failing(**_):
+        raise RuntimeError("throttled")
+
+    monkeypatch.setattr(client, "batch_get_item", failing)
+    first = bucket_record("d-1", "temp", MINUTE, {0: 1}, sequence="1")
+    second = bucket_record("d-1", "hum", MINUTE, {0: 50}, sequence="2")
+    # Both records feed the device's state, which was not written: both are retried.
+    with pytest.raises(BatchProcessingError):
+        run(first, second)
+    assert rollup(table, "d-1", "temp", MINUTE) is not None
+    assert rollup(table, "d-1", "hum", MINUTE) is not None
+
+
+def test_writes_for_different_devices_are_in_flight_together(table, monkeypatch):
+    """Each device write waits at a barrier for the other device's: sequential writes would never
+    meet there (the barrier's timeout only keeps a broken run from hanging)."""
+    register()
+    register("d-2")
+    client = dynamodb.client()
+    original = client.update_item
+    both_devices = threading.Barrier(2, timeout=10)
+
+    def meeting(**kwargs):
+        if kwargs["Key"]["sk"]["S"] == "DEVICE":
+            both_devices.wait()
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, "update_item", meeting)
+    records = [
+        bucket_record(d, "temp", MINUTE, {0: 1}, sequence=str(i)) for i, d in enumerate(["d-1", "d-2"])
+    ]
+    assert run(*records) == {"batchItemFailures": []}
 
 
 def test_alerts_and_state_come_from_new_readings_only(table):

@@ -5,52 +5,78 @@ alone, as a batch item failure); the decoded changes are then coalesced (telemet
 one rollup write per (device, metric, hour) and one device update per device, and a write that fails
 fails only the records it serves. Every write is idempotent, so Lambda's retry from the lowest
 failed sequence number (which also redelivers later, successful records) changes nothing twice.
+
+The writes of different rollups and devices touch different items, so they go out concurrently: a
+batch of many devices waits for a few round trips to DynamoDB, not one per item (botocore clients
+are thread-safe, and one serves every thread).
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from commons.batch import Record, partial_response, process_partial_response
 from commons.observability import MetricUnit, instrument, logger, metrics
 from commons.streams import sequence_number
-from telemetry.domain.batch import BatchPlan, BucketChange, plan
-from telemetry.domain.rules import alerts_for
+from telemetry.domain.batch import BatchPlan, BucketChange, DeviceWork, plan
+from telemetry.domain.rules import Rule, alerts_for
 from telemetry.light_settings import load_light
 from telemetry.repository import TelemetryRepository, bucket_change
 
 SETTINGS = load_light()
 repository = TelemetryRepository(SETTINGS.table_name)
+# Kept across invokes; at most as many threads as botocore keeps connections (10).
+WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="writer")
 
 
 def apply(batch: BatchPlan) -> set[str]:
     """Write a planned batch; returns the sequence numbers of records whose writes failed."""
+    _ = repository.db  # the client is made here, once, not by several threads at the same time
+    device_ids = [work.device_id for work in batch.devices]
+    rules = WRITERS.submit(repository.rules_for, device_ids) if device_ids else None
+    rollups = {
+        WRITERS.submit(repository.save_minute_stats, r.device_id, r.metric, r.hour, r.minutes): r
+        for r in batch.rollups
+    }
     failed: set[str] = set()
-    for rollup in batch.rollups:
+    devices: dict[Future[int], DeviceWork] = {}
+    if rules is not None:
         try:
-            repository.save_minute_stats(rollup.device_id, rollup.metric, rollup.hour, rollup.minutes)
+            device_rules = rules.result()
+        except Exception:
+            logger.exception("Could not read alert rules")
+            failed = failed.union(*(work.sources for work in batch.devices))
+        else:
+            devices = {
+                WRITERS.submit(update_device, work, device_rules[work.device_id]): work
+                for work in batch.devices
+            }
+    for future, rollup in rollups.items():
+        try:
+            future.result()
         except Exception:
             logger.exception(
                 "Rollup write failed", extra={"deviceId": rollup.device_id, "metric": rollup.metric}
             )
             failed |= rollup.sources
-    if not batch.devices:
-        return failed
-    try:
-        rules = repository.rules_for([work.device_id for work in batch.devices])
-    except Exception:
-        logger.exception("Could not read alert rules")
-        return failed.union(*(work.sources for work in batch.devices))
     alerts = 0
-    for work in batch.devices:
+    for future, work in devices.items():
         try:
-            alerts += repository.put_alerts(work.device_id, alerts_for(work.readings, rules[work.device_id]))
-            repository.advance_device_state(work.device_id, work.state)
+            alerts += future.result()
         except Exception:
             logger.exception("Device update failed", extra={"deviceId": work.device_id})
             failed |= work.sources
-    metrics.add_metric(name="AlertsRaised", unit=MetricUnit.Count, value=alerts)
+    if rules is not None:
+        metrics.add_metric(name="AlertsRaised", unit=MetricUnit.Count, value=alerts)
     return failed
+
+
+def update_device(work: DeviceWork, rules: list[Rule]) -> int:
+    """A device's alerts, then its state; returns how many alerts were raised."""
+    raised = repository.put_alerts(work.device_id, alerts_for(work.readings, rules))
+    repository.advance_device_state(work.device_id, work.state)
+    return raised
 
 
 def process(event: dict[str, Any], _: Any) -> dict[str, Any]:
