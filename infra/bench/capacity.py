@@ -139,7 +139,6 @@ class CapacityMeter(CapacityLedger):
     def __init__(self, client: Any) -> None:
         super().__init__()
         self.client = client
-        self._params: dict[str, Any] = {}
 
     def __enter__(self) -> CapacityMeter:
         events = self.client.meta.events
@@ -154,16 +153,22 @@ class CapacityMeter(CapacityLedger):
         events.unregister("after-call.dynamodb", unique_id="capacity-meter-after")
         events.unregister("after-call-error.dynamodb", unique_id="capacity-meter-error")
 
-    def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+    # A call's parameters travel in its own request context (one per call), so calls made from several
+    # threads through one client are each booked with their own parameters.
+    _PARAMS = "capacity_meter_params"
+
+    def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         if model.name in WRITES | READS:
             params.setdefault("ReturnConsumedCapacity", "TOTAL")
-        self._params = params
+        context[self._PARAMS] = params
 
-    def _after(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        failed = parsed.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-        self.record(
-            model.name, self._params, billed_consumption(model.name, self._params, parsed), failed=failed
-        )
+    def _after(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        params = context.get(self._PARAMS, {})
+        error = parsed.get("Error", {}).get("Code")
+        failed = error == "ConditionalCheckFailedException"
+        # Another refused call (a missing table, a validation error) is not billed.
+        consumed = None if error else billed_consumption(model.name, params, parsed)
+        self.record(model.name, params, consumed, failed=failed)
 
     def _error(self, **_: Any) -> None:
         """A call that never got an answer (connection error): nothing was consumed."""

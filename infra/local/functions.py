@@ -9,6 +9,7 @@ the import path, a real context object, and the timeout enforced by killing the 
 from __future__ import annotations
 
 import json
+import math
 import os
 import select
 import subprocess
@@ -48,7 +49,7 @@ def platform_line(kind: str, record: Mapping[str, Any]) -> str:
     what the cost model bills as log bytes, so it carries the same fields."""
     now = time.time()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-    return json.dumps({"time": stamp, "type": kind, "record": dict(record)})
+    return json.dumps({"time": stamp, "type": kind, "record": dict(record)}, separators=(",", ":"))
 
 
 def print_log(function_name: str, line: str) -> None:
@@ -177,19 +178,15 @@ class FunctionRuntime:
                 init_ms = float(init.get("init", {}).get("durationMs", 0.0))
                 self.cold_starts += 1
                 init_error = init.get("init", {}).get("error") or init.get("error")
-                self.log(
-                    self.spec.name,
-                    platform_line(
-                        "platform.initReport",
-                        {
-                            "initializationType": "on-demand",
-                            "phase": "init",
-                            "status": "error" if init_error else "success",
-                            "metrics": {"durationMs": round(init_ms, 2)},
-                        },
-                    ),
-                )
+                self.log(self.spec.name, platform_line("platform.initStart", self._init_start()))
                 if init_error:
+                    failed: dict[str, Any] = {
+                        "initializationType": "on-demand",
+                        "phase": "init",
+                        "status": "error",
+                    }
+                    failed["metrics"] = {"durationMs": round(init_ms, 2)}
+                    self.log(self.spec.name, platform_line("platform.initReport", failed))
                     self._discard(worker)
                     cold_ms = (time.monotonic() - worker.started) * 1000
                     return Invocation(request_id, error=init_error, init_ms=init_ms, cold_start_ms=cold_ms)
@@ -202,7 +199,10 @@ class FunctionRuntime:
             }
             self.log(
                 self.spec.name,
-                platform_line("platform.start", {"requestId": request_id, "version": "$LATEST"}),
+                platform_line(
+                    "platform.start",
+                    {"requestId": request_id, "functionArn": self.spec.arn, "version": "$LATEST"},
+                ),
             )
             try:
                 assert worker.process.stdin is not None
@@ -249,13 +249,24 @@ class FunctionRuntime:
     ) -> None:
         metrics = {
             "durationMs": round(duration_ms, 2),
-            "billedDurationMs": int(duration_ms) + 1,
+            # Since 2025-08-01 a cold start's bill includes its init; Lambda rounds up to the millisecond.
+            "billedDurationMs": math.ceil(duration_ms + (init_ms or 0.0)),
             "memorySizeMB": self.spec.memory_mb,
             "maxMemoryUsedMB": memory_mb,
             **({"initDurationMs": round(init_ms, 2)} if init_ms is not None else {}),
         }
         record = {"requestId": request_id, "metrics": metrics, "status": status}
         self.log(self.spec.name, platform_line("platform.report", record))
+
+    def _init_start(self) -> dict[str, Any]:
+        return {
+            "initializationType": "on-demand",
+            "phase": "init",
+            "runtimeVersion": "python:3.13",
+            "runtimeVersionArn": f"arn:aws:lambda:{REGION}::runtime:local-python3.13",
+            "functionName": self.spec.name,
+            "functionVersion": "$LATEST",
+        }
 
     def _checkout(self) -> _Worker:
         with self._lock:

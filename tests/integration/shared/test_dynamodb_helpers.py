@@ -1,6 +1,8 @@
 """The layer's DynamoDB helpers against a real DynamoDB Local."""
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -108,3 +110,30 @@ def test_a_batch_get_is_billed_for_every_key_asked_even_those_with_no_item(table
     assert local["ConsumedCapacity"][0]["CapacityUnits"] == 1.0, "DynamoDB Local bills the found item only"
     # eventually consistent: 3 keys x 0.5; strongly consistent: 3 keys x 1
     assert meter.read_units["BatchGetItem"] == 1.5 + 3.0
+
+
+def test_the_meter_books_each_call_with_its_own_parameters_when_threads_share_a_client(table):
+    """All calls pass the barrier (just before sending) only once every one of them has been prepared,
+    so a meter that kept one call's parameters for all would book them all as the last one."""
+    client = dynamodb.client()
+    kinds = ["R#0000000000000#t", "H#t#0000000000000"] * 4
+    prepared = threading.Barrier(len(kinds), timeout=10)
+
+    def wait_for_all(**_):
+        prepared.wait()
+
+    client.meta.events.register("before-send.dynamodb", wait_for_all, unique_id="test-barrier")
+    try:
+        with ThreadPoolExecutor(len(kinds)) as pool, CapacityMeter(client) as meter:
+            items = [serialize({"pk": f"d-{n}", "sk": sk}) for n, sk in enumerate(kinds)]
+            list(pool.map(lambda item: client.put_item(TableName=table, Item=item), items))
+    finally:
+        client.meta.events.unregister("before-send.dynamodb", unique_id="test-barrier")
+    assert meter.calls == {"PutItem:readings": 4, "PutItem:rollups": 4}
+
+
+def test_the_meter_bills_nothing_for_a_refused_call(dynamodb_local):
+    client = dynamodb.client()
+    with CapacityMeter(client) as meter, pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.batch_get_item(RequestItems={"no-such-table": {"Keys": [serialize({"pk": "a", "sk": "v"})]}})
+    assert meter.total_read_units == 0
