@@ -2,9 +2,13 @@
 
 A new order waiting for payment is charged once; a cancelled order whose payment was
 captured is refunded once. "Once" does not rest on the stream (it delivers at least
-once) nor on the provider's memory: the payments table holds one item per order, written
-with ``attribute_not_exists(pk)`` and read before charging, and the provider is called
-with the order id as idempotency key in case we crashed between charging and writing.
+once): the payments table holds one item per order. Before charging, a PENDING intent is
+written (``attribute_not_exists(pk)``); the provider is called with the order id as
+idempotency key, so charging again answers the first charge; and the outcome replaces the
+intent only while it is PENDING. A crash between the charge and recording its outcome
+leaves the intent, and the retried record charges (idempotently) and records the outcome
+whatever the order's status by then: a capture of an order cancelled meanwhile is refunded
+(the order updater's CAPTURED_AFTER_CANCEL), never forgotten.
 """
 
 from __future__ import annotations
@@ -54,40 +58,61 @@ class PaymentFlow:
             self.refund(order)
 
     def charge(self, order: Order) -> None:
-        if self.payments.get(order.order_id) is not None:
-            return  # charged already: this is a repeated record
-        current = self.orders.get_order(order.order_id)
-        if (
-            current is None
-            or payment_action(current.status, current.payment.status) is not PaymentAction.CHARGE
-        ):
-            # Cancelled before we got to it: charging now would only mean refunding later.
-            logger.info("Order no longer awaits payment", extra={"order_id": order.order_id})
-            return
+        stored = self.payments.get(order.order_id)
+        if stored is not None and stored.status is not PaymentStatus.PENDING:
+            return  # settled already: this is a repeated record
+        if stored is None:
+            current = self.orders.get_order(order.order_id)
+            if (
+                current is None
+                or payment_action(current.status, current.payment.status) is not PaymentAction.CHARGE
+            ):
+                # Cancelled before any charge was attempted: charging now would only mean refunding later.
+                logger.info("Order no longer awaits payment", extra={"order_id": order.order_id})
+                return
         if not order.payment_token:
             raise PaymentInconsistency(f"Order {order.order_id} has no payment token")
+        created_at = stored.created_at if stored is not None else self._now()
+        if stored is None:
+            self.payments.put_new(self._payment(order, PaymentStatus.PENDING, created_at))
         result = self.provider.charge(
             idempotency_key=order.order_id,
             amount=order.total.amount,
             currency=order.total.currency,
             token=order.payment_token,
         )
-        now = self._now()
-        payment = PaymentRecord(
-            order_id=order.order_id,
-            customer_id=order.customer_id,
-            status=PaymentStatus(result.status),
-            amount=Money(amount=order.total.amount, currency=order.total.currency),
+        payment = self._payment(
+            order,
+            PaymentStatus(result.status),
+            created_at,
             charge_id=result.charge_id,
             decline_reason=result.decline_reason,
-            created_at=now,
-            updated_at=now,
         )
-        if not self.payments.put_new(payment):
-            return  # a concurrent delivery stored it first; the provider's idempotency made it one charge
+        if not self.payments.settle(payment):
+            return  # a concurrent delivery recorded it first; the provider's idempotency made it one charge
         name = "PaymentsCaptured" if payment.status is PaymentStatus.CAPTURED else "PaymentsDeclined"
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
         logger.info("Payment recorded", extra={"order_id": order.order_id, "status": payment.status.value})
+
+    def _payment(
+        self,
+        order: Order,
+        status: PaymentStatus,
+        created_at: str,
+        *,
+        charge_id: str | None = None,
+        decline_reason: str | None = None,
+    ) -> PaymentRecord:
+        return PaymentRecord(
+            order_id=order.order_id,
+            customer_id=order.customer_id,
+            status=status,
+            amount=Money(amount=order.total.amount, currency=order.total.currency),
+            charge_id=charge_id,
+            decline_reason=decline_reason,
+            created_at=created_at,
+            updated_at=self._now(),
+        )
 
     def refund(self, order: Order) -> None:
         payment = self.payments.get(order.order_id)

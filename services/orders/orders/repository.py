@@ -58,6 +58,11 @@ CATALOGUE_PARTITION = "CATALOGUE"
 ORDER_CURSOR_KEYS = {"pk": "S", "sk": "S", "gsi1pk": "S", "gsi1sk": "S"}
 BATCH_GET_LIMIT = 100
 TRANSACTION_ATTEMPTS = 4
+# Why DynamoDB cancels a transaction that may commit when tried again: another transaction on the
+# same items, or a throughput limit (a flash sale on one product, the catalogue index's partition).
+PASSING_CANCELLATIONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
 
 
 class TryAgain(DomainError):
@@ -367,7 +372,8 @@ class OrdersRepository:
 
     def _transact(self, items: list[TransactWriteItemTypeDef]) -> list[str]:
         """Run the transaction; [] when it committed, else the per-item cancellation reasons.
-        Conflicts with other transactions on the same items are retried with jittered backoff."""
+        Cancellations that may pass (conflicts, throughput limits) are retried with jittered backoff,
+        and become a 503 if they last."""
         for attempt in range(TRANSACTION_ATTEMPTS):
             try:
                 self.db.transact_write_items(TransactItems=items)
@@ -375,7 +381,7 @@ class OrdersRepository:
                 reasons = transaction_cancellation_reasons(error)
                 if not reasons:
                     raise
-                if "ConditionalCheckFailed" in reasons or "TransactionConflict" not in reasons:
+                if "ConditionalCheckFailed" in reasons or PASSING_CANCELLATIONS.isdisjoint(reasons):
                     return reasons
                 self._sleep(random.uniform(0, 0.05 * 2**attempt))
             else:
@@ -402,9 +408,24 @@ class PaymentsRepository:
         return PaymentRecord.from_json(deserialize(item)) if item else None
 
     def put_new(self, payment: PaymentRecord) -> bool:
-        """Store the outcome of the order's one charge; False when one is already stored."""
-        item = {"pk": payment.order_id, "type": TYPE_PAYMENT, **payment.to_json_dict()}
-        return put_if_absent(self.db, self.table_name, serialize(item))
+        """Store the order's payment (its charge intent); False when one is already stored."""
+        return put_if_absent(self.db, self.table_name, serialize(_payment_item(payment)))
+
+    def settle(self, payment: PaymentRecord) -> bool:
+        """Replace the PENDING intent with the charge's outcome; False when it was settled already."""
+        try:
+            self.db.put_item(
+                TableName=self.table_name,
+                Item=serialize(_payment_item(payment)),
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=serialize({":pending": PaymentStatus.PENDING.value}),
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
 
     def mark_refunded(self, order_id: str, refund_id: str, now: str) -> bool:
         """CAPTURED -> REFUNDED; False when the payment was not CAPTURED (already refunded)."""
@@ -429,3 +450,7 @@ class PaymentsRepository:
                 return False
             raise
         return True
+
+
+def _payment_item(payment: PaymentRecord) -> dict[str, Any]:
+    return {"pk": payment.order_id, "type": TYPE_PAYMENT, **payment.to_json_dict()}

@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentModel
 
+from commons.dynamodb import throttled
 from commons.errors import DomainError, UnsupportedMediaType
 from commons.models import ProblemDetails
 from commons.observability import logger
@@ -105,6 +106,10 @@ def create_resolver(allow_headers: list[str] | None = None) -> APIGatewayRestRes
         return problem(404, "No such route", request_path())
 
     def on_unexpected(error: Exception) -> Response[Any]:
+        busy = throttled(error)
+        if busy is not None:
+            logger.warning("DynamoDB throttled the request", extra={"error": str(error)})
+            return on_domain_error(busy)
         logger.exception("Unhandled error")
         return problem(500, "An unexpected error occurred; it has been logged", request_path())
 

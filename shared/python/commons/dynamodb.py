@@ -27,7 +27,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from commons.errors import BadRequest, DomainError
+from commons.errors import BadRequest, DomainError, ServiceBusy
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -173,6 +173,19 @@ def condition_raises(error: DomainError | Callable[[], DomainError]) -> Iterator
         if not is_condition_failure(failure):
             raise
         raise (error if isinstance(error, DomainError) else error()) from None
+
+
+# What DynamoDB answers when a table or partition is over its throughput, once botocore's retries are spent.
+THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
+)
+
+
+def throttled(error: BaseException) -> ServiceBusy | None:
+    """The 503 for a DynamoDB call that was still throttled after its retries, else None."""
+    if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in THROTTLING_CODES:
+        return ServiceBusy("The table is busy (DynamoDB throttled this request); retry shortly")
+    return None
 
 
 def transaction_cancellation_reasons(error: ClientError) -> list[str]:

@@ -47,5 +47,11 @@ class Unprocessable(DomainError):
     status = 422
 
 
+class ServiceBusy(DomainError):
+    """DynamoDB still throttled the request after the SDK's retries: the client may retry shortly."""
+
+    status = 503
+
+
 class SettingsError(RuntimeError):
     """The function's environment is incomplete or wrong: raised at init, never per request."""

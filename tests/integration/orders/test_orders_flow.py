@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from commons import dynamodb
+from commons.batch import BatchProcessingError
 from commons.dynamodb import serialize
 from orders import seed
 from orders.domain.model import Money, Order, Product
@@ -108,7 +109,8 @@ def test_exactly_one_charge_per_order_when_records_are_delivered_three_times(sys
     assert len(payment_items(system)) == 3
 
     payment_records = system.payments_stream.read()
-    assert len(payment_records) == 3
+    # Each payment once: its intent (INSERT, PENDING), then its outcome (MODIFY).
+    assert sorted(r["eventName"] for r in payment_records) == ["INSERT"] * 3 + ["MODIFY"] * 3
     for _ in range(3):
         assert deliver(system.updater_handler, payment_records, batch_size=2) == []
         assert deliver(system.updater_handler, list(reversed(payment_records))) == []
@@ -155,6 +157,33 @@ def test_refund_if_and_only_if_cancelled_after_capture(system, initial_stock):
     system.settle()
     assert len(system.provider.refunds) == 2
     assert len(system.provider.charges) == 3
+    assert_stock_invariants(system, initial_stock)
+
+
+def test_a_charge_whose_outcome_was_not_recorded_is_refunded_if_the_order_is_cancelled_meanwhile(
+    system, initial_stock, monkeypatch
+):
+    """The charge went through, recording it failed (a timeout, a DynamoDB error), and the customer
+    cancelled before the record came back: the retry records the capture and it is refunded."""
+    order_id = place(system, (GRINDER, 1))
+    records = system.orders_stream.read()
+
+    def lost(_payment):
+        raise RuntimeError("the function timed out after charging")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(system.payments, "settle", lost)
+        with pytest.raises(BatchProcessingError):  # the record fails, Lambda will retry it
+            deliver(system.payment_handler, records, filter_pattern=ORDERS_ONLY)
+    assert system.provider.charges == [order_id]
+    assert system.api("POST", f"/orders/{order_id}/cancel")[0] == 200
+    assert deliver(system.payment_handler, records, filter_pattern=ORDERS_ONLY) == []  # Lambda's retry
+    system.settle()
+
+    order = get(system, order_id)
+    assert (order["status"], order["payment"]["status"]) == ("CANCELLED", "REFUNDED")
+    assert system.provider.charges == [order_id]  # charged once, however often it was asked
+    assert len(system.provider.refunds) == 1
     assert_stock_invariants(system, initial_stock)
 
 

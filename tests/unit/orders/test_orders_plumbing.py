@@ -28,10 +28,12 @@ ALICE = Caller(subject="alice", groups=frozenset())
 
 class ConflictingClient:
     """Delegates to the real (moto) client, but the first ``conflicts`` transactions are
-    cancelled with TransactionConflict, as DynamoDB does under contention."""
+    cancelled with ``reason`` (TransactionConflict, as DynamoDB does under contention, or a
+    throughput limit such as ThrottlingError)."""
 
-    def __init__(self, conflicts: int) -> None:
+    def __init__(self, conflicts: int, reason: str = "TransactionConflict") -> None:
         self.conflicts = conflicts
+        self.reason = reason
         self.transactions = 0
 
     def __getattr__(self, name: str) -> Any:
@@ -40,9 +42,7 @@ class ConflictingClient:
     def transact_write_items(self, **kwargs: Any) -> Any:
         self.transactions += 1
         if self.transactions <= self.conflicts:
-            reasons: Any = [{"Code": "None"}] * (len(kwargs["TransactItems"]) - 1) + [
-                {"Code": "TransactionConflict"}
-            ]
+            reasons: Any = [{"Code": "None"}] * (len(kwargs["TransactItems"]) - 1) + [{"Code": self.reason}]
             raise ClientError(
                 {
                     "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
@@ -59,18 +59,28 @@ def request(quantity: int = 1) -> CreateOrderRequest:
     )
 
 
-def test_transaction_conflicts_are_retried(tables):
+TRANSIENT = [
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+]
+
+
+@pytest.mark.parametrize("reason", TRANSIENT)
+def test_transactions_cancelled_for_a_passing_reason_are_retried(tables, reason):
     orders_table, _ = tables
-    client = ConflictingClient(conflicts=2)
+    client = ConflictingClient(conflicts=2, reason=reason)
     service = OrdersService(OrdersRepository(orders_table, client, sleep=lambda _: None))
     created = service.create_order(ALICE, request(), None)
     assert client.transactions == 3
     assert created.order.order_id in [item["orderId"] for item in items_of_type(orders_table, "ORDER")]
 
 
-def test_persistent_conflicts_become_503_and_write_nothing(tables):
+@pytest.mark.parametrize("reason", TRANSIENT)
+def test_persistent_conflicts_or_throttling_become_503_and_write_nothing(tables, reason):
     orders_table, _ = tables
-    client = ConflictingClient(conflicts=100)
+    client = ConflictingClient(conflicts=100, reason=reason)
     service = OrdersService(OrdersRepository(orders_table, client, sleep=lambda _: None))
     with pytest.raises(TryAgain) as busy:
         service.create_order(ALICE, request(), None)

@@ -3,6 +3,7 @@ from typing import Annotated
 
 import pytest
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from botocore.exceptions import ClientError
 from pydantic import Field
 
 from commons.api import create_resolver
@@ -38,6 +39,13 @@ def list_things(limit: Annotated[int, Query(ge=1, le=100)] = 10) -> dict[str, in
 @app.get("/boom")
 def boom() -> dict[str, str]:
     raise RuntimeError("bug")
+
+
+@app.get("/busy")
+def busy() -> dict[str, str]:
+    raise ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "GetItem"
+    )
 
 
 def call(
@@ -157,6 +165,12 @@ def test_a_bug_is_500_without_leaking_details():
     status, response = call("GET", "/boom")
     assert status == 500
     assert "bug" not in response["body"]
+
+
+def test_dynamodb_throttling_after_the_sdks_retries_is_a_503_to_retry():
+    status, response = call("GET", "/busy")
+    assert status == 503
+    assert body_of(response)["detail"] == "The table is busy (DynamoDB throttled this request); retry shortly"
 
 
 def test_cors_headers_are_set():

@@ -6,6 +6,7 @@ import base64
 import json
 from decimal import Decimal
 
+import pytest
 from botocore.exceptions import ClientError
 
 from commons import dynamodb
@@ -178,6 +179,18 @@ def test_contention_that_outlasts_the_retries_is_a_503_to_retry(table, monkeypat
         raise ContentionError("R#0000000060000#temp kept changing under us; retry")
 
     monkeypatch.setattr(ingest.repository, "store_readings", contended)
+    detail = problem(post("d-1", {"readings": readings("temp", now_ms() - 10_000, 3)}), 503)
+    assert "retry" in detail["detail"]
+
+
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
+def test_throttling_that_outlasts_the_sdks_retries_is_a_503_to_retry(table, monkeypatch, code):
+    client = dynamodb.client()
+
+    def throttled(**_):
+        raise ClientError({"Error": {"Code": code, "Message": "Rate exceeded"}}, "UpdateItem")
+
+    monkeypatch.setattr(client, "update_item", throttled)
     detail = problem(post("d-1", {"readings": readings("temp", now_ms() - 10_000, 3)}), 503)
     assert "retry" in detail["detail"]
 

@@ -45,7 +45,7 @@ REASONS = {
     409: "Not enough stock, an Idempotency-Key reused with another body, or a refused transition",
     415: "The body was not sent as application/json",
     422: "The request is invalid (one pointer per field) or names unknown products",
-    503: "Too much contention on these items; retry",
+    503: "Too much contention on these items, or DynamoDB throttled the request; retry",
 }
 
 

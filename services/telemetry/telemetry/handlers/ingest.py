@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from commons.dynamodb import throttled
 from commons.errors import BadRequest, DomainError, Forbidden, Unauthorized, UnsupportedMediaType
 from commons.observability import MetricUnit, instrument, logger, metrics
 from commons.problems import PROBLEM_JSON, problem_document
@@ -91,7 +92,11 @@ def answer(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return ingest(event, context)
     except DomainError as error:
         return problem(error.status, error.detail, instance, error.extensions)
-    except Exception:
+    except Exception as error:
+        busy = throttled(error)
+        if busy is not None:
+            logger.warning("DynamoDB throttled the request", extra={"error": str(error)})
+            return problem(busy.status, busy.detail, instance)
         logger.exception("Unhandled error")
         return problem(500, "An unexpected error occurred; it has been logged", instance)
 
