@@ -61,6 +61,8 @@ class PaymentFlow:
         stored = self.payments.get(order.order_id)
         if stored is not None and stored.status is not PaymentStatus.PENDING:
             return  # settled already: this is a repeated record
+        if not order.payment_token:
+            raise PaymentInconsistency(f"Order {order.order_id} has no payment token")
         if stored is None:
             current = self.orders.get_order(order.order_id)
             if (
@@ -70,11 +72,8 @@ class PaymentFlow:
                 # Cancelled before any charge was attempted: charging now would only mean refunding later.
                 logger.info("Order no longer awaits payment", extra={"order_id": order.order_id})
                 return
-        if not order.payment_token:
-            raise PaymentInconsistency(f"Order {order.order_id} has no payment token")
-        created_at = stored.created_at if stored is not None else self._now()
-        if stored is None:
-            self.payments.put_new(self._payment(order, PaymentStatus.PENDING, created_at))
+            stored = self._payment(order, PaymentStatus.PENDING, self._now())
+            self.payments.put_new(stored)  # False: a concurrent delivery wrote it; charging is idempotent
         result = self.provider.charge(
             idempotency_key=order.order_id,
             amount=order.total.amount,
@@ -84,7 +83,7 @@ class PaymentFlow:
         payment = self._payment(
             order,
             PaymentStatus(result.status),
-            created_at,
+            stored.created_at,
             charge_id=result.charge_id,
             decline_reason=result.decline_reason,
         )
