@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from commons.dynamodb import serialize
 from telemetry.domain.readings import (
     MINUTE_MS,
     BucketKey,
@@ -16,6 +17,7 @@ from telemetry.domain.readings import (
     parse_batch,
     unpack,
 )
+from telemetry.domain.rollups import Stats
 from telemetry.repository import expires_at
 
 NOW = 1_800_000_000_000
@@ -61,6 +63,8 @@ def test_a_valid_batch_parses_into_exact_decimals():
         (good(value=10**101), "/readings/0/value", "between"),
         (good(value=10**40 + 1), "/readings/0/value", "38 significant digits"),
         (good(value=10**38 + 1), "/readings/0/value", "38 significant digits"),  # 39: one too many
+        # Storable itself, but minus 1e-100 it leaves 1e-137, which no rollup sum could store.
+        (good(value=Decimal("1.0000000000000000000000000000000000001e-100")), "/readings/0/value", "1e-130"),
         (good(ts=float(NOW)), "/readings/0/ts", "integer"),
         (good(ts=str(NOW)), "/readings/0/ts", "integer"),
         (good(ts=True), "/readings/0/ts", "integer"),
@@ -91,8 +95,23 @@ def test_the_limits_themselves_are_accepted():
         good(metric="d", value=-0.0),
         good(metric="e", value=10**38 - 1),
         good(metric="f", value=10**60),
+        good(metric="g", value=Decimal("12345678901234567890123456789012345678e-130")),  # last digit 1e-130
     ]
-    assert len(parse_batch({"readings": edge}, NOW, RETENTION)) == 8
+    assert len(parse_batch({"readings": edge}, NOW, RETENTION)) == 9
+
+
+def test_accepted_values_that_nearly_cancel_still_sum_to_a_storable_number():
+    high = Decimal("12345678901234567890123456789012345678e-130")
+    low = Decimal("12345678901234567890123456789012345677e-130")
+    values = [
+        reading.value
+        for reading in parse_batch(
+            {"readings": [good(value=high), good(metric="m", value=low.copy_negate())]}, NOW, RETENTION
+        )
+    ]
+    total = Stats.of(values).sum
+    assert total == Decimal("1e-130")
+    assert serialize({"sum": total}) == {"sum": {"N": "1E-130"}}  # DynamoDB's number rules: no underflow
 
 
 def test_every_bad_reading_is_named_and_good_ones_are_not():

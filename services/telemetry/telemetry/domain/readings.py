@@ -29,6 +29,10 @@ DAY_MS = 86_400_000
 MAX_ABS_VALUE = Decimal("1e100")
 MIN_ABS_VALUE = Decimal("1e-100")
 MAX_SIGNIFICANT_DIGITS = 38
+# No digit below DynamoDB's smallest number: every value, and so every sum and difference of values, is
+# then a whole multiple of 1e-130, 0 or storable (1.0000000000000000000000000000000000001e-100 minus
+# 1e-100 would be 1e-137, which no rollup could store).
+LOWEST_DIGIT_EXPONENT = -130
 READING_FIELDS = frozenset({"metric", "value", "ts"})
 
 
@@ -94,8 +98,12 @@ def value_problem(value: object) -> str | None:
     # copy_abs() and the digits, not abs() or normalize(): those round to the decimal context's 28 digits.
     if exact and not MIN_ABS_VALUE <= exact.copy_abs() <= MAX_ABS_VALUE:
         return "must be 0 or between 1e-100 and 1e100 in magnitude"
-    if len("".join(map(str, exact.as_tuple().digits)).strip("0")) > MAX_SIGNIFICANT_DIGITS:
+    _sign, digits, exponent = exact.as_tuple()
+    text = "".join(map(str, digits))
+    if len(text.strip("0")) > MAX_SIGNIFICANT_DIGITS:
         return f"must have at most {MAX_SIGNIFICANT_DIGITS} significant digits"
+    if exact and int(exponent) + len(text) - len(text.rstrip("0")) < LOWEST_DIGIT_EXPONENT:
+        return "must have no digit below 1e-130 (DynamoDB's smallest number), so its rollups stay storable"
     return None
 
 
