@@ -1,6 +1,7 @@
 """Cold start is imports: the stream consumers and the device path import neither pydantic, nor
 Powertools, nor boto3 (botocore is enough for a client), nor the X-Ray SDK. Each measured about
-50, 25, 15 and 50-100 ms of cold start here (make bench, docs/performance.md)."""
+50, 25, 15 and 50-100 ms of cold start here (make bench, docs/performance.md). And every handler
+imports with the cyclic garbage collector off (commons.cold_start)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,19 @@ ROOT = Path(__file__).resolve().parents[3]
 HEAVY = ("pydantic", "aws_lambda_powertools", "boto3", "aws_xray_sdk", "asyncio")
 
 
-def imported_by(module: str) -> set[str]:
-    code = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
+HANDLERS = [
+    "orders.handlers.api",
+    "orders.handlers.payment_processor",
+    "orders.handlers.order_updater",
+    "telemetry.handlers.api",
+    "telemetry.handlers.processor",
+    "telemetry.handlers.ingest",
+    "telemetry.handlers.authorizer",
+]
+
+
+def run_fresh(code: str) -> str:
+    """Run ``code`` in a fresh interpreter that sees the layer and both services; its standard output."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
@@ -29,7 +41,13 @@ def imported_by(module: str) -> set[str]:
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    return set(json.loads(done.stdout))
+    return done.stdout
+
+
+def imported_by(module: str) -> set[str]:
+    return set(
+        json.loads(run_fresh(f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"))
+    )
 
 
 @pytest.mark.parametrize(
@@ -52,3 +70,33 @@ def test_creating_the_client_needs_only_botocore():
     loaded = imported_by("commons.dynamodb")
     assert "botocore.session" in loaded
     assert "boto3" not in loaded
+
+
+# Records, for every import the handler module causes, whether the collector was on at that moment.
+WATCH_INIT = """
+import gc, json, sys
+collector_on_at = {}
+def watch(event, args):
+    if event == "import" and args[0] not in collector_on_at:
+        collector_on_at[args[0]] = gc.isenabled()
+sys.addaudithook(watch)
+import %s
+from commons.dynamodb import client
+print(json.dumps({"on_during": sorted(name for name, on in collector_on_at.items() if on),
+                  "imports": len(collector_on_at), "on_after": gc.isenabled(),
+                  "frozen": gc.get_freeze_count(), "clients": client.cache_info().currsize}))
+"""
+
+
+@pytest.mark.parametrize("module", HANDLERS)
+def test_a_handler_initializes_with_the_collector_off_and_leaves_it_on(module):
+    seen = json.loads(run_fresh(WATCH_INIT % module))
+    assert seen["imports"] > 50
+    # Before the module's first statement run Python's own start-up, the hook, and the (empty)
+    # packages holding the module; nothing that the handler itself imports may run with it on.
+    enclosing = {module.rsplit(".", depth)[0] for depth in range(module.count(".") + 1)}
+    suspects = {*HEAVY, "botocore", "commons", module.split(".")[0]}
+    assert [name for name in seen["on_during"] if name.split(".")[0] in suspects] == sorted(enclosing)
+    assert seen["on_after"]
+    assert seen["frozen"] > 10_000
+    assert seen["clients"] == 1  # created at init, not in the first invoke

@@ -6,6 +6,10 @@ on every route but ``GET /products``; this code reads the verified claims.
 
 from __future__ import annotations
 
+import gc
+
+gc.disable()  # until init_done(): commons.cold_start
+
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -14,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import Field
 
 from commons.api import create_resolver, documented_responses
+from commons.cold_start import init_done
 from commons.identity import Caller, caller_from_request_context
 from commons.models import ApiModel, ProblemDetails
 from commons.observability import instrument
@@ -137,3 +142,4 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
 SETTINGS = load_settings(OrdersTableSettings)
 app = create_app(OrdersService(OrdersRepository(SETTINGS.orders_table_name)))
 handler = instrument(app.resolve, api=True)
+init_done()

@@ -3,7 +3,12 @@ stock), records captures on orders cancelled meanwhile, and records refunds."""
 
 from __future__ import annotations
 
+import gc
+
+gc.disable()  # until init_done(): commons.cold_start
+
 from commons.batch import dynamodb_stream_handler
+from commons.cold_start import init_done
 from commons.observability import LambdaHandler
 from orders.light_settings import load_tables
 from orders.order_updates import OrderUpdates
@@ -17,3 +22,4 @@ def create_handler(updates: OrderUpdates) -> LambdaHandler:
 SETTINGS = load_tables()
 updates = OrderUpdates(OrdersRepository(SETTINGS.orders_table_name))
 handler = create_handler(updates)
+init_done()

@@ -6,7 +6,12 @@ poison record fails alone instead of blocking the shard.
 
 from __future__ import annotations
 
+import gc
+
+gc.disable()  # until init_done(): commons.cold_start
+
 from commons.batch import dynamodb_stream_handler
+from commons.cold_start import init_done
 from commons.observability import LambdaHandler
 from orders.light_settings import load_tables
 from orders.payment_flow import PaymentFlow
@@ -25,3 +30,4 @@ flow = PaymentFlow(
     SimulatedCardProcessor(),
 )
 handler = create_handler(flow)
+init_done()

@@ -8,6 +8,10 @@ to parse by hand; errors are the same RFC 9457 problem documents the resolver pr
 
 from __future__ import annotations
 
+import gc
+
+gc.disable()  # until init_done(): commons.cold_start
+
 import base64
 import json
 import time
@@ -15,6 +19,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from commons.cold_start import init_done
 from commons.dynamodb import throttled
 from commons.errors import BadRequest, DomainError, Forbidden, Unauthorized, UnsupportedMediaType
 from commons.observability import MetricUnit, instrument, logger, metrics
@@ -102,3 +107,4 @@ def answer(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 handler = instrument(answer, api=True)
+init_done()
