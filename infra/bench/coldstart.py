@@ -78,6 +78,12 @@ REFERENCES: dict[str, tuple[str, str, dict[str, Any], str]] = {
         _GET_ITEMS,
         "api",
     ),
+    "powertools REST resolver with validation, initialized as ours are": (
+        "bench_reference_api_paused.handler",
+        "orders.api",
+        _GET_ITEMS,
+        "api",
+    ),
     "pydantic response model without powertools": (
         "bench_reference_pydantic.handler",
         "orders.api",
