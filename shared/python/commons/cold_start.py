@@ -2,9 +2,9 @@
 
 Everything a handler module builds at init (modules, classes, pydantic's validators, settings, the SDK
 client) lives as long as the execution environment. Python's cyclic garbage collector, left on, runs every
-few hundred allocations meanwhile and traces an ever larger heap, freeing almost nothing: measured here, it
-was about a third of what the API functions add to the floor (decision 19). So each handler module turns it
-off as its first statement, before any import::
+few hundred allocations meanwhile and traces an ever larger heap, freeing almost nothing: it was a sixth to a
+third of what the API functions added to the floor (decision 19). So each handler module turns it off as its
+first statement, before any import::
 
     import gc
 
