@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -310,7 +311,14 @@ class OrdersRepository:
             # the order is still as read (a payment settled meanwhile sends the caller back to read again).
             conditions.append(expr.one_of(("status",), [order.status.value]))
             conditions.append(expr.one_of(("payment", "status"), [order.payment.status.value]))
-        updates = [f"{expr.name('updatedAt')} = {expr.value(now)}"]
+        # A fresh id names this write. When the answer to a committed write is lost, botocore sends the same
+        # request again; the resend finds its own id and succeeds, instead of failing a condition its first
+        # attempt already changed (a fulfil answered 409 although it was done).
+        write_id = expr.value(uuid.uuid4().hex)
+        updates = [
+            f"{expr.name('updatedAt')} = {expr.value(now)}",
+            f"{expr.name('transitionId')} = {write_id}",
+        ]
         changes: dict[str, Any] = {"updated_at": now}
         payment = order.payment
         if transition.to_status is not None:
@@ -331,7 +339,7 @@ class OrdersRepository:
             "TableName": self.table_name,
             "Key": serialize(order_key(order.order_id)),
             "UpdateExpression": "SET " + ", ".join(updates) + f" REMOVE {expr.name('paymentToken')}",
-            "ConditionExpression": " AND ".join(conditions),
+            "ConditionExpression": f"({' AND '.join(conditions)}) OR {expr.name('transitionId')} = {write_id}",
             **expr.params(),
         }
         if transition.releases_stock:

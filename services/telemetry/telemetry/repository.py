@@ -217,9 +217,15 @@ class TelemetryRepository:
         }
         if name is not None:
             item["name"] = _s(name)
+        # The token hash is new with every registration, so it also names this request: when botocore
+        # resends the PutItem because the answer to a committed one was lost, the resend finds its own
+        # item and succeeds, instead of a 409 that would leave the id taken and its token unknown.
         with condition_raises(Conflict(f"Device {device_id} already exists")):
             self.db.put_item(
-                TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(pk)"
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR tokenHash = :tokenHash",
+                ExpressionAttributeValues={":tokenHash": _s(token_hash)},
             )
 
     def get_device(self, device_id: str) -> DeviceRecord | None:

@@ -28,6 +28,7 @@ from orders.domain.model import Money, Order, Product
 from orders.payments import SimulatedCardProcessor
 from orders.repository import order_from_item, order_item
 from tests.events import lambda_context
+from tests.integration.lost_answers import answers_lost
 from tests.integration.orders.conftest import OrdersSystem
 from tests.integration.orders.streams import ORDERS_ONLY, deliver
 from tests.unit.orders.support import ADMIN, create_tables, delete_tables, items_of_type, order_body, stock_of
@@ -89,6 +90,19 @@ def test_paid_order_is_fulfilled_and_declined_order_releases_its_stock(system, i
     assert system.provider.charges == [paid]
     assert system.provider.refunds == []
     assert_stock_invariants(system, initial_stock)
+
+
+def test_a_fulfil_whose_answer_was_lost_is_answered_as_done_not_refused(system):
+    order_id = place(system, (BEANS, 1))
+    system.settle()
+    # The update committed, its answer was lost, and botocore sent the same UpdateItem again.
+    with answers_lost(system.orders.db, "UpdateItem") as lost:
+        status, fulfilled, _ = system.api("POST", f"/orders/{order_id}/fulfil", sub=ADMIN)
+    assert lost == [200]
+    assert (status, fulfilled["status"]) == (200, "FULFILLED")
+    # A second fulfil is a request of its own: still refused.
+    status, problem, _ = system.api("POST", f"/orders/{order_id}/fulfil", sub=ADMIN)
+    assert (status, problem["orderStatus"]) == (409, "FULFILLED")
 
 
 def test_exactly_one_charge_per_order_when_records_are_delivered_three_times(system, initial_stock):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from commons import dynamodb
 from telemetry import repository as repository_module
 from telemetry.domain.readings import HOUR_MS, MINUTE_MS
-from telemetry.handlers import authorizer, ingest
+from telemetry.handlers import api, authorizer, ingest
 from tests.events import lambda_context
+from tests.integration.lost_answers import answers_lost
 from tests.integration.telemetry.driver import Telemetry, expected_aggregates
-from tests.unit.telemetry.support import authorizer_event, body, device_event, now_ms
+from tests.unit.telemetry.support import admin_event, authorizer_event, body, device_event, now_ms
 
 RULES = [
     {"metric": "temp", "op": "gt", "threshold": 25},
@@ -237,3 +239,16 @@ def test_a_device_tracks_a_bounded_number_of_metrics(system, start, monkeypatch)
     device = system.device("d-1")
     assert device["lastSeen"] == start + 249
     assert sorted(device["latest"]) == [f"m{index:03d}" for index in range(100)]
+
+
+def test_a_registration_whose_answer_was_lost_still_hands_out_a_working_token(system):
+    # The device item was written, its answer lost, and botocore sent the same PutItem again: the
+    # admin must get the token that was stored, not a 409 that leaves the id taken and no token.
+    with answers_lost(dynamodb.client(), "PutItem") as lost:
+        token = system.register("d-lost")
+    assert lost == [200]
+    allowed = authorizer.handler(authorizer_event(f"Bearer {token}"), lambda_context())
+    assert allowed["context"] == {"deviceId": "d-lost"}
+    # Registering the id again is a request of its own, and still a conflict.
+    again = api.handler(admin_event("POST", "/devices", body={"deviceId": "d-lost"}), lambda_context())
+    assert again["statusCode"] == 409
