@@ -22,8 +22,10 @@ SERVICES = {
 
 def document(service: str) -> str:
     module_name, title, environment = SERVICES[service]
-    for name, value in environment.items():
-        os.environ.setdefault(name, value)  # the module reads its settings at import, as at cold start
+    # The module reads its settings and creates its DynamoDB client at import, as at cold start, where
+    # Lambda always sets the region; the client never calls anything here.
+    for name, value in {**environment, "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        os.environ.setdefault(name, value)
     for path in (str(REPO_ROOT / "shared" / "python"), str(REPO_ROOT / "services" / service)):
         if path not in sys.path:
             sys.path.append(path)

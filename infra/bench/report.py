@@ -301,10 +301,47 @@ def _headroom(paused: dict[str, Any], functions: list[dict[str, Any]]) -> str:
     budget_ms = paused["target"] * paused["floorMs"] - paused["initMs"]
     own_ms = sorted(c["initMs"] - paused["initMs"] for c in functions)
     span = f"{own_ms[0]:.0f}" if len(own_ms) == 1 else f"{own_ms[0]:.0f} to {own_ms[-1]:.0f}"
+    left = f"{budget_ms:.0f} ms" if round(budget_ms) > 0 else "nothing"
     return (
-        f"That leaves {budget_ms:.0f} ms of the target for a function's own modules, routes and first DynamoDB "
-        f"call; ours take {span} ms more than that reference."
+        f"That leaves {left} of the target for a function's own modules, routes and first DynamoDB call; "
+        f"ours take {span} ms more than that reference."
     )
+
+
+def _resolver_explanation(references: dict[str, Any], functions: list[dict[str, Any]]) -> str | None:
+    """Why functions built on Powertools' resolver miss the target, from the reference rows."""
+    resolver = references.get("powertools REST resolver with validation")
+    if resolver is None:
+        return None
+    paused = references.get("powertools REST resolver with validation, initialized as ours are")
+    pydantic_only = references.get("pydantic response model without powertools")
+    text = (
+        "The API functions keep Powertools' REST resolver with validation and pydantic models, the "
+        "contract-first design of docs/decisions.md (validation and the OpenAPI document come from the "
+        "code). The reference function that is only the floor plus that resolver and one pydantic model "
+        f"measures {resolver['ratio']:.2f} times the floor in this run"
+    )
+    if paused is not None:
+        text += (
+            f", and {paused['ratio']:.2f} initialized as our handlers are (its client made without boto3, the "
+            f"garbage collector paused: decisions 15 and 19), {_against(paused)} the {paused['target']:.2f} "
+            "target before any module or DynamoDB call of its own"
+        )
+    if pydantic_only is not None:
+        text += (
+            f"; the floor plus that pydantic model alone, without Powertools, measures "
+            f"{pydantic_only['ratio']:.2f} with the collector on"
+        )
+    text += ". "
+    if paused is None:
+        return text + "See decisions 15 and 19."
+    if paused["ratio"] > paused["target"]:
+        return text + (
+            "So no API function built on that resolver can meet the target on this machine, whatever its own "
+            "code does: meeting it means API functions without Powertools' event handler, which the "
+            "contract-first design rules out; see decisions 15 and 19."
+        )
+    return text + _headroom(paused, functions)
 
 
 def missed_targets(results: dict[str, Any]) -> str:
@@ -317,39 +354,17 @@ def missed_targets(results: dict[str, Any]) -> str:
         f"`{name}` {c['ratio']:.2f} (target ≤ {c['target']:.2f})" for name, c in sorted(missed.items())
     )
     text = [f"Missed in this run: {listed}."]
-    references = results.get("coldStartReferences", {})
-    resolver = references.get("powertools REST resolver with validation")
-    paused = references.get("powertools REST resolver with validation, initialized as ours are")
-    pydantic_only = references.get("pydantic response model without powertools")
-    if any(c["kind"] == "api" for c in missed.values()) and resolver and paused:
+    on_resolver = [c for c in missed.values() if c.get("resolver")]
+    explanation = on_resolver and _resolver_explanation(results.get("coldStartReferences", {}), on_resolver)
+    if explanation:
+        text.append(explanation)
+    lean = sorted(name for name, c in missed.items() if not c.get("resolver"))
+    if lean:
         text.append(
-            "The API functions keep Powertools' REST resolver with validation and pydantic models, the "
-            "contract-first design of docs/decisions.md (validation and the OpenAPI document come from the "
-            "code). The reference function that is only the floor plus that resolver and one pydantic model "
-            f"measures {resolver['ratio']:.2f} times the floor in this run, and {paused['ratio']:.2f} "
-            f"initialized as our handlers are (its client made without boto3, the garbage collector paused: "
-            f"decisions 15 and 19), {_against(paused)} the {paused['target']:.2f} target before any module or "
-            f"DynamoDB call of its own"
-            + (
-                f"; the floor plus that pydantic model alone, without Powertools, measures "
-                f"{pydantic_only['ratio']:.2f} with the collector on"
-                if pydantic_only
-                else ""
-            )
-            + ". "
-            + (
-                "So no API function built on that resolver can meet the target on this machine, whatever "
-                "its own code does: meeting it means API functions without Powertools' event handler, which "
-                "the contract-first design rules out; see decisions 15 and 19."
-                if paused["ratio"] > paused["target"]
-                else _headroom(paused, [c for c in missed.values() if c["kind"] == "api"])
-            )
-        )
-    if any(c["kind"] == "stream" for c in missed.values()):
-        text.append(
-            "A stream processor over its target: run `python -m infra.bench.profile <function>` to see "
-            "which imports or first calls put it there; the machine's noise moves single ratios by a few "
-            "hundredths (see each function's `pairRatios` in results.json)."
+            f"Not built on Powertools' resolver: {', '.join(f'`{name}`' for name in lean)}. Run "
+            "`python -m infra.bench.profile <function>` to see which imports or first calls put it over; the "
+            "machine's noise moves single ratios by a few hundredths (see each function's `pairRatios` in "
+            "results.json)."
         )
     return "\n\n".join(text)
 

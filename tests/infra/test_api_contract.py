@@ -4,10 +4,13 @@ serve exactly the routes the code declares."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
-from infra.openapi import API_DOCS, document
+from infra.openapi import API_DOCS, REPO_ROOT, document
 from infra.templates import api_routes
 
 # Served by its own lean function (not the resolver), so it is documented in docs/telemetry.md.
@@ -19,6 +22,20 @@ STACKS = {"orders": "Orders", "telemetry": "Telemetry"}
 def test_committed_openapi_document_matches_the_code(service):
     committed = (API_DOCS / f"{service}.json").read_text()
     assert committed == document(service), f"docs/api/{service}.json is stale: run `make openapi`"
+
+
+def test_the_documents_are_generated_on_a_machine_with_no_aws_settings(tmp_path):
+    """The API modules create their client at import (cold start); the generator must not need a region."""
+    bare = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    bare.update(HOME=str(tmp_path), AWS_CONFIG_FILE=str(tmp_path / "none"))
+    code = "from infra.openapi import document; print(len(document('orders')), len(document('telemetry')))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=bare, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [int(size) for size in done.stdout.split()] == [
+        len((API_DOCS / f"{service}.json").read_text()) for service in ("orders", "telemetry")
+    ]
 
 
 @pytest.mark.parametrize("service", ["orders", "telemetry"])
