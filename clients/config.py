@@ -6,7 +6,7 @@ Each value is taken from the first place that has it:
 2. an environment variable (``ORDERS_API_URL``, ``ORDERS_API_KEY``, ``ORDERS_TOKEN``, ``TELEMETRY_API_URL``,
    ``FLEET_API_KEY``, ``OPERATOR_API_KEY``, ``TELEMETRY_TOKEN``, ``DEVICE_TOKEN``);
 3. a local runtime, when one is named (``--local``, ``--local-url URL`` or ``LOCAL_RUNTIME_URL``): its base URLs and API
-   keys from ``GET /_local/session`` and a token minted by ``GET /_local/token?sub=&groups=``.
+   keys from ``GET /_local/session`` and a token minted by ``GET /_local/token?service=&sub=&groups=``.
 
 Against a deployed stack, set 1 or 2 from the stack's outputs and a Cognito token; nothing else changes.
 Device tokens are never minted: they are issued once, by ``POST /devices``.
@@ -97,8 +97,9 @@ class LocalRuntime:
             self._session = dict(self._get("/_local/session"))
         return self._session
 
-    def token(self, subject: str, groups: tuple[str, ...] = ()) -> str:
-        body = self._get("/_local/token", {"sub": subject, "groups": ",".join(groups)})
+    def token(self, service: str, subject: str, groups: tuple[str, ...] = ()) -> str:
+        """A token from the user pool ``service``'s API trusts (each service has its own, as in AWS)."""
+        body = self._get("/_local/token", {"service": service, "sub": subject, "groups": ",".join(groups)})
         return str(body["token"])
 
     def dlq(self) -> dict[str, list[Any]]:
@@ -137,7 +138,7 @@ def resolve(
             url = url or session["apis"][target.service]
             api_key = api_key or session["apiKeys"][target.plan]
         if not token and need_token and target.mint_locally:
-            token = runtime.token(subject, groups)
+            token = runtime.token(target.service, subject, groups)
     if not url:
         raise ConfigError(
             f"no base URL for the {target.service} API: pass --url, set {target.url_env}, or --local"

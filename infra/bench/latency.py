@@ -59,7 +59,7 @@ class Scenario:
         self.operator_samples = operator_samples
         self.storefront = system.client("orders", "storefront")
         self.customer = system.client("orders", "storefront", system.customer())
-        self.admin = system.client("orders", "storefront", system.admin())
+        self.admin = system.client("orders", "storefront", system.admin("orders"))
         self.orders: list[str] = []
         self.device = system.register_device(hours_back=30)
         self.single = system.register_device(hours_back=30)

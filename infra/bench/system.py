@@ -317,14 +317,14 @@ class BenchSystem:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
         return response, elapsed_ms
 
-    def token(self, subject: str, *groups: str) -> str:
-        return self.runtime.issuer.mint(subject, list(groups))
+    def token(self, service: str, subject: str, *groups: str) -> str:
+        return self.runtime.token(service, subject, groups)
 
-    def admin(self) -> str:
-        return self.token(f"bench-admin-{uuid.uuid4()}", ADMIN_GROUP)
+    def admin(self, service: str) -> str:
+        return self.token(service, f"bench-admin-{uuid.uuid4()}", ADMIN_GROUP)
 
     def customer(self) -> str:
-        return self.token(str(uuid.uuid4()))
+        return self.token("orders", str(uuid.uuid4()))
 
     # -- telemetry helpers ------------------------------------------------------------------------
 
@@ -333,7 +333,7 @@ class BenchSystem:
 
     def _admin_token(self) -> str:
         if not hasattr(self, "_admin"):
-            self._admin = self.admin()
+            self._admin = self.admin("telemetry")
         return self._admin
 
     def register_device(self, hours_back: int = 2) -> Device:

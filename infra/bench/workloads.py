@@ -110,7 +110,7 @@ def _telemetry(
 
 def _orders(system: BenchSystem, proxy: MeteringProxy | None, orders: int) -> Pass:
     customer = system.client("orders", "storefront", system.customer())
-    admin = system.client("orders", "storefront", system.admin())
+    admin = system.client("orders", "storefront", system.admin("orders"))
     run = Pass(system, "orders", proxy)
     order_id = ""
     for _ in range(orders):

@@ -73,6 +73,8 @@ class AuthorizerSpec:
     # REQUEST: every identity source as the template gives it ("method.request.header.X-Device",
     # "method.request.querystring.site", "stageVariables.name", "context.identity.sourceIp")
     identity_sources: tuple[str, ...] = ()
+    # COGNITO_USER_POOLS: the pools whose tokens it accepts ("<stack>.<logical id>", its ProviderARNs)
+    user_pools: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,12 @@ class ApiSpec:
     binary_media_types: tuple[str, ...] = ()
     # The stage's variables, passed to functions as the event's stageVariables
     stage_variables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def user_pools(self) -> tuple[str, ...]:
+        """The pools whose tokens its Cognito authorizers accept, each once."""
+        pools = (pool for authorizer in self.authorizers.values() for pool in authorizer.user_pools)
+        return tuple(dict.fromkeys(pools))
 
 
 @dataclass(frozen=True)
@@ -265,6 +273,9 @@ def _apis(stack: str, template: Template) -> dict[str, ApiSpec]:
                     source.strip()
                     for source in auth["Properties"].get("IdentitySource", "").split(",")
                     if source.strip()
+                ),
+                user_pools=tuple(
+                    f"{stack}.{logical_id(arn)}" for arn in auth["Properties"].get("ProviderARNs", [])
                 ),
             )
             for name, auth in authorizers.items()

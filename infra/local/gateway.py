@@ -219,6 +219,10 @@ class Gateway:
     def base_urls(self) -> dict[str, str]:
         return {state.spec.service: f"{self.config.origin}{prefix}" for prefix, state in self.apis.items()}
 
+    def user_pools(self) -> dict[str, tuple[str, ...]]:
+        """Per service, the user pools its API's Cognito authorizers trust (empty: it has none)."""
+        return {state.spec.service: state.spec.user_pools for state in self.apis.values()}
+
     # -- the request pipeline -------------------------------------------------------------------
 
     async def handle(self, request: Request) -> Response:
@@ -308,7 +312,7 @@ class Gateway:
             raise Rejected(UNAUTHORIZED)
         if authorizer.type == "COGNITO_USER_POOLS":
             try:
-                claims = self.issuer.verify(token.removeprefix("Bearer ").strip())
+                claims = self.issuer.verify(token.removeprefix("Bearer ").strip(), authorizer.user_pools)
             except InvalidToken:
                 raise Rejected(UNAUTHORIZED) from None
             return {"claims": claims_as_api_gateway_passes_them(claims)}

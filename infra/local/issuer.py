@@ -1,11 +1,16 @@
 """The local token issuer: signs JWTs shaped like Cognito's ID tokens, which the emulated user
-pool authorizers verify (signature, expiry, issuer, audience) exactly as Cognito's would be."""
+pool authorizers verify (signature, expiry, issuer, audience) exactly as Cognito's would be.
+
+Each user pool of the templates is an issuer of its own (``iss`` names the pool, as Cognito's
+``https://cognito-idp.<region>.amazonaws.com/<pool id>`` does), so a token from one service's pool
+is refused by an authorizer that trusts only another's, as in AWS."""
 
 from __future__ import annotations
 
 import os
 import time
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +19,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 AUDIENCE = "local-app-client"
-ISSUER = "https://cognito-idp.local/local-user-pool"
+ISSUER_PREFIX = "https://cognito-idp.local/"
+
+
+def issuer_of(pool: str) -> str:
+    """The ``iss`` of the tokens of ``pool`` (its stack and logical id, e.g. ``Orders-dev.CustomersA1B2``)."""
+    return ISSUER_PREFIX + pool
 
 
 class InvalidToken(Exception):
@@ -43,11 +53,13 @@ class LocalIssuer:
             write_private(key_file, pem)
         return key
 
-    def mint(self, subject: str, groups: list[str] | None = None, lifetime_s: int | None = None) -> str:
+    def mint(
+        self, subject: str, groups: list[str] | None = None, lifetime_s: int | None = None, *, pool: str
+    ) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
             "sub": subject,
-            "iss": ISSUER,
+            "iss": issuer_of(pool),
             "aud": AUDIENCE,
             "token_use": "id",
             "auth_time": now,
@@ -60,7 +72,8 @@ class LocalIssuer:
             claims["cognito:groups"] = groups
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": "local"})
 
-    def verify(self, token: str) -> dict[str, Any]:
+    def verify(self, token: str, pools: Collection[str]) -> dict[str, Any]:
+        """The token's claims, if it is valid and was issued by one of ``pools`` (an authorizer's providers)."""
         try:
             return dict(
                 jwt.decode(
@@ -68,7 +81,7 @@ class LocalIssuer:
                     self._public,
                     algorithms=["RS256"],
                     audience=AUDIENCE,
-                    issuer=ISSUER,
+                    issuer=[issuer_of(pool) for pool in pools],
                     options={"require": ["exp", "iss", "aud", "sub"]},
                 )
             )

@@ -9,6 +9,7 @@ import os
 import secrets
 import string
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,12 +238,25 @@ class LocalRuntime:
     async def _session(self, _: Request) -> Response:
         return JSONResponse(self.session())
 
+    def token(self, service: str, subject: str, groups: Sequence[str] = ()) -> str:
+        """A token from the user pool that ``service``'s API trusts, as that pool's hosted sign-in gives one."""
+        pools = self.gateway.user_pools()
+        if not pools.get(service):
+            with_pools = sorted(name for name, found in pools.items() if found)
+            raise ValueError(f"service must be one whose API has a user pool: one of {', '.join(with_pools)}")
+        return self.issuer.mint(subject, list(groups), pool=pools[service][0])
+
     async def _token(self, request: Request) -> Response:
         subject = request.query_params.get("sub")
         if not subject:
             return JSONResponse({"message": "sub is required"}, 400)
         groups = [g for g in request.query_params.get("groups", "").split(",") if g]
-        return JSONResponse({"token": self.issuer.mint(subject, groups)})
+        try:
+            return JSONResponse(
+                {"token": self.token(request.query_params.get("service", ""), subject, groups)}
+            )
+        except ValueError as error:
+            return JSONResponse({"message": str(error)}, 400)
 
     async def _dlq(self, _: Request) -> Response:
         return JSONResponse(self.failures.read_all())

@@ -28,8 +28,9 @@ class System:
             headers["Authorization"] = f"Bearer {token}"
         return httpx.Client(base_url=self.session["apis"][service], headers=headers, timeout=30)
 
-    def token(self, subject: str, *groups: str) -> str:
-        return self.runtime.issuer.mint(subject, list(groups))
+    def token(self, service: str, subject: str, *groups: str) -> str:
+        """A token from the user pool ``service``'s API trusts."""
+        return self.runtime.token(service, subject, groups)
 
 
 def eventually(check: Callable[[], Any], timeout_s: float = 5.0, interval_s: float = 0.1) -> Any:

@@ -19,6 +19,7 @@ from clients.devices import DeviceClient, FleetAdminClient, Reading, Rule, devic
 from clients.http import ApiError, HttpClient, RequestStats
 from clients.simulator import Simulator
 from clients.storefront import StorefrontClient
+from infra.local.issuer import InvalidToken
 from tests.e2e.conftest import System, eventually
 
 
@@ -31,7 +32,7 @@ def storefront_client(system: System, subject: str, *groups: str) -> StorefrontC
         STOREFRONT,
         url=system.session["apis"]["orders"],
         api_key=system.session["apiKeys"]["storefront"],
-        token=system.token(subject, *groups),
+        token=system.token("orders", subject, *groups),
         env={},
     )
     return StorefrontClient.connect(endpoint)
@@ -263,7 +264,7 @@ def test_the_storefront_command_line_configured_only_through_the_environment(
     monkeypatch.delenv("LOCAL_RUNTIME_URL", raising=False)
     monkeypatch.setenv("ORDERS_API_URL", system.session["apis"]["orders"])
     monkeypatch.setenv("ORDERS_API_KEY", system.session["apiKeys"]["storefront"])
-    monkeypatch.setenv("ORDERS_TOKEN", system.token(customer))
+    monkeypatch.setenv("ORDERS_TOKEN", system.token("orders", customer))
 
     code, products, _ = cli(storefront.main, capsys, "products")
     assert code == 0
@@ -429,6 +430,9 @@ def test_local_discovery_reads_the_session_and_mints_tokens(system: System):
     runtime = LocalRuntime(origin(system))
     assert runtime.health()
     assert runtime.session()["apis"] == system.session["apis"]
-    claims = system.runtime.issuer.verify(runtime.token("alice", ("admin",)))
+    pools = system.runtime.gateway.user_pools()
+    claims = system.runtime.issuer.verify(runtime.token("orders", "alice", ("admin",)), pools["orders"])
     assert (claims["sub"], claims["cognito:groups"]) == ("alice", ["admin"])
+    with pytest.raises(InvalidToken):  # each service's API trusts only its own pool
+        system.runtime.issuer.verify(runtime.token("telemetry", "alice", ("admin",)), pools["orders"])
     assert isinstance(runtime.dlq(), dict)

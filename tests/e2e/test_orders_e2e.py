@@ -35,7 +35,7 @@ def test_catalogue_is_seeded_and_public_with_a_key(system: System):
 
 
 def test_an_order_is_paid_within_five_seconds_and_only_its_owner_sees_it(system: System):
-    alice = system.token(f"alice-{uuid.uuid4().hex[:6]}")
+    alice = system.token("orders", f"alice-{uuid.uuid4().hex[:6]}")
     with system.client("orders", "storefront", alice) as client:
         created = place(client, "travel-mug", 2)
         assert created.status_code == 201, created.text
@@ -43,14 +43,14 @@ def test_an_order_is_paid_within_five_seconds_and_only_its_owner_sees_it(system:
         assert order["status"] == "PENDING_PAYMENT"
         assert order["total"] == {"amount": 2 * 2200, "currency": "USD"}
         eventually(lambda: order_status(client, order["orderId"]) == ("PAID", "CAPTURED"))
-    with system.client("orders", "storefront", system.token("mallory")) as intruder:
+    with system.client("orders", "storefront", system.token("orders", "mallory")) as intruder:
         assert intruder.get(f"/orders/{order['orderId']}").status_code == 404
         assert intruder.post(f"/orders/{order['orderId']}/cancel").status_code == 404
 
 
 def test_a_declined_card_fails_the_order_and_releases_its_stock(system: System):
     before = stock_of(system, "milk-jug-350ml")
-    with system.client("orders", "storefront", system.token("bob")) as client:
+    with system.client("orders", "storefront", system.token("orders", "bob")) as client:
         order = place(client, "milk-jug-350ml", 3, token="tok_chargeDeclined").json()
         assert stock_of(system, "milk-jug-350ml") == before - 3
         eventually(lambda: order_status(client, order["orderId"]) == ("PAYMENT_FAILED", "DECLINED"))
@@ -59,7 +59,7 @@ def test_a_declined_card_fails_the_order_and_releases_its_stock(system: System):
 
 
 def test_cancel_after_capture_refunds_and_admin_fulfils_paid_orders(system: System):
-    carol = system.token("carol")
+    carol = system.token("orders", "carol")
     with system.client("orders", "storefront", carol) as client:
         to_cancel = place(client, "scale-0-1g", 1).json()
         to_fulfil = place(client, "scale-0-1g", 1).json()
@@ -70,7 +70,7 @@ def test_cancel_after_capture_refunds_and_admin_fulfils_paid_orders(system: Syst
         assert cancelled.json()["status"] == "CANCELLED"
         eventually(lambda: order_status(client, to_cancel["orderId"]) == ("CANCELLED", "REFUNDED"))
         assert client.post(f"/orders/{to_fulfil['orderId']}/fulfil").status_code == 403
-    with system.client("orders", "storefront", system.token("admin-1", "admin")) as admin:
+    with system.client("orders", "storefront", system.token("orders", "admin-1", "admin")) as admin:
         fulfilled = admin.post(f"/orders/{to_fulfil['orderId']}/fulfil")
         assert fulfilled.status_code == 200
         assert fulfilled.json()["status"] == "FULFILLED"
@@ -78,7 +78,7 @@ def test_cancel_after_capture_refunds_and_admin_fulfils_paid_orders(system: Syst
 
 def test_idempotency_key_replays_the_same_order_and_rejects_a_different_body(system: System):
     key = str(uuid.uuid4())
-    with system.client("orders", "storefront", system.token("dave")) as client:
+    with system.client("orders", "storefront", system.token("orders", "dave")) as client:
         first = place(client, "paper-filters-100", 1, key=key)
         again = place(client, "paper-filters-100", 1, key=key)
         different = place(client, "paper-filters-100", 2, key=key)
@@ -91,7 +91,7 @@ def test_idempotency_key_replays_the_same_order_and_rejects_a_different_body(sys
 
 
 def test_bad_input_is_a_clear_4xx_never_a_5xx(system: System):
-    with system.client("orders", "storefront", system.token("erin")) as client:
+    with system.client("orders", "storefront", system.token("orders", "erin")) as client:
         responses = [
             client.post("/orders", content=b"{not json"),
             client.post("/orders", json={"items": [], "paymentToken": "tok_visa"}),

@@ -275,8 +275,17 @@ def test_health_and_session(system: System):
     assert set(session["apis"]) == {"orders", "telemetry"}
     assert set(session["apiKeys"]) == {"storefront", "fleet", "operator"}
     assert session["usagePlans"]["storefront"]["rateLimit"] > 0
-    token = httpx.get(f"{origin}/_local/token", params={"sub": "alice", "groups": "admin"}).json()["token"]
-    assert system.runtime.issuer.verify(token)["cognito:groups"] == ["admin"]
+    minted = httpx.get(
+        f"{origin}/_local/token", params={"service": "telemetry", "sub": "alice", "groups": "admin"}
+    ).json()["token"]
+    pools = system.runtime.gateway.user_pools()
+    assert system.runtime.issuer.verify(minted, pools["telemetry"])["cognito:groups"] == ["admin"]
+    # Each service's API has a pool of its own, as each stack has in AWS.
+    assert len(pools["orders"]) == len(pools["telemetry"]) == 1
+    assert pools["orders"] != pools["telemetry"]
+    unnamed = httpx.get(f"{origin}/_local/token", params={"sub": "alice"})
+    assert unnamed.status_code == 400
+    assert "orders, telemetry" in unnamed.json()["message"]
 
 
 def test_every_template_api_is_served_at_its_stage(system: System, outdir: Path):
@@ -317,11 +326,10 @@ def test_the_gateway_serves_exactly_the_template_routes_wired_to_their_functions
 
 
 def test_every_template_route_answers_over_http(system: System, outdir: Path):
-    token = system.token("parity-user", "admin")
     services = {api.name: api.service for api in declared_apis(outdir)}
     for route in sorted(declared_routes(outdir), key=lambda r: (r.api_name, r.path, r.method)):
         service = services[route.api_name]
-        with system.client(service, PLANS[service], token) as client:
+        with system.client(service, PLANS[service], system.token(service, "parity-user", "admin")) as client:
             response = client.request(route.method, re.sub(r"\{[^}]+\}", "parity-id", route.path))
         assert response.headers.get("x-amzn-ErrorType") != "MissingAuthenticationTokenException", route
         assert response.status_code != 502, (route, response.text)
@@ -345,7 +353,7 @@ def test_nothing_else_is_served(system: System, outdir: Path):
         for route in routes:
             if route.api_name == api_name:
                 methods_by_path.setdefault(route.path, set()).add(route.method)
-        with system.client(service, PLANS[service], system.token("parity-user", "admin")) as client:
+        with system.client(service, PLANS[service], system.token(service, "parity-user", "admin")) as client:
             # A declared path with a method it does not declare
             for path, methods in methods_by_path.items():
                 concrete = re.sub(r"\{[^}]+\}", "parity-id", path)

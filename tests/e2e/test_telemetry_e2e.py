@@ -16,7 +16,7 @@ def register(system: System, admin) -> tuple[str, str]:
 
 
 def test_readings_flow_into_aggregates_alerts_and_device_state(system: System):
-    admin_token = system.token("operator-1", "admin")
+    admin_token = system.token("telemetry", "operator-1", "admin")
     with system.client("telemetry", "operator", admin_token) as admin:
         device_id, device_token = register(system, admin)
         rules = {"rules": [{"metric": "temperature", "op": "gt", "threshold": 30}]}
@@ -54,7 +54,7 @@ def test_readings_flow_into_aggregates_alerts_and_device_state(system: System):
 
 
 def test_device_routes_need_the_device_own_token(system: System):
-    with system.client("telemetry", "operator", system.token("operator-2", "admin")) as admin:
+    with system.client("telemetry", "operator", system.token("telemetry", "operator-2", "admin")) as admin:
         first_id, first_token = register(system, admin)
         second_id, _ = register(system, admin)
     reading = {"readings": [{"metric": "t", "value": 1, "ts": int(time.time() * 1000)}]}
@@ -65,7 +65,7 @@ def test_device_routes_need_the_device_own_token(system: System):
 
 
 def test_an_invalid_batch_is_rejected_whole_naming_each_bad_reading(system: System):
-    with system.client("telemetry", "operator", system.token("operator-3", "admin")) as admin:
+    with system.client("telemetry", "operator", system.token("telemetry", "operator-3", "admin")) as admin:
         device_id, token = register(system, admin)
         now = int(time.time() * 1000)
         batch = {
@@ -85,5 +85,14 @@ def test_an_invalid_batch_is_rejected_whole_naming_each_bad_reading(system: Syst
 
 
 def test_admin_routes_need_an_administrator(system: System):
-    with system.client("telemetry", "operator", system.token("not-admin")) as user:
+    with system.client("telemetry", "operator", system.token("telemetry", "not-admin")) as user:
         assert user.post("/devices", json={}).status_code == 403
+
+
+def test_a_storefront_token_is_refused_by_the_operators_api(system: System):
+    # An administrator of the storefront's user pool is nobody to the telemetry API, which trusts only the
+    # operators' pool: API Gateway's Cognito authorizer refuses the token before any function runs.
+    with system.client("telemetry", "operator", system.token("orders", "shop-admin", "admin")) as stranger:
+        response = stranger.post("/devices", json={})
+    assert response.status_code == 401
+    assert response.headers["x-amzn-ErrorType"] == "UnauthorizedException"

@@ -26,6 +26,8 @@ from infra.local.runtime import RuntimeOptions
 from infra.local.server import ServerThread
 
 FIXTURES = Path(__file__).parent / "fixture_functions"
+# Two user pools, each trusted by its own authorizer, as the two services' APIs are.
+USERS_POOL, STAFF_POOL = "Test.Users", "Test.Staff"
 KEYS = {
     "roomy": ApiKey(id="k1", value="roomy-key-" + "x" * 30, plans=["roomy"]),
     "tight": ApiKey(id="k2", value="tight-key-" + "y" * 30, plans=["tight"]),
@@ -95,11 +97,17 @@ def gateway(authorizer_calls):
             route("ANY", "/files/{proxy+}", "Echo"),
             route("GET", "/files/readme", "EchoGet"),
             route("GET", "/limited", "Echo"),
+            route("GET", "/staff", "Echo", "COGNITO_USER_POOLS", "Staff"),
             route("GET", "/uncached/{deviceId}", "Echo", "CUSTOM", "DevicesUncached"),
             route("GET", "/briefly/{deviceId}", "Echo", "CUSTOM", "DevicesBriefly"),
         ],
         authorizers={
-            "Users": AuthorizerSpec("Users", "COGNITO_USER_POOLS", "Authorization", None, 300),
+            "Users": AuthorizerSpec(
+                "Users", "COGNITO_USER_POOLS", "Authorization", None, 300, user_pools=(USERS_POOL,)
+            ),
+            "Staff": AuthorizerSpec(
+                "Staff", "COGNITO_USER_POOLS", "Authorization", None, 300, user_pools=(STAFF_POOL,)
+            ),
             "Devices": AuthorizerSpec("Devices", "TOKEN", "Authorization", "Test/Authorizer", 300),
             "DevicesUncached": AuthorizerSpec(
                 "DevicesUncached", "TOKEN", "Authorization", "Test/Authorizer", 0
@@ -179,7 +187,9 @@ def test_proxy_event_has_the_v1_shape(gateway):
 
 
 def test_absent_query_and_path_parameters_are_null_and_present_ones_are_passed(gateway):
-    response = gateway.get("/items/abc", headers={**key(), "Authorization": gateway.issuer.mint("alice")})
+    response = gateway.get(
+        "/items/abc", headers={**key(), "Authorization": gateway.issuer.mint("alice", pool=USERS_POOL)}
+    )
     event = response.json()["event"]
     assert event["pathParameters"] == {"itemId": "abc"}
     assert event["resource"] == "/items/{itemId}"
@@ -219,7 +229,7 @@ def test_route_without_key_requirement_needs_no_key(gateway):
 def test_user_pool_route_without_a_valid_token_is_unauthorized(gateway, token):
     headers = key()
     if token == "expired":
-        headers["Authorization"] = gateway.issuer.mint("alice", lifetime_s=-10)
+        headers["Authorization"] = gateway.issuer.mint("alice", lifetime_s=-10, pool=USERS_POOL)
     elif token:
         headers["Authorization"] = token
     response = gateway.get("/items/abc", headers=headers)
@@ -227,7 +237,7 @@ def test_user_pool_route_without_a_valid_token_is_unauthorized(gateway, token):
 
 
 def test_a_token_signed_by_another_key_is_unauthorized(gateway):
-    forged = LocalIssuer().mint("mallory", ["admin"])
+    forged = LocalIssuer().mint("mallory", ["admin"], pool=USERS_POOL)
     response = gateway.get("/items/abc", headers={**key(), "Authorization": forged})
     assert response.status_code == 401
 
@@ -239,7 +249,9 @@ def test_a_token_signed_by_another_key_is_unauthorized(gateway):
 def test_a_token_signed_by_the_issuers_own_key_for_another_issuer_or_audience_is_unauthorized(
     gateway, claim, value
 ):
-    claims = jwt.decode(gateway.issuer.mint("mallory", ["admin"]), options={"verify_signature": False})
+    claims = jwt.decode(
+        gateway.issuer.mint("mallory", ["admin"], pool=USERS_POOL), options={"verify_signature": False}
+    )
 
     def signed(claims: dict[str, object]) -> str:
         return jwt.encode(claims, gateway.issuer._key, algorithm="RS256", headers={"kid": "local"})
@@ -250,8 +262,17 @@ def test_a_token_signed_by_the_issuers_own_key_for_another_issuer_or_audience_is
     assert_gateway_error(response, 401, "UnauthorizedException", '{"message":"Unauthorized"}')
 
 
+def test_a_user_pool_authorizer_refuses_the_tokens_of_a_pool_it_does_not_trust(gateway):
+    user, staff = (gateway.issuer.mint("alice", ["admin"], pool=pool) for pool in (USERS_POOL, STAFF_POOL))
+    assert gateway.get("/staff", headers={**key(), "Authorization": staff}).status_code == 200
+    assert gateway.get("/items/abc", headers={**key(), "Authorization": user}).status_code == 200
+    for path, token in (("/staff", user), ("/items/abc", staff)):
+        response = gateway.get(path, headers={**key(), "Authorization": token})
+        assert_gateway_error(response, 401, "UnauthorizedException", '{"message":"Unauthorized"}')
+
+
 def test_user_pool_claims_reach_the_function_as_strings(gateway):
-    token = gateway.issuer.mint("alice", ["admin", "ops"])
+    token = gateway.issuer.mint("alice", ["admin", "ops"], pool=USERS_POOL)
     response = gateway.get("/items/abc", headers={**key(), "Authorization": f"Bearer {token}"})
     claims = response.json()["event"]["requestContext"]["authorizer"]["claims"]
     assert claims["sub"] == "alice"

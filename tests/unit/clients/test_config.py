@@ -91,7 +91,7 @@ def test_the_local_runtime_fills_in_only_what_is_missing():
     assert endpoint.base_url == "http://local:3000/telemetry/dev"
     assert endpoint.api_key == "flag-key"
     assert endpoint.token == "minted:ops:admin"
-    assert calls == ["/_local/session?", "/_local/token?sub=ops&groups=admin"]
+    assert calls == ["/_local/session?", "/_local/token?service=telemetry&sub=ops&groups=admin"]
 
 
 def test_each_target_uses_its_own_plan_key_and_variables():
@@ -123,9 +123,11 @@ def test_missing_settings_name_the_flag_and_the_variable():
 
 def test_the_local_runtime_can_be_named_by_variable(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(LocalRuntime, "session", lambda self: SESSION)
-    monkeypatch.setattr(LocalRuntime, "token", lambda self, subject, groups=(): f"t-{self.origin}")
+    monkeypatch.setattr(
+        LocalRuntime, "token", lambda self, service, subject, groups=(): f"t-{service}-{self.origin}"
+    )
     endpoint = resolve(STOREFRONT, env={"LOCAL_RUNTIME_URL": "http://127.0.0.1:4000"})
-    assert endpoint.token == "t-http://127.0.0.1:4000"
+    assert endpoint.token == "t-orders-http://127.0.0.1:4000"
 
 
 def test_dlq_records_are_grouped_by_destination():
