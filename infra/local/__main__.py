@@ -38,7 +38,9 @@ def main() -> None:
         for plan, key in session["apiKeys"].items():
             print(f"  {plan:<10} {key}")
         origin = runtime.gateway.config.origin
-        print(f"Tokens: {origin}/_local/token?service=orders&sub=alice&groups=admin   Session: {origin}/_local/session")
+        print(
+            f"Tokens: {origin}/_local/token?service=orders&sub=alice&groups=admin   Session: {origin}/_local/session"
+        )
         print("Press Ctrl-C to stop.\n", flush=True)
         stop.wait()
         print("stopping...", flush=True)

@@ -253,6 +253,18 @@ def load_assembly(outdir: Path) -> Assembly:
     return Assembly(functions=functions, tables=tables, apis=apis, mappings=mappings, queues=queues)
 
 
+def _user_pool(stack: str, template: Template, arn: Any) -> str:
+    """The local id of a user pool an authorizer trusts; only a pool the stack declares can be emulated (an
+    imported pool's tokens come from wherever that pool lives, which the local runtime does not run)."""
+    target = logical_id(arn)
+    if (
+        target is None
+        or template.get("Resources", {}).get(target, {}).get("Type") != "AWS::Cognito::UserPool"
+    ):
+        raise ValueError(f"{stack}: cannot resolve user pool {json.dumps(arn)} locally")
+    return f"{stack}.{target}"
+
+
 def _apis(stack: str, template: Template) -> dict[str, ApiSpec]:
     found: dict[str, ApiSpec] = {}
     stages = resources_of(template, "AWS::ApiGateway::Stage")
@@ -275,7 +287,7 @@ def _apis(stack: str, template: Template) -> dict[str, ApiSpec]:
                     if source.strip()
                 ),
                 user_pools=tuple(
-                    f"{stack}.{logical_id(arn)}" for arn in auth["Properties"].get("ProviderARNs", [])
+                    _user_pool(stack, template, arn) for arn in auth["Properties"].get("ProviderARNs", [])
                 ),
             )
             for name, auth in authorizers.items()
