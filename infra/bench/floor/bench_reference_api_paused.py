@@ -6,13 +6,11 @@ before its own modules and its first DynamoDB call."""
 
 from __future__ import annotations
 
-import gc
+from commons.cold_start import begin_init, init_done
 
-gc.disable()
+begin_init()
 
 from bench_reference_resolver import handler  # noqa: E402
-
-from commons.cold_start import init_done  # noqa: E402
 
 init_done()
 

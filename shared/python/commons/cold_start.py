@@ -1,23 +1,49 @@
-"""The end of a function's init phase, the part of its cold start that is ours.
+"""A function's init phase, the part of its cold start that is ours: what every handler module does first
+and last.
 
 Everything a handler module builds at init (modules, classes, pydantic's validators, settings, the SDK
 client) lives as long as the execution environment. Python's cyclic garbage collector, left on, runs every
 few hundred allocations meanwhile and traces an ever larger heap, freeing almost nothing: it was a sixth to a
-third of what the API functions added to the floor (decision 19). So each handler module turns it off as its
-first statement, before any import::
+third of what the API functions added to the floor (decision 19).
 
-    import gc
+And Powertools' ``event_handler`` and ``utilities.data_classes`` packages re-export, from their
+``__init__``, every resolver (AppSync, Bedrock, VPC Lattice, with asyncio) and every event class, so that
+importing the one REST resolver an API function uses ran them all: about a fifth of what an API function
+adds to the floor (decision 21). Their names are resolved on first use instead, from the same modules.
 
-    gc.disable()  # until init_done(): commons.cold_start
+So a handler module's first statements are::
 
-and calls ``init_done()`` as its last.
+    from commons.cold_start import begin_init, init_done
+
+    begin_init()
+
+and its last is ``init_done()``. This module imports nothing that Python's own start-up has not, so nothing
+runs before the collector is paused.
 """
 
 from __future__ import annotations
 
 import gc
+import sys
+from importlib.machinery import ModuleSpec, PathFinder
+from types import ModuleType
 
-from commons.dynamodb import client
+TYPE_CHECKING = False  # typing itself is not imported before the collector is paused
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
+
+# Package initializers that only re-export names of their own submodules (checked when loaded).
+DEFERRED_REEXPORTS = frozenset(
+    {"aws_lambda_powertools.event_handler", "aws_lambda_powertools.utilities.data_classes"}
+)
+
+
+def begin_init() -> None:
+    """Pause the collector and defer the re-exports, until ``init_done()``."""
+    gc.disable()
+    if not any(isinstance(finder, DeferredReexports) for finder in sys.meta_path):
+        sys.meta_path.insert(0, DeferredReexports(DEFERRED_REEXPORTS))
 
 
 def init_done() -> None:
@@ -25,7 +51,103 @@ def init_done() -> None:
     everything init built into the collector's permanent generation (never traced again, so warm invokes'
     collections stay short) and turn the collector back on.
 
-    The price is memory: cyclic garbage made during init is never freed (a few hundred kB at most)."""
+    The price is memory: cyclic garbage made during init is never freed (a few hundred kB at most).
+    Packages already deferred stay so; one first imported after init loads as usual."""
+    # Imported here, so that importing this module imports no SDK before begin_init().
+    from commons.dynamodb import client  # noqa: PLC0415
+
     client()
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, DeferredReexports)]
     gc.freeze()
     gc.enable()
+
+
+class Reexports:
+    """What a package's ``__init__`` re-exports: each name's (submodule, name there), and its ``__all__``."""
+
+    def __init__(self, names: dict[str, tuple[str, str]], public: list[str] | None) -> None:
+        self.names = names
+        self.public = public
+
+
+def reexports(package: str, source: str) -> Reexports | None:
+    """What the ``__init__`` of ``package`` (its ``source``) re-exports; None unless it does nothing else: a
+    docstring, ``from <its own submodule> import ...`` statements and an ``__all__`` of those names, so that
+    deferring it changes nothing but when each name loads."""
+    import ast  # noqa: PLC0415 - only when a deferred package is first imported, with the collector paused
+
+    names: dict[str, tuple[str, str]] = {}
+    public: list[str] | None = None
+    for index, statement in enumerate(ast.parse(source).body):
+        if isinstance(statement, ast.ImportFrom) and statement.module and statement.level in (0, 1):
+            module = f"{package}.{statement.module}" if statement.level else statement.module
+            if not module.startswith(f"{package}.") or any(alias.name == "*" for alias in statement.names):
+                return None
+            names |= {alias.asname or alias.name: (module, alias.name) for alias in statement.names}
+        elif index == 0 and isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # the docstring
+        elif (
+            isinstance(statement, ast.Assign)
+            and [getattr(target, "id", None) for target in statement.targets] == ["__all__"]
+            and isinstance(statement.value, ast.List | ast.Tuple)
+        ):
+            public = [getattr(element, "value", None) for element in statement.value.elts]  # type: ignore[misc]
+            if not all(name in names for name in public):
+                return None
+        else:
+            return None
+    return Reexports(names, public)
+
+
+class DeferredReexports:
+    """A meta path finder for the packages named: each is found as usual, and loaded by
+    ``ReexportsLoader`` when its ``__init__`` only re-exports (``reexports``), else as usual."""
+
+    def __init__(self, packages: frozenset[str]) -> None:
+        self.packages = packages
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname not in self.packages:
+            return None
+        spec = PathFinder.find_spec(fullname, path, target)
+        get_source = getattr(spec and spec.loader, "get_source", None)
+        source = get_source(fullname) if get_source else None
+        exported = reexports(fullname, source) if source else None
+        if spec is not None and exported is not None:
+            spec.loader = ReexportsLoader(exported)  # type: ignore[assignment]
+        return spec
+
+
+class ReexportsLoader:
+    """Gives the package, instead of running its ``__init__``, a module ``__getattr__`` (PEP 562) that
+    imports a re-exported name's submodule the first time the name is read, as the ``__init__`` would have
+    at import. Submodules still import as submodules: ``from package import submodule`` finds no such
+    name, and the import system then imports the submodule."""
+
+    def __init__(self, exported: Reexports) -> None:
+        self.exported = exported
+
+    def create_module(self, spec: ModuleSpec) -> None:
+        return None  # the import system's default module
+
+    def exec_module(self, module: ModuleType) -> None:
+        names = self.exported.names
+        if self.exported.public is not None:
+            module.__all__ = self.exported.public  # type: ignore[attr-defined]
+        module.__getattr__ = self._resolver(module, names)  # type: ignore[method-assign]
+        module.__dir__ = lambda: sorted({*vars(module), *names})  # type: ignore[method-assign]
+
+    @staticmethod
+    def _resolver(module: ModuleType, names: dict[str, tuple[str, str]]) -> Callable[[str], Any]:
+        def resolve(name: str) -> Any:
+            if name not in names:
+                raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}")
+            submodule, attribute = names[name]
+            __import__(submodule)
+            value = getattr(sys.modules[submodule], attribute)
+            setattr(module, name, value)  # read directly from now on
+            return value
+
+        return resolve

@@ -15,7 +15,9 @@ from pydantic.alias_generators import to_camel
 class ApiModel(BaseModel):
     """Base for response bodies and stored shapes."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True, defer_build=True
+    )
 
     def to_json_dict(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -30,6 +32,7 @@ class RequestModel(ApiModel):
         serialize_by_alias=True,
         strict=True,
         extra="forbid",
+        defer_build=True,
     )
 
 

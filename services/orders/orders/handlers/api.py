@@ -6,9 +6,9 @@ on every route but ``GET /products``; this code reads the verified claims.
 
 from __future__ import annotations
 
-import gc
+from commons.cold_start import begin_init, init_done
 
-gc.disable()  # until init_done(): commons.cold_start
+begin_init()  # first of all: commons.cold_start
 
 from typing import Annotated
 
@@ -18,7 +18,6 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import Field
 
 from commons.api import create_resolver, documented_responses
-from commons.cold_start import init_done
 from commons.identity import Caller, caller_from_request_context
 from commons.models import ApiModel, ProblemDetails
 from commons.observability import instrument

@@ -3,12 +3,11 @@ stock), records captures on orders cancelled meanwhile, and records refunds."""
 
 from __future__ import annotations
 
-import gc
+from commons.cold_start import begin_init, init_done
 
-gc.disable()  # until init_done(): commons.cold_start
+begin_init()  # first of all: commons.cold_start
 
 from commons.batch import dynamodb_stream_handler
-from commons.cold_start import init_done
 from commons.observability import LambdaHandler
 from orders.light_settings import load_tables
 from orders.order_updates import OrderUpdates

@@ -6,12 +6,11 @@ poison record fails alone instead of blocking the shard.
 
 from __future__ import annotations
 
-import gc
+from commons.cold_start import begin_init, init_done
 
-gc.disable()  # until init_done(): commons.cold_start
+begin_init()  # first of all: commons.cold_start
 
 from commons.batch import dynamodb_stream_handler
-from commons.cold_start import init_done
 from commons.observability import LambdaHandler
 from orders.light_settings import load_tables
 from orders.payment_flow import PaymentFlow

@@ -5,9 +5,9 @@ Every route here is for administrators (a Cognito JWT checked by API Gateway; we
 
 from __future__ import annotations
 
-import gc
+from commons.cold_start import begin_init, init_done
 
-gc.disable()  # until init_done(): commons.cold_start
+begin_init()  # first of all: commons.cold_start
 
 import time
 from typing import Annotated
@@ -17,7 +17,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from commons.api import create_resolver, documented_responses
-from commons.cold_start import init_done
 from commons.errors import NotFound, Unprocessable
 from commons.identity import caller_from_request_context
 from commons.observability import instrument

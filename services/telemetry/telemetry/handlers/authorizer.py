@@ -8,13 +8,12 @@ Only a SHA-256 hash of each token is stored; it is compared in constant time.
 
 from __future__ import annotations
 
-import gc
+from commons.cold_start import begin_init, init_done
 
-gc.disable()  # until init_done(): commons.cold_start
+begin_init()  # first of all: commons.cold_start
 
 from typing import Any
 
-from commons.cold_start import init_done
 from commons.observability import instrument, logger
 from telemetry.domain.devices import token_from_header, token_matches
 from telemetry.light_settings import load_light

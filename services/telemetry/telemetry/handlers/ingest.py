@@ -8,9 +8,9 @@ to parse by hand; errors are the same RFC 9457 problem documents the resolver pr
 
 from __future__ import annotations
 
-import gc
+from commons.cold_start import begin_init, init_done
 
-gc.disable()  # until init_done(): commons.cold_start
+begin_init()  # first of all: commons.cold_start
 
 import base64
 import json
@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from commons.cold_start import init_done
 from commons.dynamodb import throttled
 from commons.errors import BadRequest, DomainError, Forbidden, Unauthorized, UnsupportedMediaType
 from commons.observability import MetricUnit, instrument, logger, metrics

@@ -13,15 +13,14 @@ are thread-safe, and one serves every thread).
 
 from __future__ import annotations
 
-import gc
+from commons.cold_start import begin_init, init_done
 
-gc.disable()  # until init_done(): commons.cold_start
+begin_init()  # first of all: commons.cold_start
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from commons.batch import Record, partial_response, process_partial_response
-from commons.cold_start import init_done
 from commons.observability import MetricUnit, instrument, logger, metrics
 from commons.streams import sequence_number
 from telemetry.domain.batch import BatchPlan, BucketChange, DeviceWork, plan
