@@ -324,7 +324,8 @@ def _resolver_explanation(references: dict[str, Any], functions: list[dict[str, 
     if paused is not None:
         text += (
             f", and {paused['ratio']:.2f} initialized as our handlers are (its client made without boto3, the "
-            f"garbage collector paused: decisions 15 and 19), {_against(paused)} the {paused['target']:.2f} "
+            "garbage collector paused, Powertools' re-export packages deferred: decisions 15, 19 and 21), "
+            f"{_against(paused)} the {paused['target']:.2f} "
             "target before any module or DynamoDB call of its own"
         )
     if pydantic_only is not None:
@@ -334,12 +335,12 @@ def _resolver_explanation(references: dict[str, Any], functions: list[dict[str, 
         )
     text += ". "
     if paused is None:
-        return text + "See decisions 15 and 19."
+        return text + "See decisions 15, 19 and 21."
     if paused["ratio"] > paused["target"]:
         return text + (
             "So no API function built on that resolver can meet the target on this machine, whatever its own "
             "code does: meeting it means API functions without Powertools' event handler, which the "
-            "contract-first design rules out; see decisions 15 and 19."
+            "contract-first design rules out; see decisions 15, 19 and 21."
         )
     return text + _headroom(paused, functions)
 
@@ -512,16 +513,20 @@ use, and its first calls.
 
 The *reference* rows are functions in infra/bench/floor/ measured the same way: the floor plus
 Powertools' REST resolver with validation and one pydantic response model, the same initialized
-as our handlers are (client without boto3, garbage collector paused), the floor plus that pydantic model
+as our handlers are (client without boto3, garbage collector paused, re-export packages deferred), the
+floor plus that pydantic model
 alone (no Powertools), and the floor plus Powertools' batch processor (a first invoke that does
 nothing else). They show what a plain Powertools function costs on this machine, how much of it is
 pydantic's, and what is left of it with our init, next to the targets.
 
 {missed_targets(results)}
 
-What moved the cold starts (docs/decisions.md, decisions 15 and 19): every handler initializes with
+What moved the cold starts (docs/decisions.md, decisions 15, 19 and 21): every handler initializes with
 Python's cyclic garbage collector paused and creates its DynamoDB client then, not in its first
-invoke (`commons.cold_start`); no function imports boto3 (botocore
+invoke (`commons.cold_start`); Powertools' `event_handler` and `utilities.data_classes` packages, whose
+initializers only re-export, load each name on first use, so the API functions import neither the other
+resolvers (nor asyncio) nor every event class, and the API models build their validators on first use
+(pydantic's `defer_build`); no function imports boto3 (botocore
 creates the client; the DynamoDB JSON conversion is in `commons.dynamodb`), nor the X-Ray SDK
 (Powertools' Tracer); none uses Powertools' Logger and Metrics (`commons.observability` writes the
 same JSON log lines and embedded metric documents; only the API functions still load them, as
