@@ -17,8 +17,9 @@ So a handler module's first statements are::
 
     begin_init()
 
-and its last is ``init_done()``. This module imports nothing that Python's own start-up has not, so nothing
-runs before the collector is paused.
+and its last is ``init_done()``. This module imports only a few small standard-library modules (which
+Python's start-up with ``site``, as Lambda's runtime has, has loaded already), so next to nothing runs
+before the collector is paused.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from types import ModuleType
 
 TYPE_CHECKING = False  # typing itself is not imported before the collector is paused
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
     from typing import Any
 
 # Package initializers that only re-export names of their own submodules (checked when loaded).
@@ -63,11 +64,18 @@ def init_done() -> None:
 
 
 class Reexports:
-    """What a package's ``__init__`` re-exports: each name's (submodule, name there), and its ``__all__``."""
+    """What a package's ``__init__`` re-exports: each name's (submodule, name there), its ``__all__`` and its
+    docstring."""
 
-    def __init__(self, names: dict[str, tuple[str, str]], public: list[str] | None) -> None:
+    def __init__(self, names: dict[str, tuple[str, str]], public: list[str] | None, doc: str | None) -> None:
         self.names = names
         self.public = public
+        self.doc = doc
+
+    def resolve(self, name: str) -> Any:
+        module, attribute = self.names[name]
+        # As ``from module import attribute`` does: an attribute that is a submodule not yet imported is imported.
+        return getattr(__import__(module, fromlist=[attribute]), attribute)
 
 
 def reexports(package: str, source: str) -> Reexports | None:
@@ -76,9 +84,10 @@ def reexports(package: str, source: str) -> Reexports | None:
     deferring it changes nothing but when each name loads."""
     import ast  # noqa: PLC0415 - only when a deferred package is first imported, with the collector paused
 
+    tree = ast.parse(source)
     names: dict[str, tuple[str, str]] = {}
     public: list[str] | None = None
-    for index, statement in enumerate(ast.parse(source).body):
+    for index, statement in enumerate(tree.body):
         if isinstance(statement, ast.ImportFrom) and statement.module and statement.level in (0, 1):
             module = f"{package}.{statement.module}" if statement.level else statement.module
             if not module.startswith(f"{package}.") or any(alias.name == "*" for alias in statement.names):
@@ -96,7 +105,7 @@ def reexports(package: str, source: str) -> Reexports | None:
                 return None
         else:
             return None
-    return Reexports(names, public)
+    return Reexports(names, public, ast.get_docstring(tree, clean=False))
 
 
 class DeferredReexports:
@@ -116,38 +125,66 @@ class DeferredReexports:
         source = get_source(fullname) if get_source else None
         exported = reexports(fullname, source) if source else None
         if spec is not None and exported is not None:
-            spec.loader = ReexportsLoader(exported)  # type: ignore[assignment]
+            spec.loader = ReexportsLoader(exported, spec.loader)  # type: ignore[assignment]
         return spec
 
 
 class ReexportsLoader:
-    """Gives the package, instead of running its ``__init__``, a module ``__getattr__`` (PEP 562) that
-    imports a re-exported name's submodule the first time the name is read, as the ``__init__`` would have
-    at import. Submodules still import as submodules: ``from package import submodule`` finds no such
-    name, and the import system then imports the submodule."""
+    """The package's own loader, but for ``exec_module``: instead of running the ``__init__``, it makes the
+    module a ``ReexportingPackage``."""
 
-    def __init__(self, exported: Reexports) -> None:
+    def __init__(self, exported: Reexports, loader: Any) -> None:
         self.exported = exported
+        self.loader = loader
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)  # get_source, is_package, resource readers...
 
     def create_module(self, spec: ModuleSpec) -> None:
         return None  # the import system's default module
 
     def exec_module(self, module: ModuleType) -> None:
-        names = self.exported.names
+        module.__doc__ = self.exported.doc
         if self.exported.public is not None:
             module.__all__ = self.exported.public  # type: ignore[attr-defined]
-        module.__getattr__ = self._resolver(module, names)  # type: ignore[method-assign]
-        module.__dir__ = lambda: sorted({*vars(module), *names})  # type: ignore[method-assign]
+        module.__class__ = ReexportingPackage
 
-    @staticmethod
-    def _resolver(module: ModuleType, names: dict[str, tuple[str, str]]) -> Callable[[str], Any]:
-        def resolve(name: str) -> Any:
-            if name not in names:
-                raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}")
-            submodule, attribute = names[name]
-            __import__(submodule)
-            value = getattr(sys.modules[submodule], attribute)
-            setattr(module, name, value)  # read directly from now on
-            return value
 
-        return resolve
+def _reexports_of(module: ModuleType) -> Reexports | None:
+    # None once the package is reloaded by its own loader, after init: it then holds what its __init__ made.
+    return getattr(getattr(module.__dict__.get("__spec__"), "loader", None), "exported", None)
+
+
+class ReexportingPackage(ModuleType):
+    """A package whose ``__init__`` has not run, with the attributes it would have made: a re-exported name
+    is read from its submodule the first time it is read (then kept), and a submodule (which its ``__init__``
+    would have imported, directly or not) is imported the first time it is read as an attribute."""
+
+    def __getattr__(self, name: str) -> Any:
+        exported = _reexports_of(self)
+        if exported is not None and name in exported.names:
+            value = exported.resolve(name)
+        elif exported is not None and PathFinder.find_spec(f"{self.__name__}.{name}", self.__path__):
+            __import__(f"{self.__name__}.{name}")
+            value = sys.modules[f"{self.__name__}.{name}"]
+        else:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        ModuleType.__setattr__(self, name, value)
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        exported = _reexports_of(self)
+        if (
+            exported is not None
+            and name in exported.names
+            and isinstance(value, ModuleType)
+            and value.__name__ == f"{self.__name__}.{name}"
+        ):
+            # The import system binding a submodule named as a re-export (``from .x import x``): after the
+            # ``__init__`` the name is the re-export, which the ``__init__`` binds after importing the submodule.
+            value = exported.resolve(name)
+        ModuleType.__setattr__(self, name, value)
+
+    def __dir__(self) -> list[str]:
+        exported = _reexports_of(self)
+        return sorted({*vars(self), *(exported.names if exported else ())})

@@ -13,30 +13,40 @@ import pytest
 from commons.cold_start import DEFERRED_REEXPORTS, DeferredReexports, ReexportsLoader, reexports
 from tests.unit.shared.test_cold_start_imports import imported_by, run_fresh
 
-# Every name either package's __init__ re-exports (its __all__ and the rest), as (defining module, qualified name), after ``setup``.
+# Each attribute either package has once its __init__ ran (every re-export and the submodules it imported, read
+# from the real module, not from the parser under test), as (defining module, qualified name), after ``setup``.
 NAMES = """
 import json, sys
 %s
-import importlib, importlib.util, pathlib
-from commons.cold_start import reexports
+import importlib, types
+names = %r
 seen = {}
 for package in sorted(%r):
-    every_name = reexports(package, pathlib.Path(importlib.util.find_spec(package).origin).read_text()).names
     module = importlib.import_module(package)
-    for name in every_name:
+    for name in names.get(package) or [name for name in vars(module) if not name.startswith("__")]:
         value = getattr(module, name)
-        seen[f"{package}.{name}"] = [getattr(value, "__module__", None), getattr(value, "__qualname__", repr(value))]
+        if isinstance(value, types.ModuleType):
+            seen[f"{package}.{name}"] = ["module", value.__name__]
+        else:
+            seen[f"{package}.{name}"] = [getattr(value, "__module__", None), getattr(value, "__qualname__", repr(value))]
+    seen[f"{package}.__all__"] = list(module.__all__)
+    seen[f"{package}.__doc__"] = module.__doc__
 print(json.dumps({"loader": type(module.__spec__.loader).__name__, "seen": seen}))
 """
 
 
-def names_after(setup: str) -> dict[str, object]:
-    return dict(json.loads(run_fresh(NAMES % (setup, sorted(DEFERRED_REEXPORTS)))))
+def names_after(setup: str, names: dict[str, list[str]]) -> dict[str, object]:
+    return dict(json.loads(run_fresh(NAMES % (setup, names, sorted(DEFERRED_REEXPORTS)))))
 
 
 def test_every_reexported_name_is_what_the_package_init_gives():
-    as_usual = names_after("")
-    deferred = names_after("from commons.cold_start import begin_init; begin_init()")
+    as_usual = names_after("", {})
+    every_name: dict[str, list[str]] = {package: [] for package in DEFERRED_REEXPORTS}
+    for key in as_usual["seen"]:  # type: ignore[attr-defined]
+        package, name = key.rsplit(".", 1)
+        if not name.startswith("__"):
+            every_name[package].append(name)
+    deferred = names_after("from commons.cold_start import begin_init; begin_init()", every_name)
     assert as_usual["loader"] == "SourceFileLoader"
     assert deferred["loader"] == "ReexportsLoader"
     assert len(as_usual["seen"]) > 60
@@ -90,6 +100,8 @@ def test_init_done_removes_the_finder_and_begin_init_adds_it_once():
 PURE = '''"""A package that only re-exports."""
 from pure.first import One, helper as renamed
 from .second import Two
+from .clash import clash
+from .sub import mod
 
 __all__ = ["One", "Two"]
 '''
@@ -105,6 +117,10 @@ def packages(tmp_path, monkeypatch):
         (tmp_path / name / "first.py").write_text("class One: ...\ndef helper(): return 1\n")
         (tmp_path / name / "second.py").write_text("class Two: ...\n")
         (tmp_path / name / "third.py").write_text("THREE = 3\n")
+        (tmp_path / name / "clash.py").write_text("def clash(): return 'the function'\n")
+        (tmp_path / name / "sub").mkdir()
+        (tmp_path / name / "sub" / "__init__.py").write_text("")
+        (tmp_path / name / "sub" / "mod.py").write_text("VALUE = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(sys, "meta_path", [DeferredReexports(frozenset({"pure", "busy"})), *sys.meta_path])
     yield
@@ -124,7 +140,12 @@ def test_a_deferred_package_loads_each_name_when_first_read():
     assert "pure.second" not in sys.modules
     assert pure.renamed() == 1
     assert pure.__all__ == ["One", "Two"]
-    assert {"One", "Two", "renamed"} <= set(dir(pure))
+    assert {"One", "Two", "renamed", "clash", "mod"} <= set(dir(pure))
+    assert pure.__doc__ == "A package that only re-exports."
+    assert pure.__spec__.loader.is_package("pure")  # the package's own loader answers the rest
+    assert pure.mod.VALUE == 1  # a submodule of a subpackage, re-exported
+    assert pure.first is sys.modules["pure.first"]  # the __init__ imported it: an attribute, as there
+    assert pure.sub.mod is pure.mod
     with pytest.raises(AttributeError, match="module 'pure' has no attribute 'Three'"):
         _ = pure.Three
     namespace: dict[str, object] = {}
@@ -133,6 +154,19 @@ def test_a_deferred_package_loads_each_name_when_first_read():
     exec("from pure import *", namespace)  # noqa: S102
     assert {"One", "Two"} <= set(namespace)
     assert "renamed" not in namespace
+
+
+@pytest.mark.usefixtures("packages")
+@pytest.mark.parametrize("submodule_first", [True, False])
+def test_a_reexport_named_as_its_submodule_stays_the_reexport(submodule_first):
+    """``from .clash import clash``: after the __init__, ``clash`` is the function, whichever is imported first."""
+    if submodule_first:
+        importlib.import_module("pure.clash")
+    namespace: dict[str, object] = {}
+    exec("from pure import clash", namespace)  # noqa: S102
+    importlib.import_module("pure.clash")
+    assert callable(namespace["clash"])
+    assert importlib.import_module("pure").clash() == "the function"
 
 
 @pytest.mark.usefixtures("packages")
@@ -147,6 +181,7 @@ def test_a_package_whose_init_does_more_loads_as_usual():
     "source",
     [
         "import os\n",
+        "from . import a\n",
         "from os import path\n",
         "from pkg.a import *\n",
         "from ..a import A\n",
@@ -169,8 +204,11 @@ def test_reexports_maps_each_name_to_its_submodule():
         "One": ("pure.first", "One"),
         "renamed": ("pure.first", "helper"),
         "Two": ("pure.second", "Two"),
+        "clash": ("pure.clash", "clash"),
+        "mod": ("pure.sub", "mod"),
     }
     assert exported.public == ["One", "Two"]
+    assert exported.doc == "A package that only re-exports."
     without_all = reexports("pure", "from .first import One\n")
     assert without_all is not None
     assert without_all.public is None
