@@ -12,14 +12,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from commons import dynamodb
-from commons.errors import SettingsError
 from commons.identity import Caller
-from commons.settings import load_settings
 from orders.domain.requests import CreateOrderRequest
 from orders.repository import OrdersRepository, TryAgain
 from orders.seed import CATALOGUE, seed_products
 from orders.service import OrdersService
-from orders.settings import OrdersTableSettings, PaymentFlowSettings
 from tests.unit.orders.support import items_of_type, stock_of
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -107,12 +104,6 @@ def test_every_stored_item_has_a_type(tables):
     assert {item["type"] for item in scan(orders_table)} == {"PRODUCT", "ORDER", "IDEMPOTENCY"}
     record = items_of_type(orders_table, "IDEMPOTENCY")[0]
     assert isinstance(record["expiresAt"], int)
-
-
-def test_settings_name_the_missing_variable():
-    with pytest.raises(SettingsError, match="PAYMENTS_TABLE_NAME is not set"):
-        load_settings(PaymentFlowSettings, {"ORDERS_TABLE_NAME": "orders"})
-    assert load_settings(OrdersTableSettings, {"ORDERS_TABLE_NAME": "orders"}).orders_table_name == "orders"
 
 
 IMPORT_PROBE = """

@@ -21,12 +21,11 @@ from commons.api import create_resolver, documented_responses
 from commons.identity import Caller, caller_from_request_context
 from commons.models import ApiModel, ProblemDetails
 from commons.observability import instrument
-from commons.settings import load_settings
 from orders.api_models import Order, Product
 from orders.domain.requests import CreateOrderRequest
 from orders.repository import OrdersRepository
 from orders.service import OrdersService
-from orders.settings import OrdersTableSettings
+from orders.settings import load_tables
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 OrderId = Annotated[str, Path(alias="orderId", min_length=1, max_length=64)]
@@ -138,7 +137,7 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
     return app
 
 
-SETTINGS = load_settings(OrdersTableSettings)
+SETTINGS = load_tables()
 app = create_app(OrdersService(OrdersRepository(SETTINGS.orders_table_name)))
 handler = instrument(app.resolve, api=True)
 init_done()

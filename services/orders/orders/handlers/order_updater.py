@@ -9,9 +9,9 @@ begin_init()  # first of all: commons.cold_start
 
 from commons.batch import dynamodb_stream_handler
 from commons.observability import LambdaHandler
-from orders.light_settings import load_tables
 from orders.order_updates import OrderUpdates
 from orders.repository import OrdersRepository
+from orders.settings import load_tables
 
 
 def create_handler(updates: OrderUpdates) -> LambdaHandler:

@@ -12,10 +12,10 @@ begin_init()  # first of all: commons.cold_start
 
 from commons.batch import dynamodb_stream_handler
 from commons.observability import LambdaHandler
-from orders.light_settings import load_tables
 from orders.payment_flow import PaymentFlow
 from orders.payments import SimulatedCardProcessor
 from orders.repository import OrdersRepository, PaymentsRepository
+from orders.settings import load_tables
 
 
 def create_handler(flow: PaymentFlow) -> LambdaHandler:

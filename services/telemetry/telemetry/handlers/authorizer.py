@@ -15,11 +15,11 @@ begin_init()  # first of all: commons.cold_start
 from typing import Any
 
 from commons.observability import instrument, logger
+from telemetry import settings
 from telemetry.domain.devices import token_from_header, token_matches
-from telemetry.light_settings import load_light
 from telemetry.repository import TelemetryRepository
 
-SETTINGS = load_light()
+SETTINGS = settings.load()
 repository = TelemetryRepository(SETTINGS.table_name)
 
 UNAUTHORIZED = "Unauthorized"

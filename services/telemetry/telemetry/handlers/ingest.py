@@ -24,11 +24,11 @@ from commons.errors import BadRequest, DomainError, Forbidden, Unauthorized, Uns
 from commons.observability import MetricUnit, instrument, logger, metrics
 from commons.problems import PROBLEM_JSON, problem_document
 from commons.request_body import is_json, parse_json
+from telemetry import settings
 from telemetry.domain.readings import bucket, parse_batch
-from telemetry.light_settings import load_light
 from telemetry.repository import TelemetryRepository
 
-SETTINGS = load_light()
+SETTINGS = settings.load()
 repository = TelemetryRepository(SETTINGS.table_name)
 
 

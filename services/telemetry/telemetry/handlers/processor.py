@@ -23,12 +23,12 @@ from typing import Any
 from commons.batch import Record, partial_response, process_partial_response
 from commons.observability import MetricUnit, instrument, logger, metrics
 from commons.streams import sequence_number
+from telemetry import settings
 from telemetry.domain.batch import BatchPlan, BucketChange, DeviceWork, plan
 from telemetry.domain.rules import Rule, alerts_for
-from telemetry.light_settings import load_light
 from telemetry.repository import TelemetryRepository, bucket_change
 
-SETTINGS = load_light()
+SETTINGS = settings.load()
 repository = TelemetryRepository(SETTINGS.table_name)
 # Kept across invokes; at most as many threads as botocore keeps connections (10).
 WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="writer")
