@@ -8,8 +8,8 @@ third of what the API functions added to the floor (decision 19).
 
 And Powertools' ``event_handler`` and ``utilities.data_classes`` packages re-export, from their
 ``__init__``, every resolver (AppSync, Bedrock, VPC Lattice, with asyncio) and every event class, so that
-importing the one REST resolver an API function uses ran them all: about a fifth of what an API function
-adds to the floor (decision 21). Their names are resolved on first use instead, from the same modules.
+importing the one REST resolver an API function uses ran them all: about a quarter of what an API function
+added to the floor (decision 21). Their names are resolved on first use instead, from the same modules.
 
 So a handler module's first statements are::
 
@@ -164,7 +164,11 @@ class ReexportingPackage(ModuleType):
         exported = _reexports_of(self)
         if exported is not None and name in exported.names:
             value = exported.resolve(name)
-        elif exported is not None and PathFinder.find_spec(f"{self.__name__}.{name}", self.__path__):
+        elif (
+            exported is not None
+            and not name.startswith("__")  # probes such as __wrapped__ name no submodule
+            and PathFinder.find_spec(f"{self.__name__}.{name}", self.__path__)
+        ):
             __import__(f"{self.__name__}.{name}")
             value = sys.modules[f"{self.__name__}.{name}"]
         else:
