@@ -37,6 +37,5 @@ def load_tables(*, payments: bool = False, environ: Mapping[str, str] | None = N
     orders = _table_name(env, ORDERS_TABLE_NAME, problems)
     payments_table = _table_name(env, PAYMENTS_TABLE_NAME, problems) if payments else None
     if problems:
-        model = "PaymentFlowSettings" if payments else "OrdersTableSettings"
-        raise SettingsError(f"{model}: " + "; ".join(problems))
+        raise SettingsError("Settings: " + "; ".join(problems))
     return TableNames(orders, payments_table)

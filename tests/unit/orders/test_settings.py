@@ -20,14 +20,14 @@ VALID = [
 ]
 
 INVALID = [
-    ({}, False, "OrdersTableSettings: ORDERS_TABLE_NAME is not set"),
+    ({}, False, "Settings: ORDERS_TABLE_NAME is not set"),
     (
         {"ORDERS_TABLE_NAME": "ab"},
         False,
-        "OrdersTableSettings: ORDERS_TABLE_NAME must be 3 to 255 characters",
+        "Settings: ORDERS_TABLE_NAME must be 3 to 255 characters",
     ),
     ({"ORDERS_TABLE_NAME": "o" * 256}, False, "ORDERS_TABLE_NAME must be 3 to 255 characters"),
-    ({"ORDERS_TABLE_NAME": "orders"}, True, "PaymentFlowSettings: PAYMENTS_TABLE_NAME is not set"),
+    ({"ORDERS_TABLE_NAME": "orders"}, True, "Settings: PAYMENTS_TABLE_NAME is not set"),
     (
         {"ORDERS_TABLE_NAME": "orders", "PAYMENTS_TABLE_NAME": ""},
         True,
