@@ -39,11 +39,11 @@ from commons.dynamodb import (
     put_if_absent,
 )
 from commons.errors import BadRequest, Conflict, DomainError, NotFound, Unprocessable
-from telemetry.domain.batch import BucketChange
 from telemetry.domain.devices import DeviceState, Latest, advance, split_state, within_capacity
 from telemetry.domain.readings import (
     METRIC_PATTERN,
     MINUTE_MS,
+    BucketChange,
     BucketKey,
     Reading,
     hour_of,

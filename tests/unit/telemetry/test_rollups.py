@@ -10,9 +10,9 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from telemetry.domain.batch import BucketChange, plan
+from telemetry.domain.batch import plan
 from telemetry.domain.devices import DeviceState, advance, state_of
-from telemetry.domain.readings import HOUR_MS, MINUTE_MS, Reading, bucket, hour_of, minute_of
+from telemetry.domain.readings import HOUR_MS, MINUTE_MS, BucketChange, Reading, bucket, hour_of, minute_of
 from telemetry.domain.rollups import Stats, aggregate, combine, latest_versions, minute_stats, newer
 
 T0 = 1_800_000_000_000 - 1_800_000_000_000 % HOUR_MS

@@ -81,3 +81,11 @@ def test_the_processor_does_not_import_the_api_resolver():
     loaded = imported_modules("telemetry.handlers.processor")
     assert "aws_lambda_powertools.event_handler" not in loaded
     assert "commons.api" not in loaded
+
+
+@pytest.mark.parametrize(
+    "module", ["telemetry.handlers.api", "telemetry.handlers.ingest", "telemetry.handlers.authorizer"]
+)
+def test_only_the_processor_imports_the_batch_planner(module):
+    """Planning a stream batch is the processor's alone; the other functions' cold starts skip it."""
+    assert "telemetry.domain.batch" not in imported_modules(module)

@@ -16,24 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from telemetry.domain.devices import DeviceState, state_of
-from telemetry.domain.readings import MINUTE_MS, BucketKey, Reading, hour_of, new_offsets, unpack
+from telemetry.domain.readings import MINUTE_MS, BucketChange, Reading, hour_of
 from telemetry.domain.rollups import Stats, minute_stats
-
-
-@dataclass(frozen=True)
-class BucketChange:
-    """One version of a readings bucket, as a stream record shows it."""
-
-    device_id: str
-    key: BucketKey
-    new: dict[int, Decimal]
-    old: dict[int, Decimal]
-
-    def added(self) -> list[Reading]:
-        return unpack(self.key, new_offsets(self.new, self.old))
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Readings: validation of a posted batch, and bucketing into (metric, minute) buckets.
+"""Readings: validation of a posted batch, bucketing into (metric, minute) buckets, and what a new
+version of a bucket added (the stream processor's input).
 
 A reading is identified by (deviceId, metric, ts). Values are exact decimals from the moment they are
 parsed (ingest reads JSON numbers as ``Decimal``), so rollups computed later are exact and independent
@@ -219,3 +220,16 @@ def new_offsets(new: Mapping[int, Decimal], old: Mapping[int, Decimal] | None) -
     if not old:
         return dict(new)
     return {offset: value for offset, value in new.items() if offset not in old}
+
+
+@dataclass(frozen=True)
+class BucketChange:
+    """One version of a readings bucket, as a stream record shows it."""
+
+    device_id: str
+    key: BucketKey
+    new: dict[int, Decimal]
+    old: dict[int, Decimal]
+
+    def added(self) -> list[Reading]:
+        return unpack(self.key, new_offsets(self.new, self.old))

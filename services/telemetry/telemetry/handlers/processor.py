@@ -24,7 +24,8 @@ from commons.batch import Record, partial_response, process_partial_response
 from commons.observability import MetricUnit, instrument, logger, metrics
 from commons.streams import sequence_number
 from telemetry import settings
-from telemetry.domain.batch import BatchPlan, BucketChange, DeviceWork, plan
+from telemetry.domain.batch import BatchPlan, DeviceWork, plan
+from telemetry.domain.readings import BucketChange
 from telemetry.domain.rules import Rule, alerts_for
 from telemetry.repository import TelemetryRepository, bucket_change
 
