@@ -3,7 +3,7 @@ against and what the OpenAPI document (docs/api/) is generated from. Only the AP
 imports this module; the domain's records (orders.domain.model) are plain dataclasses with the
 same fields, so the stream functions never pay pydantic's import at cold start."""
 
-from __future__ import annotations
+from typing import Self
 
 from pydantic import Field
 
@@ -20,7 +20,7 @@ class Product(ApiModel):
     stock: int = Field(ge=0)
 
     @classmethod
-    def of(cls, product: domain.Product) -> Product:
+    def of(cls, product: domain.Product) -> Self:
         return cls.model_validate(product.to_json_dict())
 
 
@@ -56,5 +56,5 @@ class Order(ApiModel):
     payment_token: str | None = Field(default=None, exclude=True)
 
     @classmethod
-    def of(cls, order: domain.Order) -> Order:
+    def of(cls, order: domain.Order) -> Self:
         return cls.model_validate(order.to_json_dict())

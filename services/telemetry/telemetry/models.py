@@ -1,7 +1,5 @@
 """The admin API's shapes (pydantic; imported by the api function only, never on the device path)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator

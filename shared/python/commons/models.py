@@ -4,8 +4,6 @@ Request models forbid unknown fields and do not coerce types (``"3"`` is not a
 quantity); response models are lenient so adding a field never breaks a reader.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field

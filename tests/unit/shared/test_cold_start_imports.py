@@ -5,6 +5,7 @@ imports with the cyclic garbage collector off (commons.cold_start)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -102,3 +103,41 @@ def test_a_handler_initializes_with_the_collector_off_and_leaves_it_on(module):
     assert seen["on_after"]
     assert seen["frozen"] > 10_000
     assert seen["clients"] == 1  # created at init, not in the first invoke
+
+
+ROUTE_DECORATORS = {"get", "post", "put", "patch", "delete"}
+
+
+def _reads_annotations_at_run_time(tree: ast.Module) -> bool:
+    """The module imports pydantic at run time (it defines models or their fields; an import for type
+    checkers only does not count) or declares resolver routes."""
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pydantic"):
+            return True
+        if isinstance(node, ast.Import) and any(alias.name.startswith("pydantic") for alias in node.names):
+            return True
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and any(
+            isinstance(decorator, ast.Call)
+            and isinstance(decorator.func, ast.Attribute)
+            and decorator.func.attr in ROUTE_DECORATORS
+            for decorator in node.decorator_list
+        ):
+            return True
+    return False
+
+
+def _defers_annotations(tree: ast.Module) -> bool:
+    return any(isinstance(node, ast.ImportFrom) and node.module == "__future__" for node in tree.body)
+
+
+def test_modules_whose_annotations_are_read_at_run_time_do_not_defer_them():
+    """pydantic reads a model's annotations when its class is made, and the resolver reads a route's
+    when it first serves it: deferred (``from __future__ import annotations``), each one is a string
+    compiled and evaluated at cold start (about a quarter of a deferred model's build; decision 23)."""
+    sources = [*ROOT.glob("shared/python/commons/*.py"), *ROOT.glob("services/*/*/**/*.py")]
+    trees = {path: ast.parse(path.read_text()) for path in sources}
+    read_at_run_time = [path for path, tree in trees.items() if _reads_annotations_at_run_time(tree)]
+    assert len(read_at_run_time) >= 6, "the scan found too few model and route modules"
+    deferred = [str(path.relative_to(ROOT)) for path in read_at_run_time if _defers_annotations(trees[path])]
+    assert not deferred, f"these modules defer annotations that are read at run time: {deferred}"

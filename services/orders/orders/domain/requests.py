@@ -1,7 +1,5 @@
 """Request bodies and the validation rules on them (the shared resolver turns failures into 422s)."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 from collections import Counter

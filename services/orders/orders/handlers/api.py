@@ -4,8 +4,6 @@ API Gateway checks the API key on every route and the customer's JWT (Cognito au
 on every route but ``GET /products``; this code reads the verified claims.
 """
 
-from __future__ import annotations
-
 from commons.cold_start import begin_init, init_done
 
 begin_init()  # first of all: commons.cold_start

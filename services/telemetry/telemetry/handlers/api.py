@@ -3,8 +3,6 @@
 Every route here is for administrators (a Cognito JWT checked by API Gateway; we read its claims).
 """
 
-from __future__ import annotations
-
 from commons.cold_start import begin_init, init_done
 
 begin_init()  # first of all: commons.cold_start
