@@ -1,7 +1,5 @@
 """The one response model both API reference functions answer, so they differ only in Powertools."""
 
-from __future__ import annotations
-
 from pydantic import BaseModel
 
 

@@ -1,8 +1,6 @@
 """Powertools' REST resolver with validation on and one route answering a pydantic model: what the two API
 reference functions (bench_reference_api.py, bench_reference_api_paused.py) add to their DynamoDB client."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver

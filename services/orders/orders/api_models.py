@@ -6,6 +6,7 @@ same fields, so the stream functions never pay pydantic's import at cold start."
 from typing import Self
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from commons.models import ApiModel, Money
 from orders.domain import model as domain
@@ -36,9 +37,9 @@ def _absent(value: object) -> bool:
 
 class Payment(ApiModel):
     status: PaymentStatus
-    # Present only when there is one, never `null`. A field rule, not a model serializer, so the
-    # OpenAPI document still lists the fields (a serializer's schema is its return type's).
-    decline_reason: str | None = Field(
+    # Present only when there is one, never `null` (so the schema says string). A field rule, not a model
+    # serializer, so the OpenAPI document still lists the fields (a serializer's schema is its return type's).
+    decline_reason: str | SkipJsonSchema[None] = Field(
         default=None, exclude_if=_absent, description="Why the payment was declined; absent otherwise"
     )
 
