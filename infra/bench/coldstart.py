@@ -17,8 +17,9 @@ bytecode, as Lambda runs shipped bytecode; it is not counted.
 from __future__ import annotations
 
 import ast
+import random
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,17 +198,42 @@ def built_on_the_resolver(spec: FunctionSpec) -> bool:
     )
 
 
+def ratio_interval(
+    function_ms: Sequence[float],
+    floor_ms: Sequence[float],
+    *,
+    confidence: float = 0.9,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """How far this run's own noise could move a ratio of medians: a percentile bootstrap, resampling the
+    function's runs and the floor's runs (each with replacement) and taking the ratio of their medians.
+    Seeded, so the same samples always give the same interval."""
+    draw = random.Random(seed)
+    ratios = sorted(
+        statistics.median(draw.choices(function_ms, k=len(function_ms)))
+        / statistics.median(draw.choices(floor_ms, k=len(floor_ms)))
+        for _ in range(resamples)
+    )
+    tail = (1 - confidence) / 2
+    return ratios[int(tail * (resamples - 1))], ratios[round((1 - tail) * (resamples - 1))]
+
+
 def _summary(
-    pairs: list[tuple[ColdSample, ColdSample]], floor_ms: float, kind: str, memory_mb: int
+    pairs: list[tuple[ColdSample, ColdSample]], floor_runs: list[float], kind: str, memory_mb: int
 ) -> dict[str, Any]:
-    """``floor_ms`` is the median of every floor run of the phase: the floor runs all do the same
-    work, interleaved with every function's runs, so pooling them only takes noise out."""
-    function_ms = statistics.median(f.total_ms for f, _ in pairs)
+    """``floor_runs`` are every floor run of the phase: the floor runs all do the same work, interleaved
+    with every function's runs, so pooling them only takes noise out."""
+    function_runs = [f.total_ms for f, _ in pairs]
+    function_ms = statistics.median(function_runs)
+    floor_ms = statistics.median(floor_runs)
     ratio = function_ms / floor_ms
+    low, high = ratio_interval(function_runs, floor_runs)
     return {
         "initMs": round(function_ms, 1),
         "floorMs": round(floor_ms, 1),
         "ratio": round(ratio, 3),
+        "ratioInterval90": [round(low, 3), round(high, 3)],
         "kind": kind,
         "target": TARGETS[kind],
         "met": ratio <= TARGETS[kind],
@@ -241,16 +267,16 @@ def measure(
             if run >= 0:
                 samples[name].append(pair)
         log(f"  cold starts: round {run + 1}/{runs}" + (" (warm-up, not counted)" if run < 0 else ""))
-    floor_ms = statistics.median(g.total_ms for pairs in samples.values() for _, g in pairs)
+    floor_runs = [g.total_ms for pairs in samples.values() for _, g in pairs]
     functions = {
         name: {
-            **_summary(samples[name], floor_ms, category(system, name), system.spec(name).memory_mb),
+            **_summary(samples[name], floor_runs, category(system, name), system.spec(name).memory_mb),
             "resolver": built_on_the_resolver(system.spec(name)),
         }
         for name in names
     }
     references = {
-        name: _summary(samples[name], floor_ms, kind, system.spec(like).memory_mb)
+        name: _summary(samples[name], floor_runs, kind, system.spec(like).memory_mb)
         for name, (_, like, _, kind) in REFERENCES.items()
     }
     return functions, references

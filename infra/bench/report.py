@@ -68,6 +68,11 @@ class Table:
 # -- the tables ------------------------------------------------------------------------------------
 
 
+def _interval(cold: dict[str, Any]) -> str:
+    interval = cold.get("ratioInterval90")
+    return f"{interval[0]:.2f} to {interval[1]:.2f}" if interval else "n/a"
+
+
 def cold_start_table(results: dict[str, Any]) -> Table:
     rows = []
     functions = sorted(results["coldStart"].items(), key=lambda item: (item[1]["kind"], item[0]))
@@ -84,6 +89,7 @@ def cold_start_table(results: dict[str, Any]) -> Table:
                 _fmt(c["initMs"]),
                 _fmt(c["floorMs"]),
                 f"**{c['ratio']:.2f}**",
+                _interval(c),
                 f"≤ {c['target']:.2f}",
                 _fmt(c["met"]),
                 _fmt(c["importMs"]),
@@ -98,6 +104,7 @@ def cold_start_table(results: dict[str, Any]) -> Table:
             "cold start ms",
             "floor ms",
             "ratio",
+            "90% interval",
             "target",
             "met",
             "import ms",
@@ -345,12 +352,34 @@ def _resolver_explanation(references: dict[str, Any], functions: list[dict[str, 
     return text + _headroom(paused, functions)
 
 
+def within_noise(results: dict[str, Any]) -> str | None:
+    """The functions, met or missed, whose ratio this run's own noise could put on either side of the target."""
+    close = {
+        name: c
+        for name, c in sorted(results["coldStart"].items())
+        if c.get("ratioInterval90") and c["ratioInterval90"][0] <= c["target"] <= c["ratioInterval90"][1]
+    }
+    if not close:
+        return None
+    listed = ", ".join(f"`{name}` {c['ratio']:.2f} ({_interval(c)})" for name, c in close.items())
+    return (
+        f"Within this run's noise of the target: {listed}. Each interval is where 90% of the ratios fall "
+        "when the run's own function and floor samples are resampled; it includes the target, so another "
+        "run on this machine can land on either side of it."
+    )
+
+
 def missed_targets(results: dict[str, Any]) -> str:
-    """What this run missed, and why, from the figures."""
-    cold = results["coldStart"]
-    missed = {name: c for name, c in cold.items() if not c["met"]}
-    if not missed:
-        return "Every function met its cold-start target in this run."
+    """What this run missed, and why, from the figures; and which ratios sit within the run's noise."""
+    missed = {name: c for name, c in results["coldStart"].items() if not c["met"]}
+    text = [_missed(results, missed) if missed else "Every function met its cold-start target in this run."]
+    noise = within_noise(results)
+    if noise:
+        text.append(noise)
+    return "\n\n".join(text)
+
+
+def _missed(results: dict[str, Any], missed: dict[str, Any]) -> str:
     listed = ", ".join(
         f"`{name}` {c['ratio']:.2f} (target ≤ {c['target']:.2f})" for name, c in sorted(missed.items())
     )
@@ -505,7 +534,10 @@ and reached the way production reaches it (`GET /products` for the orders API, a
 the authorizer, a real stream batch for the processors). A first round (not counted) compiles
 bytecode, as Lambda runs shipped bytecode. *Import* is the handler module's import inside the
 process; *first invoke* includes creating the DynamoDB client where a function creates it on first
-use, and its first calls.
+use, and its first calls. The *90% interval* beside each ratio shows how far this run's own noise could
+move it: the function's runs and the pooled floor runs are resampled (with replacement, 2,000 times,
+seeded) and 90% of the resampled ratios of medians fall inside it. A target inside a function's interval
+is within the noise: a rerun on this machine can land on either side of it.
 
 ![cold start chart](performance/cold-start.svg)
 

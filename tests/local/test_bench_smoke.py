@@ -61,6 +61,8 @@ def test_a_quick_run_writes_every_figure_with_sane_values(tmp_path):
         assert positive(cold["floorMs"], 30_000), name
         assert cold["ratio"] == pytest.approx(cold["initMs"] / cold["floorMs"], rel=0.01), name
         assert 0.2 < cold["ratio"] < 20, name
+        low, high = cold["ratioInterval90"]
+        assert low <= cold["ratio"] <= high, name
     assert set(results["coldStartReferences"]) == set(REFERENCES)
     for name, cold in results["coldStartReferences"].items():
         assert positive(cold["initMs"], 30_000), name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.bench.report import missed_targets
+from infra.bench.report import cold_start_table, missed_targets
 
 FLOOR_MS = 200.0
 RESOLVER = "powertools REST resolver with validation"
@@ -16,6 +16,7 @@ def cold(init_ms: float, kind: str = "api", *, resolver: bool = False) -> dict[s
     ratio = round(init_ms / FLOOR_MS, 3)  # as the bench rounds it
     target = 1.35 if kind == "api" else 1.15
     summary = {"initMs": init_ms, "floorMs": FLOOR_MS, "ratio": ratio, "target": target, "kind": kind}
+    summary |= {"memoryMB": 512, "importMs": init_ms - 30.0, "firstInvokeMs": 10.0}
     return {**summary, "met": ratio <= target, "resolver": resolver}
 
 
@@ -72,3 +73,36 @@ def test_a_lean_function_over_its_target_is_not_blamed_on_the_resolver():
 def test_a_run_that_meets_every_target_says_so():
     met = {"coldStart": {"orders.api": cold(260.0, resolver=True)}, "coldStartReferences": {}}
     assert missed_targets(met) == "Every function met its cold-start target in this run."
+
+
+def with_interval(summary: dict[str, Any], low: float, high: float) -> dict[str, Any]:
+    return {**summary, "ratioInterval90": [low, high]}
+
+
+def test_ratios_whose_interval_holds_the_target_are_named_as_within_the_noise():
+    text = missed_targets(
+        results(
+            **{
+                "orders.api": with_interval(cold(272.0, resolver=True), 1.33, 1.38),
+                "telemetry.api": with_interval(cold(268.0, resolver=True), 1.32, 1.36),
+                "telemetry.authorizer": with_interval(cold(190.0), 0.93, 0.97),
+            }
+        )
+    )
+    assert "Missed in this run: `orders.api` 1.36 (target ≤ 1.35)." in text
+    assert (
+        "Within this run's noise of the target: `orders.api` 1.36 (1.33 to 1.38), `telemetry.api` 1.34"
+        in text
+    )
+    assert "authorizer" not in text
+
+
+def test_a_met_target_clear_of_the_noise_needs_no_caveat():
+    met = results(**{"telemetry.authorizer": with_interval(cold(190.0), 0.93, 0.97)})
+    assert missed_targets(met) == "Every function met its cold-start target in this run."
+    assert (
+        "1.33 to 1.38"
+        in cold_start_table(
+            results(**{"orders.api": with_interval(cold(272.0, resolver=True), 1.33, 1.38)})
+        ).markdown()
+    )
