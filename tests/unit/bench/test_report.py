@@ -106,3 +106,8 @@ def test_a_met_target_clear_of_the_noise_needs_no_caveat():
             results(**{"orders.api": with_interval(cold(272.0, resolver=True), 1.33, 1.38)})
         ).markdown()
     )
+
+
+def test_a_ratio_that_two_decimals_would_round_onto_its_target_gets_three():
+    text = missed_targets(results(**{"telemetry.api": cold(271.0, resolver=True)}))  # 1.355
+    assert "Missed in this run: `telemetry.api` 1.355 (target ≤ 1.35)." in text
