@@ -199,24 +199,19 @@ def built_on_the_resolver(spec: FunctionSpec) -> bool:
 
 
 def ratio_interval(
-    function_ms: Sequence[float],
-    floor_ms: Sequence[float],
-    *,
-    confidence: float = 0.9,
-    resamples: int = 2000,
-    seed: int = 0,
+    function_ms: Sequence[float], floor_ms: Sequence[float], *, resamples: int = 2000, seed: int = 0
 ) -> tuple[float, float]:
-    """How far this run's own noise could move a ratio of medians: a percentile bootstrap, resampling the
-    function's runs and the floor's runs (each with replacement) and taking the ratio of their medians.
-    Seeded, so the same samples always give the same interval."""
+    """How far this run's own noise could move a ratio of medians: the 5th and 95th percentiles of a
+    bootstrap that resamples the function's runs and the floor's runs (each with replacement) and takes
+    the ratio of their medians. Seeded, so the same samples always give the same interval."""
     draw = random.Random(seed)
-    ratios = sorted(
+    ratios = [
         statistics.median(draw.choices(function_ms, k=len(function_ms)))
         / statistics.median(draw.choices(floor_ms, k=len(floor_ms)))
         for _ in range(resamples)
-    )
-    tail = (1 - confidence) / 2
-    return ratios[int(tail * (resamples - 1))], ratios[round((1 - tail) * (resamples - 1))]
+    ]
+    cuts = statistics.quantiles(ratios, n=20, method="inclusive")
+    return cuts[0], cuts[-1]
 
 
 def _summary(
