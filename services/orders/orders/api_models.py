@@ -3,15 +3,22 @@ against and what the OpenAPI document (docs/api/) is generated from. Only the AP
 imports this module; the domain's records (orders.domain.model) are plain dataclasses with the
 same fields, so the stream functions never pay pydantic's import at cold start."""
 
-from typing import Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
-from commons.models import ApiModel, Money
+from commons.models import ApiModel
 from orders.domain import model as domain
 from orders.domain.model import MAX_QUANTITY, OrderStatus, PaymentStatus
 from orders.domain.requests import Identifier
+
+MinorUnits = Annotated[int, Field(ge=0, description="Amount in the currency's minor units (cents)")]
+
+
+class Money(ApiModel):
+    amount: MinorUnits
+    currency: Literal["USD"] = "USD"
 
 
 class Product(ApiModel):

@@ -4,9 +4,7 @@ Request models forbid unknown fields and do not coerce types (``"3"`` is not a
 quantity); response models are lenient so adding a field never breaks a reader.
 """
 
-from typing import Annotated, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 
@@ -32,14 +30,6 @@ class RequestModel(ApiModel):
         extra="forbid",
         defer_build=True,
     )
-
-
-MinorUnits = Annotated[int, Field(ge=0, description="Amount in the currency's minor units (cents)")]
-
-
-class Money(ApiModel):
-    amount: MinorUnits
-    currency: Literal["USD"] = "USD"
 
 
 class ProblemDetails(ApiModel):
