@@ -104,6 +104,9 @@ def _s(value: str) -> AttributeValueTypeDef:
     return {"S": value}
 
 
+MAX_EXACT_INTEGER = 2**53  # every integer up to this one, and no larger range, is exactly a double
+
+
 def _n(value: int | Decimal) -> AttributeValueTypeDef:
     return {"N": str(value)}
 
@@ -113,10 +116,10 @@ def _key(pk: str, sk: str) -> dict[str, AttributeValueTypeDef]:
 
 
 def number(value: Decimal | int) -> int | float:
-    """A stored number as JSON wants it: an int when integral."""
-    if isinstance(value, int):
-        return value
-    return int(value) if value == value.to_integral_value() else float(value)
+    """A stored number as the admin API answers it: a double (docs/telemetry.md), written as an integer
+    when it is one that a double holds exactly, so ``21`` reads ``21`` and not ``21.0``."""
+    double = float(value)
+    return int(double) if double.is_integer() and abs(double) <= MAX_EXACT_INTEGER else double
 
 
 def data_attributes(image: Mapping[str, Any]) -> dict[int, Decimal]:

@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentModel
 
-from commons.dynamodb import throttled
+from commons.dynamodb import retry_later
 from commons.errors import DomainError, UnsupportedMediaType
 from commons.models import ProblemDetails
 from commons.observability import logger
@@ -72,12 +72,16 @@ def validation_problem(error: RequestValidationError, instance: str | None) -> R
     return problem(422, f"The request is invalid: {summary}", instance, {"errors": errors})
 
 
-def create_resolver(allow_headers: list[str] | None = None) -> APIGatewayRestResolver:
+def create_resolver(
+    allow_headers: list[str] | None = None, expose_headers: list[str] | None = None
+) -> APIGatewayRestResolver:
+    """``allow_headers``: request headers a browser may send besides the usual ones; ``expose_headers``:
+    response headers of ours that a browser's script may read (CORS hides all but a safelisted few)."""
     origin = os.environ.get("CORS_ALLOW_ORIGIN", "*")
     headers = ["Authorization", "Content-Type", "x-api-key", *(allow_headers or [])]
     app = APIGatewayRestResolver(
         enable_validation=True,
-        cors=CORSConfig(allow_origin=origin, allow_headers=headers),
+        cors=CORSConfig(allow_origin=origin, allow_headers=headers, expose_headers=expose_headers),
         json_body_deserializer=parse_json,
     )
 
@@ -106,9 +110,9 @@ def create_resolver(allow_headers: list[str] | None = None) -> APIGatewayRestRes
         return problem(404, "No such route", request_path())
 
     def on_unexpected(error: Exception) -> Response[Any]:
-        busy = throttled(error)
+        busy = retry_later(error)
         if busy is not None:
-            logger.warning("DynamoDB throttled the request", extra={"error": str(error)})
+            logger.warning("DynamoDB asked for a retry", extra={"error": str(error)})
             return on_domain_error(busy)
         logger.exception("Unhandled error")
         return problem(500, "An unexpected error occurred; it has been logged", request_path())

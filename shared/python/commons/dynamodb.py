@@ -175,16 +175,26 @@ def condition_raises(error: DomainError | Callable[[], DomainError]) -> Iterator
         raise (error if isinstance(error, DomainError) else error()) from None
 
 
-# What DynamoDB answers when a table or partition is over its throughput, once botocore's retries are spent.
-THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
-)
+_THROTTLED = "The table is busy (DynamoDB throttled this request); retry shortly"
+_CONTENDED = "The item is being changed by another request; retry shortly"
+# What DynamoDB answers, once botocore's retries are spent, when the same request would succeed later: the
+# table or partition is over its throughput, or a single-item write met an item that a transaction is
+# changing (TransactionConflictException, which botocore does not retry).
+RETRY_LATER = {
+    "ThrottlingException": _THROTTLED,
+    "ProvisionedThroughputExceededException": _THROTTLED,
+    "RequestLimitExceeded": _THROTTLED,
+    "TransactionConflictException": _CONTENDED,
+    "TransactionInProgressException": _CONTENDED,
+}
 
 
-def throttled(error: BaseException) -> ServiceBusy | None:
-    """The 503 for a DynamoDB call that was still throttled after its retries, else None."""
-    if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in THROTTLING_CODES:
-        return ServiceBusy("The table is busy (DynamoDB throttled this request); retry shortly")
+def retry_later(error: BaseException) -> ServiceBusy | None:
+    """The 503 for a DynamoDB call that failed only for now (throttled, or contended), else None."""
+    if isinstance(error, ClientError):
+        detail = RETRY_LATER.get(error.response.get("Error", {}).get("Code", ""))
+        if detail is not None:
+            return ServiceBusy(detail)
     return None
 
 
@@ -264,7 +274,7 @@ def decode_cursor(
     try:
         padded = token + "=" * (-len(token) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("nextToken is not a valid pagination token") from None
     if (
         not isinstance(key, dict)

@@ -48,7 +48,8 @@ class Unprocessable(DomainError):
 
 
 class ServiceBusy(DomainError):
-    """DynamoDB still throttled the request after the SDK's retries: the client may retry shortly."""
+    """DynamoDB still refused the request after the SDK's retries (throttled, or the item in another request's
+    transaction): the client may retry shortly."""
 
     status = 503
 

@@ -218,6 +218,19 @@ def test_same_idempotency_key_and_body_returns_the_same_order_once(tables, produ
     assert stock_of(orders_table, BEANS) == products[BEANS].stock - 3
 
 
+def test_a_browser_may_read_that_an_order_was_replayed(tables, products):
+    """CORS hides every response header but a safelisted few from a page's script unless exposed."""
+    headers = {"Idempotency-Key": "checkout-44", "Origin": "https://shop.example"}
+    for _ in range(2):
+        status, _, response = call(
+            api.handler, "POST", "/orders", body=order_body((BEANS, 1)), headers=headers
+        )
+        assert status == 201
+    assert response["multiValueHeaders"]["Idempotent-Replayed"] == ["true"]
+    assert response["multiValueHeaders"]["Access-Control-Expose-Headers"] == ["Idempotent-Replayed"]
+    assert stock_of(tables[0], BEANS) == products[BEANS].stock - 1
+
+
 def test_same_idempotency_key_with_another_body_is_409(tables):
     headers = {"Idempotency-Key": "checkout-43"}
     place((BEANS, 1), headers=headers)
@@ -430,6 +443,29 @@ def test_only_administrators_fulfil(tables):
 def test_a_non_admin_gets_403_even_for_an_unknown_order():
     status, _, _ = call(api.handler, "POST", "/orders/nope/fulfil", sub="bob")
     assert status == 403
+
+
+@pytest.mark.parametrize("code", ["TransactionConflictException", "TransactionInProgressException"])
+def test_fulfilling_an_order_that_a_transaction_is_changing_is_a_503_to_retry(tables, monkeypatch, code):
+    """A cancel's transaction holds the order: DynamoDB refuses the fulfil's single-item write meanwhile,
+    and botocore does not retry TransactionConflictException."""
+    from botocore.exceptions import ClientError
+
+    from commons import dynamodb
+
+    order = place((BEANS, 1))
+    set_status(tables[0], order["orderId"], OrderStatus.PAID, "CAPTURED")
+
+    def in_a_transaction(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "in a transaction"}}, "UpdateItem")
+
+    monkeypatch.setattr(dynamodb.client(), "update_item", in_a_transaction)
+    status, problem, _ = call(api.handler, "POST", f"/orders/{order['orderId']}/fulfil", sub=ADMIN)
+    assert status == 503
+    assert problem["detail"] == "The item is being changed by another request; retry shortly"
+    monkeypatch.undo()
+    _, stored, _ = call(api.handler, "GET", f"/orders/{order['orderId']}")
+    assert stored["status"] == "PAID"
 
 
 def test_fulfil_unknown_order_is_404():

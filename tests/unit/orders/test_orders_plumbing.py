@@ -161,5 +161,5 @@ def test_openapi_document_lists_every_route_with_its_problems():
         ("GET", "/orders"): {"200", "400", "401", "422"},
         ("GET", "/orders/{orderId}"): {"200", "401", "404", "422"},
         ("POST", "/orders/{orderId}/cancel"): {"200", "401", "404", "409", "422", "503"},
-        ("POST", "/orders/{orderId}/fulfil"): {"200", "401", "403", "404", "409", "422"},
+        ("POST", "/orders/{orderId}/fulfil"): {"200", "401", "403", "404", "409", "422", "503"},
     }

@@ -1,3 +1,4 @@
+import base64
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from commons.dynamodb import (
     deserialize,
     encode_cursor,
     put_if_absent,
+    retry_later,
     serialize,
 )
 from commons.errors import BadRequest, Conflict
@@ -155,6 +157,13 @@ def test_a_number_in_a_cursor_must_be_an_unsigned_integer(offset):
     assert decode_cursor(encode_cursor({"pk": {"S": "p"}, "o": {"N": "59999"}}), {"pk": "S", "o": "N"})
 
 
+def test_a_cursor_nested_deeper_than_the_parser_recurses_is_a_bad_request():
+    """2,000 characters (the APIs' cap on nextToken) of ``[`` is deeper than CPython 3.11 recurses."""
+    token = base64.urlsafe_b64encode(b"[" * 1500).decode()
+    with pytest.raises(BadRequest):
+        decode_cursor(token, KEYS)
+
+
 def test_no_key_means_no_cursor():
     assert encode_cursor(None) is None
     assert encode_cursor({}) is None
@@ -179,3 +188,34 @@ def test_a_cursor_edited_to_another_partition_is_rejected():
     token = encode_cursor({"pk": {"S": "CUSTOMER#mallory"}, "sk": {"S": "x"}})
     with pytest.raises(BadRequest):
         decode_cursor(token, KEYS, fixed={"pk": "CUSTOMER#alice"})
+
+
+@pytest.mark.parametrize(
+    ("code", "detail"),
+    [
+        (
+            "ProvisionedThroughputExceededException",
+            "The table is busy (DynamoDB throttled this request); retry shortly",
+        ),
+        ("ThrottlingException", "The table is busy (DynamoDB throttled this request); retry shortly"),
+        ("RequestLimitExceeded", "The table is busy (DynamoDB throttled this request); retry shortly"),
+        ("TransactionConflictException", "The item is being changed by another request; retry shortly"),
+        ("TransactionInProgressException", "The item is being changed by another request; retry shortly"),
+    ],
+)
+def test_what_dynamodb_refuses_only_for_now_is_a_503_to_retry(code, detail):
+    busy = retry_later(ClientError({"Error": {"Code": code, "Message": "x"}}, "UpdateItem"))
+    assert busy is not None
+    assert (busy.status, busy.detail) == (503, detail)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "x"}}, "UpdateItem"),
+        ClientError({"Error": {"Code": "ValidationException", "Message": "x"}}, "UpdateItem"),
+        RuntimeError("a bug"),
+    ],
+)
+def test_anything_else_is_not_for_the_client_to_retry(error):
+    assert retry_later(error) is None

@@ -234,6 +234,20 @@ def test_readings_page_through_ascending_across_metrics_without_gaps_or_repeats(
     ]
 
 
+def test_values_are_answered_as_doubles_and_whole_ones_as_integers(table):
+    """Stored exactly as posted, answered as JSON numbers of double precision (docs/telemetry.md)."""
+    register()
+    ts = now_ms() - 60_000
+    posted = ["21", "21.5", "-0.125", "9007199254740992", "123456789012345678901234567890", "1e100"]
+    raw = ", ".join(f'{{"metric": "m{i}", "ts": {ts}, "value": {value}}}' for i, value in enumerate(posted))
+    event = device_event("d-1", None)
+    event["body"] = '{"readings": [' + raw + "]}"
+    assert body(ingest.handler(event, lambda_context())) == {"accepted": len(posted), "duplicates": 0}
+    answered = call("GET", "/devices/d-1/telemetry")["body"]
+    values = re.findall(r'"value":([^,}]+)', answered)
+    assert values == ["21", "21.5", "-0.125", "9007199254740992", "1.2345678901234568e+29", "1e+100"]
+
+
 def test_a_cursor_beyond_the_requested_range_gives_an_empty_last_page(table):
     register()
     start = now_ms() - 200_000

@@ -56,6 +56,20 @@ def test_a_number_longer_than_python_converts_is_400(table):
     assert "too many digits" in problem(post("d-1", None, raw=raw), 400)["detail"]
 
 
+@pytest.mark.parametrize(
+    "number", ["1e9999999999999999999", "0e9999999999999999999", "1.5e-9999999999999999999"]
+)
+@pytest.mark.parametrize("field", ["value", "ts"])
+def test_a_number_whose_exponent_no_decimal_holds_is_400(table, number, field):
+    reading = {"metric": "temp", "ts": "1", "value": "21"} | {field: number}
+    raw = (
+        '{"readings": [{'
+        + ", ".join(f'"{k}": {v}' if k != "metric" else f'"{k}": "{v}"' for k, v in reading.items())
+        + "}]}"
+    )
+    assert "exponent is out of range" in problem(post("d-1", None, raw=raw), 400)["detail"]
+
+
 def test_a_body_that_is_not_json_by_its_content_type_is_415(table):
     for content_type in ("text/plain", "application/x-www-form-urlencoded"):
         event = device_event("d-1", {"readings": readings("temp", now_ms(), 1)})

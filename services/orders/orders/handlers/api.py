@@ -26,6 +26,7 @@ from orders.service import OrdersService
 from orders.settings import load_tables
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
 OrderId = Annotated[str, Path(alias="orderId", min_length=1, max_length=64)]
 
 
@@ -65,7 +66,7 @@ class OrderPage(ApiModel):
 
 def create_app(service: OrdersService) -> APIGatewayRestResolver:
     """The resolver with every route, bound to ``service`` (tests bind their own)."""
-    app = create_resolver(allow_headers=[IDEMPOTENCY_HEADER])
+    app = create_resolver(allow_headers=[IDEMPOTENCY_HEADER], expose_headers=[REPLAYED_HEADER])
 
     def caller() -> Caller:
         return caller_from_request_context(app.current_event.request_context.raw_event)
@@ -92,7 +93,7 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
         ] = None,
     ) -> Response[Order]:
         created = service.create_order(caller(), request, idempotency_key)
-        headers = {"Idempotent-Replayed": "true"} if created.replayed else None
+        headers = {REPLAYED_HEADER: "true"} if created.replayed else None
         return Response(
             status_code=201,
             content_type="application/json",
@@ -127,7 +128,7 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
     @app.post(
         "/orders/<orderId>/fulfil",
         summary="Mark a paid order fulfilled (administrators)",
-        responses=responses(Order, 401, 403, 404, 409),
+        responses=responses(Order, 401, 403, 404, 409, 503),
     )
     def fulfil_order(order_id: OrderId) -> Order:
         return Order.of(service.fulfil_order(caller(), order_id))

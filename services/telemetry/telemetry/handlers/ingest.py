@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from commons.dynamodb import throttled
+from commons.dynamodb import retry_later
 from commons.errors import BadRequest, DomainError, Forbidden, Unauthorized, UnsupportedMediaType
 from commons.observability import MetricUnit, instrument, logger, metrics
 from commons.problems import PROBLEM_JSON, problem_document
@@ -97,9 +97,9 @@ def answer(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except DomainError as error:
         return problem(error.status, error.detail, instance, error.extensions)
     except Exception as error:
-        busy = throttled(error)
+        busy = retry_later(error)
         if busy is not None:
-            logger.warning("DynamoDB throttled the request", extra={"error": str(error)})
+            logger.warning("DynamoDB asked for a retry", extra={"error": str(error)})
             return problem(busy.status, busy.detail, instance)
         logger.exception("Unhandled error")
         return problem(500, "An unexpected error occurred; it has been logged", instance)
