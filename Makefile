@@ -60,7 +60,7 @@ infra-test: setup ## CDK assertion tests, cdk-nag and cfn-lint on the synthesize
 local-test: setup ## Local runtime contract tests and end-to-end tests over HTTP
 	$(PY) -m pytest tests/local tests/e2e -q
 
-test: setup lint unit integration infra-test local-test ## Everything CI runs: lint, unit, integration, infrastructure, local runtime and end-to-end tests
+test: setup lint unit integration infra-test local-test ## Lint, unit, integration, infrastructure, local runtime and end-to-end tests (CI runs this, then make demo)
 
 bench: setup ## Benchmarks and the cost model: .bench/results.json and docs/performance.md
 	$(PY) -m infra.bench
@@ -68,7 +68,7 @@ bench: setup ## Benchmarks and the cost model: .bench/results.json and docs/perf
 up: setup ## Run the whole system locally on 127.0.0.1:3000 (PORT=... for another) until Ctrl-C
 	$(PY) -m infra.local --port $(PORT)
 
-synth: setup ## Synthesize every stack into cdk.out/ (offline)
+synth: setup ## Synthesize every stack into cdk.out/ (no AWS account; the first build downloads the layer's wheels)
 	npx --no-install cdk synth --quiet --no-notices -c stage=$(STAGE)
 	$(VENV)/bin/cfn-lint
 

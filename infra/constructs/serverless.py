@@ -10,6 +10,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
@@ -72,9 +73,19 @@ class PythonFunction(Construct):
         self.log_group = logs.LogGroup(
             self, "Logs", retention=stage.log_retention, removal_policy=stage.removal_policy
         )
+        # Its own role, writing only to its own log group: AWSLambdaBasicExecutionRole would let it create and
+        # write any log group in the account.
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
         self.function = lambda_.Function(
             self,
             "Function",
+            role=role,
             runtime=lambda_.Runtime.PYTHON_3_13,
             architecture=lambda_.Architecture.ARM_64,
             code=code,
@@ -94,15 +105,8 @@ class PythonFunction(Construct):
             },
         )
         NagSuppressions.add_resource_suppressions(
-            self.function,
+            self,  # the function, its role and the role's policy
             [
-                NagPackSuppression(
-                    id="AwsSolutions-IAM4",
-                    reason="AWSLambdaBasicExecutionRole is the narrowest AWS policy for writing the function's logs.",
-                    applies_to=[
-                        "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-                    ],
-                ),
                 NagPackSuppression(
                     id="AwsSolutions-IAM5",
                     reason="X-Ray's PutTraceSegments/PutTelemetryRecords and DynamoDB's ListStreams (used by "
@@ -119,22 +123,19 @@ class PythonFunction(Construct):
         )
 
 
-def grant_table(function: lambda_.IFunction, table_: dynamodb.ITable, actions: Sequence[str]) -> None:
-    """Exactly the listed actions on one table: never ``dynamodb:*``. CDK adds the table's index
-    ARNs (``<table ARN>/index/*``) to every grant on a table that has indexes."""
-    table_.grant(function, *actions)
-    NagSuppressions.add_resource_suppressions(
-        function,
-        [
-            NagPackSuppression(
-                id="AwsSolutions-IAM5",
-                reason="Queries on a table's global secondary indexes need the index ARNs, which IAM only "
-                "expresses as <table ARN>/index/*.",
-                applies_to=[{"regex": "/^Resource::<.*Table.*\\.Arn>/index/\\*$/g"}],
+def grant_table(
+    function: lambda_.IFunction, table_: dynamodb.ITable, actions: Sequence[str], indexes: Sequence[str] = ()
+) -> None:
+    """Exactly the listed actions on one table's items, and ``Query`` on exactly the named indexes: never
+    ``dynamodb:*``, and not ``table.grant``, which adds every index (``<table ARN>/index/*``) to every action
+    on a table that has one. The tables use DynamoDB's own key, so no KMS grant is needed."""
+    function.add_to_role_policy(iam.PolicyStatement(actions=list(actions), resources=[table_.table_arn]))
+    if indexes:
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"], resources=[f"{table_.table_arn}/index/{name}" for name in indexes]
             )
-        ],
-        apply_to_children=True,
-    )
+        )
 
 
 class StreamProcessor(Construct):
@@ -153,12 +154,16 @@ class StreamProcessor(Construct):
         max_batching_window: cdk.Duration | None = None,
         retry_attempts: int = 5,
         max_record_age: cdk.Duration | None = None,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
     ) -> None:
+        """``removal_policy``: the stage's, so that outside development the on-failure queue, which points
+        to the records given up on, outlives the stack."""
         super().__init__(scope, construct_id)
         self.dead_letters = sqs.Queue(
             self,
             "OnFailure",
             retention_period=cdk.Duration.days(14),
+            removal_policy=removal_policy,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
         )
@@ -242,6 +247,16 @@ class ServiceApi(Construct):
             ),
             default_method_options=apigw.MethodOptions(api_key_required=True),
         )
+        # API Gateway writes its execution logs (logging_level) to a group it names and creates itself, kept
+        # forever; declared here, before the stage, it has the stage's retention and goes with the stack.
+        execution_logs = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{stage.name}",
+            retention=stage.log_retention,
+            removal_policy=stage.removal_policy,
+        )
+        self.api.deployment_stage.node.add_dependency(execution_logs)
         # API Gateway's own answers (401, 403, 429, 5xx) carry the origin too, so a page can read them.
         for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):
             self.api.add_gateway_response(
@@ -365,6 +380,23 @@ class Monitoring(Construct):
                     id="AwsSolutions-SNS2", reason="Alarm notifications carry no customer data."
                 )
             ],
+        )
+        # enforce_ssl gives the topic a policy of its own, which replaces the default one that let this
+        # account's alarms publish: without this statement no alarm could ever notify anyone.
+        stack = cdk.Stack.of(self)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisAccountsAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+                    },
+                },
+            )
         )
         if stage.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(stage.alarm_email))

@@ -47,9 +47,10 @@ class ServiceStack(cdk.Stack):
         timeout_s: int,
         environment: Mapping[str, str],
         grants: Mapping[dynamodb.ITable, Sequence[str]],
+        index_queries: Mapping[dynamodb.ITable, Sequence[str]] | None = None,
     ) -> lambda_.Function:
         """A function of this service (``<service>.handlers.<handler>.handler``) with exactly the
-        DynamoDB actions it calls on each table. API functions answer within API Gateway's 29 s (and far
+        DynamoDB actions it calls on each table's items (``grants``) and the indexes it queries. API functions answer within API Gateway's 29 s (and far
         sooner: a few DynamoDB calls); stream processors get the time a full batch needs."""
         created = PythonFunction(
             self,
@@ -65,7 +66,7 @@ class ServiceStack(cdk.Stack):
             environment=environment,
         ).function
         for table, actions in grants.items():
-            grant_table(created, table, actions)
+            grant_table(created, table, actions, (index_queries or {}).get(table, ()))
         self.functions[construct_id] = created
         return created
 
@@ -84,7 +85,14 @@ class ServiceStack(cdk.Stack):
 
     def stream_processor(self, function: lambda_.Function, table: dynamodb.ITable, **options: Any) -> None:
         name = self._name_of(function)
-        processor = StreamProcessor(self, f"{name}Stream", function=function, table_=table, **options)
+        processor = StreamProcessor(
+            self,
+            f"{name}Stream",
+            function=function,
+            table_=table,
+            removal_policy=self.stage.removal_policy,
+            **options,
+        )
         self.stream_processors[name] = (function, processor)
 
     def finish(self, api: ServiceApi, users: UserPoolAuth) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -355,6 +356,99 @@ def test_each_function_may_call_exactly_the_table_actions_its_code_uses(dev, sta
     assert granted == {name: actions for (owner, name), actions in TABLE_ACTIONS.items() if owner == stack}
 
 
+def role_statements(template: dict[str, Any], role: str, service: str) -> list[dict[str, Any]]:
+    """The statements of ``role``'s policies with an action of ``service`` ("dynamodb", "logs"...)."""
+    return [
+        statement
+        for policy in resources_of(template, "AWS::IAM::Policy").values()
+        if logical_id(policy["Properties"]["Roles"][0]) == role
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(action.startswith(f"{service}:") for action in as_list(statement["Action"]))
+    ]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_no_function_may_touch_an_index_it_does_not_query(dev, stack):
+    """``table.grant`` would add ``<table>/index/*`` to every action; only the orders API queries an index."""
+    template = dev.templates[stack]
+    indexed = {}
+    for name, function in resources_of(template, "AWS::Lambda::Function").items():
+        if "Handler" not in function["Properties"]:
+            continue
+        for statement in role_statements(template, logical_id(function["Properties"]["Role"]), "dynamodb"):
+            for resource in as_list(statement["Resource"]):
+                text = json.dumps(resource)
+                assert "index/*" not in text
+                if "/index/" in text:
+                    indexed[name.removesuffix(name[-8:])] = (
+                        as_list(statement["Action"]),
+                        text.split("/index/")[1],
+                    )
+    assert indexed == ({"ApiFunction": (["dynamodb:Query"], 'byCustomer"]]}')} if stack == "Orders" else {})
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_each_function_writes_only_its_own_log_group(dev, stack):
+    """No AWSLambdaBasicExecutionRole: it allows creating and writing every log group in the account."""
+    template = dev.templates[stack]
+    roles = resources_of(template, "AWS::IAM::Role")
+    functions = {
+        name: function
+        for name, function in resources_of(template, "AWS::Lambda::Function").items()
+        if "Handler" in function["Properties"]
+    }
+    assert functions
+    for function in functions.values():
+        role = logical_id(function["Properties"]["Role"])
+        assert not roles[role]["Properties"].get("ManagedPolicyArns")
+        (statement,) = role_statements(template, role, "logs")
+        assert sorted(as_list(statement["Action"])) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+        log_group = function["Properties"]["LoggingConfig"]["LogGroup"]
+        assert statement["Resource"] == {"Fn::GetAtt": [logical_id(log_group), "Arn"]}
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_this_accounts_alarms_may_publish_to_the_alarm_topic(dev, stack):
+    """A topic policy replaces SNS's default one: without an allow for CloudWatch no alarm notifies."""
+    template = dev.templates[stack]
+    (topic,) = resources_of(template, "AWS::SNS::Topic")
+    (policy,) = resources_of(template, "AWS::SNS::TopicPolicy").values()
+    assert [logical_id(ref) for ref in policy["Properties"]["Topics"]] == [topic]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert ":cloudwatch:" in json.dumps(allow["Condition"]["ArnLike"]["aws:SourceArn"])
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+@pytest.mark.parametrize("stack", SERVICES)
+def test_api_gateways_execution_logs_have_the_stages_retention(dev, prod, stack):
+    """API Gateway would create its execution log group itself, kept forever, on the first error it logs."""
+    for synth, days, policy in [(dev, 7, "Delete"), (prod, 90, "Retain")]:
+        template = synth.templates[stack]
+        (stage,) = resources_of(template, "AWS::ApiGateway::Stage").values()
+        groups = resources_of(template, "AWS::Logs::LogGroup")
+        (name,) = [
+            name
+            for name, group in groups.items()
+            if "API-Gateway-Execution-Logs_" in json.dumps(group["Properties"].get("LogGroupName"))
+        ]
+        group = groups[name]
+        assert json.dumps(group["Properties"]["LogGroupName"]).endswith(
+            f'"/{stage["Properties"]["StageName"]}"]]}}'
+        )
+        assert name in stage["DependsOn"]
+        assert group["DeletionPolicy"] == policy
+        assert group["Properties"]["RetentionInDays"] == days
+
+
 def test_api_gateways_logging_role_is_one_per_account_kept_when_its_stack_goes(dev, prod):
     for synth in (dev, prod):
         for stack in SERVICES:
@@ -380,11 +474,13 @@ def test_a_token_authorizers_rejections_do_not_page_but_every_other_functions_er
 
 
 @pytest.mark.parametrize("stack", SERVICES)
-def test_log_groups_are_kept_outside_development(dev, prod, stack):
+@pytest.mark.parametrize("kind", ["AWS::Logs::LogGroup", "AWS::SQS::Queue"])
+def test_logs_and_on_failure_queues_are_kept_outside_development(dev, prod, stack, kind):
+    """The queues point to the stream records given up on: deleting a production stack must not lose them."""
     for synth, policy in [(dev, "Delete"), (prod, "Retain")]:
-        log_groups = resources_of(synth.templates[stack], "AWS::Logs::LogGroup").values()
-        assert log_groups
-        assert {group["DeletionPolicy"] for group in log_groups} == {policy}
+        resources = resources_of(synth.templates[stack], kind).values()
+        assert resources
+        assert {resource["DeletionPolicy"] for resource in resources} == {policy}
 
 
 def test_the_seed_command_runs_as_the_makefile_writes_it():
