@@ -85,11 +85,16 @@ class LocalRuntime:
                 " is it a local runtime?"
             ) from None
 
-    def health(self) -> bool:
+    def health(self, pid: int | None = None) -> bool:
+        """Whether the runtime answers ready; with ``pid``, only if it is that process (a launcher's child,
+        not another runtime already on the port)."""
         try:
-            return self._http.get("/_local/health").status_code == 200
+            answer = self._http.get("/_local/health")
         except httpx.TransportError:
             return False
+        if answer.status_code != 200:
+            return False
+        return pid is None or answer.json().get("pid") == pid
 
     def session(self) -> dict[str, Any]:
         """Base URLs, API keys and usage plans (read once per object)."""

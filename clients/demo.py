@@ -122,7 +122,8 @@ class RuntimeProcess:
         with tqdm(
             desc="starting the local runtime", bar_format="{desc} {elapsed} {postfix}", file=sys.stderr
         ) as bar:
-            while not runtime.health():
+            # Its exit is checked first: another runtime already on the port must not pass for it.
+            while self.process.poll() is not None or not runtime.health(pid=self.process.pid):
                 if self.process.poll() is not None:
                     raise StartupFailed(f"the runtime exited with code {self.process.returncode}")
                 if time.monotonic() > deadline:

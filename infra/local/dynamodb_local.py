@@ -6,13 +6,15 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -55,6 +57,8 @@ class DynamoDBLocal:
     port: int = field(default_factory=free_port)
     db_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    # Its output, in a file rather than a pipe nobody reads while it runs (a full pipe would block it).
+    output: IO[bytes] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -98,26 +102,37 @@ class DynamoDBLocal:
             "-port",
             str(self.port),
         ]
+        self.output = tempfile.TemporaryFile()  # noqa: SIM115 - it lives as long as the process; stop() closes it
         # Its own session, so Ctrl-C in a terminal reaches us first and we stop it in order.
         self.process = subprocess.Popen(  # noqa: S603 - fixed command, no shell
-            command, cwd=jar.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+            command, cwd=jar.parent, stdout=self.output, stderr=subprocess.STDOUT, start_new_session=True
         )
-        self._wait_ready(timeout)
+        try:
+            self._wait_ready(timeout)
+        except BaseException:  # no DynamoDB Local outlives a failed start, Ctrl-C included
+            self.stop()
+            raise
         return self
+
+    def _output_text(self) -> str:
+        if self.output is None:
+            return ""
+        self.output.seek(0)
+        return self.output.read().decode(errors="replace")[-4000:]
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise DynamoDBLocalError(f"DynamoDB Local exited with {self.process.returncode}: {stderr}")
+                raise DynamoDBLocalError(
+                    f"DynamoDB Local exited with {self.process.returncode}: {self._output_text()}"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     self.client().list_tables()
                     return
-            except OSError:
+            except (OSError, BotoCoreError, ClientError):  # not listening yet, or not yet answering
                 time.sleep(0.1)
-        self.stop()
         raise DynamoDBLocalError(f"DynamoDB Local did not answer on port {self.port} within {timeout}s")
 
     def stop(self) -> None:
@@ -130,8 +145,9 @@ class DynamoDBLocal:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stderr:
-            self.process.stderr.close()
+        if self.output is not None:
+            self.output.close()
+            self.output = None
         self.process = None
 
     def __enter__(self) -> DynamoDBLocal:

@@ -8,6 +8,7 @@ is refused by an authorizer that trusts only another's, as in AWS."""
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Collection
@@ -99,8 +100,13 @@ def claims_as_api_gateway_passes_them(claims: dict[str, Any]) -> dict[str, str]:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a secret only its owner can read, from the first byte (no window at the umask's mode)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
+    """Write a secret only its owner can read, from the first byte (mkstemp makes it 0600), and whole: it is
+    written beside ``path`` and renamed over it, so a crash mid-write leaves the old file, never a torn one."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -9,7 +9,7 @@ import os
 import secrets
 import string
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,15 +179,45 @@ class LocalRuntime:
         except ClientError as error:
             if error.response["Error"]["Code"] != "ResourceInUseException":
                 raise
+            self._check_kept_table(table, client.describe_table(TableName=table.name)["Table"])
         else:
             if table.ttl_attribute:
                 client.update_time_to_live(
                     TableName=table.name,
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
                 )
-            seed = seeder_for(table)
-            if seed is not None:
-                seed(table.name)
+        # Every start, not only the first: seeding adds only what is missing, so a first start stopped
+        # half-way through it is completed by the next.
+        seed = seeder_for(table)
+        if seed is not None:
+            seed(table.name)
+
+    def _check_kept_table(self, table: TableSpec, kept: Mapping[str, Any]) -> None:
+        """A table kept from an earlier run must have the template's keys, indexes and stream: one made from
+        an older template would serve queries and mappings it cannot answer."""
+        props = table.properties
+
+        def shape(keys: Any, indexes: Any, stream: bool) -> tuple[Any, ...]:
+            return (
+                sorted((k["AttributeName"], k["KeyType"]) for k in keys),
+                sorted(i["IndexName"] for i in indexes or ()),
+                stream,
+            )
+
+        wanted = shape(
+            props["KeySchema"], props.get("GlobalSecondaryIndexes"), bool(props.get("StreamSpecification"))
+        )
+        found = shape(
+            kept["KeySchema"],
+            kept.get("GlobalSecondaryIndexes"),
+            bool(kept.get("StreamSpecification", {}).get("StreamEnabled")),
+        )
+        if found != wanted:
+            raise RuntimeError(
+                f"the local table {table.name} was made from an older template (keys, indexes, stream: {found}; "
+                f"the template has {wanted}). Remove {self.options.state_dir / 'dynamodb'} (the local data) to start "
+                "from empty tables."
+            )
 
     def _start_pollers(self) -> None:
         assert self.database is not None
@@ -216,8 +246,9 @@ class LocalRuntime:
     # -- development endpoints (exist only locally) ---------------------------------------------
 
     async def _health(self, _: Request) -> Response:
+        # The process id tells a launcher that the runtime answering is the one it started.
         return JSONResponse(
-            {"status": "ok"} if self.ready else {"status": "starting"}, 200 if self.ready else 503
+            {"status": "ok" if self.ready else "starting", "pid": os.getpid()}, 200 if self.ready else 503
         )
 
     def session(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 import tempfile
 from functools import cache
 from importlib import metadata
@@ -36,7 +37,9 @@ def site_of(distributions: tuple[str, ...]) -> Path:
     """A directory holding only these installed distributions (made once per set of versions)."""
     found = [metadata.distribution(name) for name in distributions]
     versions = "\n".join(sorted(f"{d.metadata['Name']}=={d.version}" for d in found))
-    directory = SITES_DIR / hashlib.sha256(versions.encode()).hexdigest()[:16]
+    # Its links point into this interpreter's site-packages: a venv rebuilt on another Python gets its own.
+    where = f"{sys.implementation.cache_tag}\n{Path(str(found[0].locate_file(''))).resolve()}"
+    directory = SITES_DIR / hashlib.sha256(f"{versions}\n{where}".encode()).hexdigest()[:16]
     if directory.is_dir():
         return directory
     SITES_DIR.mkdir(parents=True, exist_ok=True)

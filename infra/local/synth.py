@@ -27,19 +27,31 @@ def sources_hash(root: Path = REPO_ROOT) -> str:
     return digest.hexdigest()
 
 
+def _assembly_hash(outdir: Path) -> str:
+    """The manifest of the assembly in ``outdir``: another synthesis into it (``make synth STAGE=prod``)
+    rewrites it, and the local runtime must then synthesize its own stacks again."""
+    manifest = outdir / "manifest.json"
+    return hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else ""
+
+
+def _marker(sources: str, outdir: Path) -> str:
+    return f"{sources}\n{_assembly_hash(outdir)}\n"
+
+
 def up_to_date(outdir: Path = REPO_ROOT / "cdk.out") -> bool:
+    """Whether ``outdir`` holds what the last local synth made, from the current sources."""
     marker = outdir / HASH_FILE
-    return marker.exists() and marker.read_text() == sources_hash()
+    return marker.exists() and marker.read_text() == _marker(sources_hash(), outdir)
 
 
 def synthesize(outdir: Path = REPO_ROOT / "cdk.out", *, force: bool = False) -> bool:
-    """Synthesize unless ``outdir`` already holds the templates of these exact sources.
-    Returns True when it synthesized."""
+    """Synthesize unless ``outdir`` already holds the templates of these exact sources, from this local synth
+    and no other since. Returns True when it synthesized."""
     if not force and up_to_date(outdir):
         return False
+    # Hashed before the synth: a source edited meanwhile makes the next start synthesize again.
     wanted = sources_hash()
-    marker = outdir / HASH_FILE
     env = {**os.environ, "CDK_OUTDIR": str(outdir), "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
     subprocess.run([sys.executable, "-m", "infra.app"], cwd=REPO_ROOT, env=env, check=True)
-    marker.write_text(wanted)
+    (outdir / HASH_FILE).write_text(_marker(wanted, outdir))
     return True

@@ -1,7 +1,7 @@
 """The local runtime serves exactly what the templates declare: every route, stream mapping, usage plan,
 authorizer and function setting, nothing else.
 
-The expectations are read straight from the CloudFormation templates (cdk.out/*.template.json) with a
+The expectations are read straight from the CloudFormation templates (those cdk.out/manifest.json lists) with a
 parser of their own, not from the runtime's assembly, so a loader that dropped or mis-wired a route or a
 mapping fails here."""
 
@@ -94,9 +94,12 @@ class DeclaredFunction:
 
 
 def _templates(outdir: Path) -> dict[str, dict[str, Any]]:
+    """The stacks the assembly's manifest lists (other stages' templates may lie beside them)."""
+    artifacts = json.loads((outdir / "manifest.json").read_text())["artifacts"]
     found = {
-        path.name.removesuffix(".template.json"): json.loads(path.read_text())["Resources"]
-        for path in sorted(outdir.glob("*.template.json"))
+        name: json.loads((outdir / artifact["properties"]["templateFile"]).read_text())["Resources"]
+        for name, artifact in artifacts.items()
+        if artifact["type"] == "aws:cloudformation:stack"
     }
     assert found, f"no templates in {outdir}"
     return found
@@ -270,7 +273,7 @@ def outdir(system: System) -> Path:
 
 def test_health_and_session(system: System):
     origin = system.runtime.gateway.config.origin
-    assert httpx.get(f"{origin}/_local/health").json() == {"status": "ok"}
+    assert httpx.get(f"{origin}/_local/health").json()["status"] == "ok"
     session = httpx.get(f"{origin}/_local/session").json()
     assert set(session["apis"]) == {"orders", "telemetry"}
     assert set(session["apiKeys"]) == {"storefront", "fleet", "operator"}

@@ -10,11 +10,14 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from commons import dynamodb
+from infra.local import runtime as runtime_module
+from infra.local.assembly import TableSpec
 from infra.local.dynamodb_local import DynamoDBLocal, free_port
 from infra.local.runtime import LocalRuntime, RuntimeOptions
 
@@ -125,7 +128,7 @@ def test_the_gateway_answers_503_until_everything_is_up(
         origin = runtime.gateway.config.origin
         health = httpx.get(f"{origin}/_local/health")
         assert health.status_code == 503
-        assert health.json() == {"status": "starting"}
+        assert health.json() == {"status": "starting", "pid": os.getpid()}
         held = httpx.get(f"{origin}/orders/dev/products")
         assert held.status_code == 503
         assert held.headers["content-type"] == "application/json"
@@ -137,7 +140,7 @@ def test_the_gateway_answers_503_until_everything_is_up(
         assert runtime.ready is True
         ready = httpx.get(f"{origin}/_local/health")
         assert ready.status_code == 200
-        assert ready.json() == {"status": "ok"}
+        assert ready.json() == {"status": "ok", "pid": os.getpid()}
         # Ready, and this empty assembly declares no route: API Gateway's own answer
         unknown = httpx.get(f"{origin}/orders/dev/products")
         assert unknown.status_code == 403
@@ -148,6 +151,24 @@ def test_the_gateway_answers_503_until_everything_is_up(
     assert port_is_free(options.port)
 
 
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, RuntimeError])
+def test_a_start_interrupted_while_waiting_leaves_no_database_running(monkeypatch, interruption):
+    """Ctrl-C, or any error other than "not answering yet", while DynamoDB Local comes up: it runs in its
+    own session, so nothing else would ever stop it."""
+    before = dynamodb_local_children()
+    database = DynamoDBLocal()
+
+    def interrupted(timeout: float) -> None:
+        assert dynamodb_local_children() - before, "the process was started"
+        raise interruption()
+
+    monkeypatch.setattr(database, "_wait_ready", interrupted)
+    with pytest.raises(interruption):
+        database.start()
+    assert database.process is None
+    assert dynamodb_local_children() == before
+
+
 def test_secrets_are_written_readable_by_their_owner_only(tmp_path: Path):
     from infra.local.issuer import write_private
 
@@ -156,6 +177,23 @@ def test_secrets_are_written_readable_by_their_owner_only(tmp_path: Path):
     path.chmod(0o644)  # an older file with a looser mode is tightened too
     write_private(path, b'{"key": "secret"}')
     assert (path.stat().st_mode & 0o777, path.read_bytes()) == (0o600, b'{"key": "secret"}')
+    assert [entry.name for entry in tmp_path.iterdir()] == ["api-keys.json"], "no temporary file is left"
+
+
+def test_a_secret_is_replaced_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from infra.local import issuer
+
+    path = tmp_path / "api-keys.json"
+    issuer.write_private(path, b'{"key": "old"}')
+
+    def crash(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(issuer.os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        issuer.write_private(path, b'{"key": "new"}')
+    assert path.read_bytes() == b'{"key": "old"}'
+    assert [entry.name for entry in tmp_path.iterdir()] == ["api-keys.json"]
 
 
 @pytest.mark.slow
@@ -177,3 +215,40 @@ def test_dynamodb_local_keeps_its_data_across_a_restart_on_the_same_db_path(tmp_
     assert any(db_path.iterdir()), "nothing was written under the db path"
     with DynamoDBLocal(db_path=db_path) as restarted:
         assert restarted.client().get_item(TableName="Kept", Key={"pk": {"S": "order-1"}})["Item"] == item
+
+
+def orders_like_table(name: str, *, with_index: bool) -> TableSpec:
+    properties: dict[str, Any] = {
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+    }
+    if with_index:
+        properties["AttributeDefinitions"].append({"AttributeName": "g", "AttributeType": "S"})
+        properties["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": "byG",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ]
+    return TableSpec(stack="Orders-dev", logical_id="OrdersTable", name=name, properties=properties)
+
+
+def test_a_kept_table_is_seeded_at_every_start_and_refused_when_its_template_changed(
+    options: RuntimeOptions, monkeypatch: pytest.MonkeyPatch
+):
+    """Seeding only adds what is missing, so a first start stopped half-way is completed by the next; a
+    table kept from an older template (here: without the index the template now has) is named, not used."""
+    seeded: list[str] = []
+    monkeypatch.setattr(runtime_module, "seeder_for", lambda table: seeded.append)
+    runtime = LocalRuntime(options)
+    runtime.database = DynamoDBLocal().start()
+    try:
+        runtime._ensure_table(orders_like_table("kept", with_index=False))
+        runtime._ensure_table(orders_like_table("kept", with_index=False))
+        assert seeded == ["kept", "kept"]
+        with pytest.raises(RuntimeError, match=r"the local table kept was made from an older template"):
+            runtime._ensure_table(orders_like_table("kept", with_index=True))
+    finally:
+        runtime.database.stop()

@@ -6,6 +6,7 @@ its calls, so no real synth runs and the project's cdk.out is never touched."""
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from infra.local import synth
+from infra.templates import load_templates
 
 
 @pytest.fixture
@@ -93,3 +95,39 @@ def test_compiled_python_does_not_make_the_synth_stale(root: Path, synth_runs: l
     (root / "infra" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\x00compiled")
     (root / "services" / "orders" / "handler.pyc").write_bytes(b"\x00compiled")
     assert synth.up_to_date(outdir)
+
+
+def test_another_synthesis_into_the_directory_makes_the_local_one_stale(
+    root: Path, synth_runs: list[str], tmp_path: Path
+):
+    """``make synth STAGE=prod`` writes its own manifest into cdk.out/: the local runtime must not then run
+    whatever that assembly holds, nor mix its templates with its own."""
+    outdir = tmp_path / "cdk.out"
+    outdir.mkdir()
+    (outdir / "manifest.json").write_text('{"artifacts": {"Orders-dev": {}}}')
+    synth.synthesize(outdir)
+    assert synth.up_to_date(outdir)
+    (outdir / "manifest.json").write_text('{"artifacts": {"Orders-prod": {}}}')
+    assert not synth.up_to_date(outdir)
+    assert synth.synthesize(outdir) is True
+    assert synth_runs == [str(outdir)] * 2
+
+
+def test_only_the_stacks_the_manifest_lists_are_loaded(tmp_path: Path):
+    """CDK overwrites templates but never deletes them: an earlier synth's stacks stay on disk."""
+    manifest = {
+        "artifacts": {
+            "Orders-dev": {
+                "type": "aws:cloudformation:stack",
+                "properties": {"templateFile": "Orders-dev.template.json"},
+            },
+            "Orders-dev.assets": {
+                "type": "cdk:asset-manifest",
+                "properties": {"file": "Orders-dev.assets.json"},
+            },
+        }
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    for stack in ("Orders-dev", "Orders-prod"):
+        (tmp_path / f"{stack}.template.json").write_text(json.dumps({"Resources": {stack: {}}}))
+    assert load_templates(tmp_path) == {"Orders-dev": {"Resources": {"Orders-dev": {}}}}

@@ -134,6 +134,18 @@ def test_dlq_records_are_grouped_by_destination():
     assert fake_runtime().dlq() == {"orders-dlq": [{"r": 1}], "other": []}
 
 
+def test_health_can_require_the_runtime_to_be_a_given_process():
+    """A launcher waits for its own child, not for another runtime already answering on the port."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "ok", "pid": 4242})
+
+    runtime = LocalRuntime("http://local:3000", transport=httpx.MockTransport(answer))
+    assert runtime.health() is True
+    assert runtime.health(pid=4242) is True
+    assert runtime.health(pid=1234) is False
+
+
 def test_an_unreachable_runtime_is_a_clear_config_error():
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
+from clients import config, demo
 from clients.demo import (
     Check,
     DeviceReadBack,
@@ -188,3 +191,33 @@ def test_a_missing_or_repeated_alert_fails():
 def test_tables_align():
     lines = table(["name", "n"], [("a", 1), ("long name", 22)])
     assert lines == ["  name        n", "  ---------  --", "  a           1", "  long name  22"]
+
+
+def test_the_demo_does_not_take_another_runtime_on_its_port_for_its_own(tmp_path, monkeypatch):
+    """Its child cannot bind a port another runtime holds and exits; that runtime's health is not the child's."""
+
+    class ChildThatExits:
+        pid = 4242
+        returncode: int | None = None
+        polls = 0
+
+        def poll(self) -> int | None:
+            self.polls += 1
+            if self.polls > 2:
+                self.returncode = 1
+            return self.returncode
+
+    asked: list[int | None] = []
+
+    def other_runtime_answers(self, pid=None):
+        asked.append(pid)
+        return pid is None or pid == 1  # ready, but as process 1
+
+    monkeypatch.setattr(config.LocalRuntime, "health", other_runtime_answers)
+    monkeypatch.setattr("clients.demo.time.sleep", lambda _: None)
+    runtime = demo.RuntimeProcess(tmp_path, port=3000)
+    runtime.process = ChildThatExits()  # type: ignore[assignment]
+    with pytest.raises(demo.StartupFailed, match="exited with code 1"):
+        runtime.wait_ready(timeout_s=30)
+    assert asked
+    assert set(asked) == {4242}
