@@ -104,7 +104,7 @@ def _s(value: str) -> AttributeValueTypeDef:
     return {"S": value}
 
 
-MAX_EXACT_INTEGER = 2**53  # every integer up to this one, and no larger range, is exactly a double
+MAX_EXACT_INTEGER = 2**53  # a double holds every integer up to this one exactly; beyond it, only some
 
 
 def _n(value: int | Decimal) -> AttributeValueTypeDef:
