@@ -94,7 +94,13 @@ class LocalRuntime:
             return False
         if answer.status_code != 200:
             return False
-        return pid is None or answer.json().get("pid") == pid
+        if pid is None:
+            return True
+        try:
+            body = answer.json()
+        except ValueError:  # something else answers on the port
+            return False
+        return isinstance(body, dict) and body.get("pid") == pid
 
     def session(self) -> dict[str, Any]:
         """Base URLs, API keys and usage plans (read once per object)."""

@@ -129,7 +129,8 @@ def grant_table(
     """Exactly the listed actions on one table's items, and ``Query`` on exactly the named indexes: never
     ``dynamodb:*``, and not ``table.grant``, which adds every index (``<table ARN>/index/*``) to every action
     on a table that has one. The tables use DynamoDB's own key, so no KMS grant is needed."""
-    function.add_to_role_policy(iam.PolicyStatement(actions=list(actions), resources=[table_.table_arn]))
+    if actions:
+        function.add_to_role_policy(iam.PolicyStatement(actions=list(actions), resources=[table_.table_arn]))
     if indexes:
         function.add_to_role_policy(
             iam.PolicyStatement(

@@ -65,8 +65,9 @@ class ServiceStack(cdk.Stack):
             timeout=cdk.Duration.seconds(timeout_s),
             environment=environment,
         ).function
-        for table, actions in grants.items():
-            grant_table(created, table, actions, (index_queries or {}).get(table, ()))
+        index_queries = index_queries or {}
+        for table in {**grants, **index_queries}:
+            grant_table(created, table, grants.get(table, ()), index_queries.get(table, ()))
         self.functions[construct_id] = created
         return created
 

@@ -497,3 +497,36 @@ def test_the_seed_command_runs_as_the_makefile_writes_it():
     )
     assert answered.returncode == 0, answered.stderr
     assert "--stack" in answered.stdout
+
+
+def test_a_function_that_only_queries_an_index_gets_query_on_that_index_alone():
+    import aws_cdk as cdk
+    from aws_cdk import aws_dynamodb as dynamodb
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk.assertions import Template
+
+    from infra.constructs.serverless import grant_table
+
+    stack = cdk.Stack(cdk.App(), "Grants")
+    table = dynamodb.Table(
+        stack, "T", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING)
+    )
+    table.add_global_secondary_index(
+        index_name="byX", partition_key=dynamodb.Attribute(name="x", type=dynamodb.AttributeType.STRING)
+    )
+    function = lambda_.Function(
+        stack,
+        "F",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="h.h",
+        code=lambda_.Code.from_inline("def h(event, context): pass"),
+    )
+    grant_table(function, table, (), ["byX"])
+    statements = [
+        statement
+        for policy in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    (statement,) = statements
+    assert statement["Action"] == "dynamodb:Query"
+    assert json.dumps(statement["Resource"]).endswith('"/index/byX"]]}')

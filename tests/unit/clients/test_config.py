@@ -146,6 +146,14 @@ def test_health_can_require_the_runtime_to_be_a_given_process():
     assert runtime.health(pid=1234) is False
 
 
+@pytest.mark.parametrize("body", [b"<html>ok</html>", b"[1, 2]"])
+def test_another_server_answering_200_is_not_the_runtime(body: bytes):
+    runtime = LocalRuntime(
+        "http://local:3000", transport=httpx.MockTransport(lambda _: httpx.Response(200, content=body))
+    )
+    assert runtime.health(pid=4242) is False
+
+
 def test_an_unreachable_runtime_is_a_clear_config_error():
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")
