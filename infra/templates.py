@@ -139,24 +139,19 @@ def stream_mappings(template: Template) -> list[StreamMapping]:
     return mappings
 
 
-def stack_template_files(outdir: Path) -> dict[str, Path]:
-    """Stack name -> template file, for the stacks of the last synthesis into ``outdir``: those its
-    manifest.json lists. CDK overwrites files but never deletes them, so another stage's templates (from
+def load_templates(outdir: Path) -> dict[str, Template]:
+    """Stack name -> template, for the stacks of the last synthesis into ``outdir``: those its manifest.json
+    lists. CDK overwrites files but never deletes them, so another stage's templates (from
     ``make synth STAGE=prod``) may still lie in the directory; they are not this assembly's."""
     path = outdir / "manifest.json"
     if not path.exists():  # nothing synthesized here yet
         return {}
-    manifest = json.loads(path.read_text())
+    artifacts = json.loads(path.read_text())["artifacts"]
     return {
-        name: outdir / artifact["properties"]["templateFile"]
-        for name, artifact in sorted(manifest["artifacts"].items())
+        name: json.loads((outdir / artifact["properties"]["templateFile"]).read_text())
+        for name, artifact in sorted(artifacts.items())
         if artifact["type"] == "aws:cloudformation:stack"
     }
-
-
-def load_templates(outdir: Path) -> dict[str, Template]:
-    """Stack name -> template, for every stack of the cloud assembly in ``outdir``."""
-    return {name: json.loads(path.read_text()) for name, path in stack_template_files(outdir).items()}
 
 
 def gateway_response_headers(template: Template, api: str) -> dict[str, dict[str, str]]:

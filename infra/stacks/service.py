@@ -50,8 +50,9 @@ class ServiceStack(cdk.Stack):
         index_queries: Mapping[dynamodb.ITable, Sequence[str]] | None = None,
     ) -> lambda_.Function:
         """A function of this service (``<service>.handlers.<handler>.handler``) with exactly the
-        DynamoDB actions it calls on each table's items (``grants``) and the indexes it queries. API functions answer within API Gateway's 29 s (and far
-        sooner: a few DynamoDB calls); stream processors get the time a full batch needs."""
+        DynamoDB actions it calls on each table's items (``grants``) and the indexes it queries
+        (``index_queries``). API functions answer within API Gateway's 29 s (and far sooner: a few
+        DynamoDB calls); stream processors get the time a full batch needs."""
         created = PythonFunction(
             self,
             construct_id,
