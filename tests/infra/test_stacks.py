@@ -341,15 +341,13 @@ STREAM_READS = {"DescribeStream", "GetRecords", "GetShardIterator", "ListStreams
 @pytest.mark.parametrize("stack", SERVICES)
 def test_each_function_may_call_exactly_the_table_actions_its_code_uses(dev, stack):
     template = dev.templates[stack]
-    role_actions: dict[str, set[str]] = {}
-    for policy in resources_of(template, "AWS::IAM::Policy").values():
-        (role,) = policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            found = {a.removeprefix("dynamodb:") for a in actions if a.startswith("dynamodb:")}
-            role_actions.setdefault(logical_id(role), set()).update(found - STREAM_READS)
     granted = {
-        name.removesuffix(name[-8:]): role_actions.get(logical_id(function["Properties"]["Role"]), set())
+        name.removesuffix(name[-8:]): {
+            action.removeprefix("dynamodb:")
+            for statement in role_statements(template, logical_id(function["Properties"]["Role"]), "dynamodb")
+            for action in as_list(statement["Action"])
+        }
+        - STREAM_READS
         for name, function in resources_of(template, "AWS::Lambda::Function").items()
         if "Handler" in function["Properties"]
     }
