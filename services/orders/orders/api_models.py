@@ -1,6 +1,6 @@
 """The storefront API's shapes on the wire (pydantic): what the resolver validates responses
 against and what the OpenAPI document (docs/api/) is generated from. Only the API function
-imports this module; the domain's records (orders.domain.model) are plain dataclasses with the
+imports this module; the domain's records (orders.domain.model) are named tuples with the
 same fields, so the stream functions never pay pydantic's import at cold start."""
 
 from typing import Annotated, Literal, Self

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 APPROVED_TOKEN = "tok_visa"  # noqa: S105 - a simulated test card, not a secret
 DECLINED_TOKEN = "tok_chargeDeclined"  # noqa: S105 - a simulated test card, not a secret
 
 
-@dataclass(frozen=True)
-class ChargeResult:
+class ChargeResult(NamedTuple):
     status: Literal["CAPTURED", "DECLINED"]
     charge_id: str | None = None
     decline_reason: str | None = None
 
 
-@dataclass(frozen=True)
-class RefundResult:
+class RefundResult(NamedTuple):
     refund_id: str
 
 

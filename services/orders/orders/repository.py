@@ -19,7 +19,6 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -326,10 +325,10 @@ class OrdersRepository:
             changes["status"] = transition.to_status
         if transition.to_payment is not None:
             updates.append(f"{expr.name('payment', 'status')} = {expr.value(transition.to_payment.value)}")
-            payment = replace(payment, status=transition.to_payment)
+            payment = payment._replace(status=transition.to_payment)
         if decline_reason is not None and transition.to_payment is PaymentStatus.DECLINED:
             updates.append(f"{expr.name('payment', 'declineReason')} = {expr.value(decline_reason)}")
-            payment = replace(payment, decline_reason=decline_reason)
+            payment = payment._replace(decline_reason=decline_reason)
         changes["payment"] = payment
         # The payment token is needed only to charge, and the charge reads it from the order's INSERT
         # record: every transition (each one settles or ends the payment) drops it from the item, its
@@ -347,7 +346,7 @@ class OrdersRepository:
             items += [self._stock_change(line.product_id, line.quantity) for line in order.items]
             reasons = self._transact(items)
             if not reasons:
-                return replace(order, **changes)
+                return order._replace(**changes)
             if reasons[0] == "ConditionalCheckFailed":
                 return None
             raise RuntimeError(f"Stock of order {order.order_id} could not be released: {reasons}")

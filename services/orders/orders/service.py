@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from commons.errors import Conflict, NotFound
 from commons.identity import Caller
@@ -30,8 +30,7 @@ def _no_such_order(order_id: str) -> NotFound:
     return NotFound(f"No order {order_id}")
 
 
-@dataclass(frozen=True)
-class Created:
+class Created(NamedTuple):
     order: Order
     replayed: bool  # True when an earlier request with the same Idempotency-Key created it
 

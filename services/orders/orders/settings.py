@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from commons.errors import SettingsError
 
@@ -14,8 +14,7 @@ ORDERS_TABLE_NAME = "ORDERS_TABLE_NAME"
 PAYMENTS_TABLE_NAME = "PAYMENTS_TABLE_NAME"
 
 
-@dataclass(frozen=True)
-class TableNames:
+class TableNames(NamedTuple):
     orders_table_name: str
     payments_table_name: str | None = None
 

@@ -24,9 +24,8 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -157,22 +156,19 @@ def bucket_change(raw_record: Mapping[str, Any]) -> BucketChange | None:
 # ---------------------------------------------------------------------------------------- the repository
 
 
-@dataclass(frozen=True)
-class DeviceRecord:
+class DeviceRecord(NamedTuple):
     device_id: str
     name: str | None
     created_at: int
     state: DeviceState
 
 
-@dataclass(frozen=True)
-class Stored:
+class Stored(NamedTuple):
     accepted: int
     duplicates: int
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     """One numbered attribute of an item, written only if ``guard`` (a condition on ``{name}``, with
     ``{guard}`` bound to ``guard_value``) holds."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from commons.errors import SettingsError
 
@@ -16,8 +16,7 @@ DEFAULT_RETENTION_DAYS = 7
 MAX_RETENTION_DAYS = 3650
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     table_name: str
     retention_days: int = DEFAULT_RETENTION_DAYS
 

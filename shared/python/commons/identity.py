@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from commons.errors import Forbidden, Unauthorized
 
 ADMIN_GROUP = "admin"
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(NamedTuple):
     subject: str
     groups: frozenset[str]
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
+import ast
 import itertools
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -26,6 +27,7 @@ from orders.domain.requests import CreateOrderRequest, LineRequest
 from orders.domain.states import Event, InvalidTransition, PaymentAction
 from orders.payments import SimulatedCardProcessor
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
 S = OrderStatus
 P = PaymentStatus
 
@@ -188,7 +190,7 @@ def test_only_live_orders_hold_stock():
         updated_at="T",
         payment=Payment(status=P.CAPTURED),
     )
-    held = {status: dataclasses.replace(order, status=status).stock_held() for status in S}
+    held = {status: order._replace(status=status).stock_held() for status in S}
     assert held == {
         S.PENDING_PAYMENT: {"a": 2},
         S.PAID: {"a": 2},
@@ -282,3 +284,23 @@ def test_charge_ids_do_not_depend_on_the_ledger():
     one = SimulatedCardProcessor().charge(idempotency_key="o1", amount=1, currency="USD", token="tok_visa")
     two = SimulatedCardProcessor().charge(idempotency_key="o1", amount=1, currency="USD", token="tok_visa")
     assert one.charge_id == two.charge_id
+
+
+RECORDS = {"Money", "Product", "OrderLine", "Payment", "Order", "PaymentRecord", "IdempotencyRecord"}
+
+
+def _called_name(function: ast.expr) -> str | None:
+    return function.id if isinstance(function, ast.Name) else getattr(function, "attr", None)
+
+
+def test_domain_records_are_built_with_keywords():
+    """A named tuple also takes its fields by position, and these records hold several of one type (ids,
+    times, amounts), so every construction names its fields, as keyword-only dataclasses made it (decision 25)."""
+    calls = [
+        (f"{path.relative_to(REPO_ROOT)}:{node.lineno}", bool(node.args))
+        for path in [*(REPO_ROOT / "services/orders").rglob("*.py"), *(REPO_ROOT / "tests").rglob("*.py")]
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Call) and _called_name(node.func) in RECORDS
+    ]
+    assert len(calls) > 20  # the records are found at all
+    assert [where for where, positional in calls if positional] == []

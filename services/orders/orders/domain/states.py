@@ -14,8 +14,8 @@ target state is never one of its own sources.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from commons.errors import Conflict
 from orders.domain.model import OrderStatus, PaymentStatus
@@ -36,8 +36,7 @@ class Event(StrEnum):
     REFUNDED = "REFUNDED"  # the captured payment of a cancelled order was refunded
 
 
-@dataclass(frozen=True)
-class Transition:
+class Transition(NamedTuple):
     event: Event
     from_status: frozenset[OrderStatus]
     from_payment: frozenset[PaymentStatus] | None  # None: any payment status

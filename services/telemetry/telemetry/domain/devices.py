@@ -7,8 +7,9 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
+from typing import NamedTuple
 
 from telemetry.domain.readings import Reading
 
@@ -52,16 +53,14 @@ def token_matches(token: str, stored_hash: object) -> bool:
     return hmac.compare_digest(hash_token(token), stored_hash)
 
 
-@dataclass(frozen=True, slots=True)
-class Latest:
+class Latest(NamedTuple):
     ts: int
     value: Decimal
 
 
-@dataclass(frozen=True)
-class DeviceState:
+class DeviceState(NamedTuple):
     last_seen: int | None = None
-    latest: Mapping[str, Latest] = field(default_factory=dict)
+    latest: Mapping[str, Latest] = MappingProxyType({})
 
     @property
     def empty(self) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -37,8 +36,7 @@ LOWEST_DIGIT_EXPONENT = -130
 READING_FIELDS = frozenset({"metric", "value", "ts"})
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Reading:
+class Reading(NamedTuple):
     ts: int
     metric: str
     value: Decimal
@@ -51,16 +49,15 @@ class BucketKey(NamedTuple):
     minute: int
 
 
-@dataclass(frozen=True, slots=True)
-class ReadingProblem:
+class ReadingProblem(NamedTuple):
     pointer: str
     detail: str
-    index: int | None = None
+    reading_index: int | None = None  # the bad reading's index in the batch; None for the batch as a whole
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"pointer": self.pointer, "detail": self.detail}
-        if self.index is not None:
-            body["index"] = self.index
+        if self.reading_index is not None:
+            body["index"] = self.reading_index
         return body
 
 
@@ -222,8 +219,7 @@ def new_offsets(new: Mapping[int, Decimal], old: Mapping[int, Decimal] | None) -
     return {offset: value for offset, value in new.items() if offset not in old}
 
 
-@dataclass(frozen=True)
-class BucketChange:
+class BucketChange(NamedTuple):
     """One version of a readings bucket, as a stream record shows it."""
 
     device_id: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Context, Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from telemetry.domain.readings import HOUR_MS, MINUTE_MS, hour_of, minute_of
 
@@ -86,8 +86,7 @@ def latest_versions(versions: Iterable[tuple[int, Stats]]) -> dict[int, Stats]:
     return best
 
 
-@dataclass(frozen=True, slots=True)
-class Aggregate:
+class Aggregate(NamedTuple):
     start: int
     period: Period
     stats: Stats

@@ -8,9 +8,8 @@ ever produce a second alert for the same reading.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 from telemetry.domain.readings import Reading
 
@@ -19,8 +18,7 @@ OPS: tuple[Op, ...] = get_args(Op)
 MAX_RULES = 50
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(NamedTuple):
     metric: str
     op: Op
     threshold: Decimal
@@ -35,8 +33,7 @@ class Rule:
         return value <= self.threshold
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(NamedTuple):
     metric: str
     ts: int
     value: Decimal
