@@ -62,6 +62,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | Decimal) and not isinstance(value, bool)
 
 
+def _is_list(value: Any) -> bool:
+    # A plain tuple is a list; a named tuple is a domain record, which is stored through its own
+    # to_json_dict(): one passed as it is must fail here, not be stored as a list of its values.
+    return isinstance(value, list) or type(value) is tuple
+
+
 def _to_attribute(value: Any) -> dict[str, Any]:
     """One Python value -> one DynamoDB attribute value (what boto3's TypeSerializer does)."""
     if value is None:
@@ -83,7 +89,7 @@ def _to_attribute(value: Any) -> dict[str, Any]:
             return {"BS": [bytes(element) for element in value]}
     elif isinstance(value, Mapping):
         return {"M": {str(key): _to_attribute(element) for key, element in value.items()}}
-    elif isinstance(value, list | tuple):
+    elif _is_list(value):
         return {"L": [_to_attribute(element) for element in value]}
     raise TypeError(f"Unsupported type {type(value).__name__} for value {value!r}")
 
@@ -115,7 +121,7 @@ def _to_dynamo_number(value: Any) -> Any:
         return Decimal(repr(value))
     if isinstance(value, dict):
         return {k: _to_dynamo_number(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if _is_list(value):
         return [_to_dynamo_number(v) for v in value]
     return value
 

@@ -1,5 +1,5 @@
 import base64
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from botocore.exceptions import ClientError
@@ -36,6 +36,18 @@ def test_serialization_round_trips_plain_python():
     item = {"pk": "a", "count": 3, "ratio": 0.1, "nested": {"values": [1.5, 2]}, "flag": True, "none": None}
     assert deserialize(serialize(item)) == item
     assert serialize({"ratio": 0.1})["ratio"] == {"N": "0.1"}
+    assert serialize({"pair": (1, "a")})["pair"] == {"L": [{"N": "1"}, {"S": "a"}]}
+
+
+def test_a_record_is_not_stored_as_a_list_of_its_values():
+    class Point(NamedTuple):
+        x: int
+        y: int
+
+    with pytest.raises(TypeError, match="Unsupported type Point"):
+        serialize({"pk": "a", "point": Point(1, 2)})
+    with pytest.raises(TypeError, match="Unsupported type Point"):
+        serialize({"pk": "a", "points": [{"first": Point(1, 2)}]})
 
 
 def test_condition_failure_becomes_the_domain_error(table):
