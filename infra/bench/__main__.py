@@ -35,7 +35,7 @@ class Plan:
 
 FULL = Plan(
     # With 11 runs an API function's 90% ratio interval was 0.04 to 0.19 wide on a shared 2-core machine, more
-    # than the margin to its target; 25 runs (about 90 s more) narrow it by half.
+    # than the margin to its target; with 25 (about 90 s more) it was 0.06 (decision 25).
     cold_runs=25,
     cold_warm_up=True,
     latency_samples=100,
