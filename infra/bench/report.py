@@ -576,9 +576,9 @@ creates the client; the DynamoDB JSON conversion is in `commons.dynamodb`), nor 
 same JSON log lines and embedded metric documents; only the API functions still load them, as
 Powertools' event handler package imports them); stream consumers use `commons.batch` instead of
 Powertools' batch processor; the stream processors and the device path never import pydantic
-(standard-library settings, and the orders domain as named tuples, with the API's pydantic
-models in `orders.api_models`); the domains' records are named tuples, which Python makes in a sixth
-of a frozen dataclass's time.
+(standard-library settings, and the orders domain kept apart from the API's pydantic models in
+`orders.api_models`); the domains' records are named tuples, which Python makes in a sixth of a
+frozen dataclass's time.
 
 `python -m infra.bench.profile <function>` shows where a function's cold start goes (its slowest
 imports and the costliest calls of its first invoke, from inside its own worker).
