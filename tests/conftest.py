@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from commons import dynamodb
 from infra.local.dynamodb_local import DUMMY_CREDENTIALS, DynamoDBLocal
+from tests.aws import ENDPOINT, dynamodb_client
 
 os.environ.update(DUMMY_CREDENTIALS)
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -21,14 +21,14 @@ os.environ.pop("AWS_PROFILE", None)
 @pytest.fixture(scope="session")
 def dynamodb_local() -> Iterator[DynamoDBLocal]:
     """A DynamoDB Local on a free loopback port, stopped (no process left) when the session ends;
-    `commons.dynamodb.client()` points at it meanwhile."""
+    `tests.aws.dynamodb_client()` points at it meanwhile."""
     with DynamoDBLocal() as database:
-        previous = os.environ.get("DYNAMODB_ENDPOINT_URL")
-        os.environ["DYNAMODB_ENDPOINT_URL"] = database.endpoint
-        dynamodb.client.cache_clear()
+        previous = os.environ.get(ENDPOINT)
+        os.environ[ENDPOINT] = database.endpoint
+        dynamodb_client.cache_clear()
         yield database
-        dynamodb.client.cache_clear()
+        dynamodb_client.cache_clear()
         if previous is None:
-            os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
+            os.environ.pop(ENDPOINT, None)
         else:
-            os.environ["DYNAMODB_ENDPOINT_URL"] = previous
+            os.environ[ENDPOINT] = previous

@@ -94,3 +94,16 @@ def stream_record(
         "eventSourceARN": f"{table_arn}/stream/2026-01-01T00:00:00.000",
         "dynamodb": dynamodb,
     }
+
+
+def stream_handler(record_handler: Any) -> Any:
+    """A stream function's handler around ``record_handler`` (what the stream handler modules do with their
+    own flow), for tests that wire the flow to their own tables and provider."""
+    from commons.streams import process_stream, stream_processor
+
+    processor = stream_processor()
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        return process_stream(event, record_handler, processor, context)
+
+    return handler

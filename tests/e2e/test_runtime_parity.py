@@ -91,6 +91,7 @@ class DeclaredFunction:
     logical_id: str
     memory_mb: int
     timeout_s: float
+    initialization_type: str  # AWS_LAMBDA_INITIALIZATION_TYPE: "snap-start" with SnapStart, else "on-demand"
 
 
 def _templates(outdir: Path) -> dict[str, dict[str, Any]]:
@@ -113,14 +114,19 @@ def _target(value: Any) -> str:
     return str(get_att[0] if isinstance(get_att, list) else get_att.split(".")[0])
 
 
-def _get_att_arns(node: Any) -> list[str]:
+def _invoked_functions(node: Any, resources: dict[str, Any]) -> list[str]:
+    """The functions whose ARN is inside ``node``: a function's Arn attribute, or an alias's Ref (its ARN),
+    which stands for the function the alias names (SnapStart functions are invoked through one)."""
     if isinstance(node, dict):
         get_att = node.get("Fn::GetAtt")
         if isinstance(get_att, list) and get_att[1] == "Arn":
             return [str(get_att[0])]
-        return [found for value in node.values() for found in _get_att_arns(value)]
+        alias = resources.get(str(node.get("Ref")), {})
+        if alias.get("Type") == "AWS::Lambda::Alias":
+            return [_target(alias["Properties"]["FunctionName"])]
+        return [found for value in node.values() for found in _invoked_functions(value, resources)]
     if isinstance(node, list):
-        return [found for value in node for found in _get_att_arns(value)]
+        return [found for value in node for found in _invoked_functions(value, resources)]
     return []
 
 
@@ -165,7 +171,9 @@ def declared_routes(outdir: Path) -> set[DeclaredRoute]:
             )
             api, path = path_of(method["ResourceId"])
             assert _target(method["RestApiId"]) == api
-            (function,) = _get_att_arns(integration["Uri"]) if kind == "AWS_PROXY" else (None,)
+            (function,) = (
+                _invoked_functions(integration["Uri"], resources) if kind == "AWS_PROXY" else (None,)
+            )
             routes.add(
                 DeclaredRoute(
                     stack=stack,
@@ -238,7 +246,7 @@ def declared_authorizers(outdir: Path) -> set[DeclaredAuthorizer]:
     for stack, resources in _templates(outdir).items():
         rest_apis = _of_type(resources, "AWS::ApiGateway::RestApi")
         for logical, props in _of_type(resources, "AWS::ApiGateway::Authorizer").items():
-            functions = _get_att_arns(props.get("AuthorizerUri"))
+            functions = _invoked_functions(props.get("AuthorizerUri"), resources)
             authorizers.add(
                 DeclaredAuthorizer(
                     stack=stack,
@@ -260,6 +268,9 @@ def declared_functions(outdir: Path) -> set[DeclaredFunction]:
             logical_id=logical,
             memory_mb=int(props.get("MemorySize", 128)),  # Lambda's defaults
             timeout_s=float(props.get("Timeout", 3)),
+            initialization_type="snap-start"
+            if props.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions"
+            else "on-demand",
         )
         for stack, resources in _templates(outdir).items()
         for logical, props in _of_type(resources, "AWS::Lambda::Function").items()
@@ -451,7 +462,7 @@ def test_every_authorizer_is_served_with_its_result_ttl(system: System, outdir: 
     assert served == declared
 
 
-def test_every_function_runs_with_its_memory_and_timeout(system: System, outdir: Path):
+def test_every_function_runs_with_its_memory_timeout_and_initialization_type(system: System, outdir: Path):
     declared = declared_functions(outdir)
     assert len(declared) >= 6
     served = {
@@ -460,6 +471,7 @@ def test_every_function_runs_with_its_memory_and_timeout(system: System, outdir:
             logical_id=runtime.spec.logical_id,
             memory_mb=runtime.spec.memory_mb,
             timeout_s=runtime.spec.timeout_s,
+            initialization_type=runtime.environment["AWS_LAMBDA_INITIALIZATION_TYPE"],
         )
         for runtime in system.runtime.functions.values()  # what is invoked
     }

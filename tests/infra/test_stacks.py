@@ -528,3 +528,75 @@ def test_a_function_that_only_queries_an_index_gets_query_on_that_index_alone():
     (statement,) = statements
     assert statement["Action"] == "dynamodb:Query"
     assert json.dumps(statement["Resource"]).endswith('"/index/byX"]]}')
+
+
+# -- SnapStart on the API functions: published versions behind an alias, which API Gateway invokes ------------
+
+API_HANDLERS = {"Orders": "orders.handlers.api.handler", "Telemetry": "telemetry.handlers.api.handler"}
+
+
+def api_function_and_alias(template: dict[str, Any], stack: str) -> tuple[str, str]:
+    (function,) = [
+        name
+        for name, function in resources_of(template, "AWS::Lambda::Function").items()
+        if function["Properties"].get("Handler") == API_HANDLERS[stack]
+    ]
+    (alias,) = resources_of(template, "AWS::Lambda::Alias")
+    return function, alias
+
+
+def test_only_the_api_functions_have_snap_start_and_on_published_versions(dev, prod):
+    for synth in (dev, prod):
+        snap_starts = {
+            (stack, name): function["Properties"]["SnapStart"]
+            for stack, template in synth.templates.items()
+            for name, function in resources_of(template, "AWS::Lambda::Function").items()
+            if "SnapStart" in function["Properties"]
+        }
+        assert snap_starts == {
+            (stack, api_function_and_alias(synth.templates[stack], stack)[0]): {
+                "ApplyOn": "PublishedVersions"
+            }
+            for stack in API_HANDLERS
+        }
+
+
+@pytest.mark.parametrize("stack", API_HANDLERS)
+def test_the_api_functions_alias_points_at_a_published_version_of_it(dev, stack):
+    template = dev.templates[stack]
+    function, alias = api_function_and_alias(template, stack)
+    props = resources_of(template, "AWS::Lambda::Alias")[alias]["Properties"]
+    assert props["Name"] == "live"
+    assert props["FunctionName"] == {"Ref": function}
+    version, attribute = props["FunctionVersion"]["Fn::GetAtt"]
+    assert attribute == "Version"
+    published = resources_of(template, "AWS::Lambda::Version")[version]
+    assert published["Properties"]["FunctionName"] == {"Ref": function}
+    # Each SnapStart version's snapshot is billed while it is active: the replaced one goes with the update.
+    assert published["DeletionPolicy"] == "Delete"
+
+
+@pytest.mark.parametrize(
+    ("stack", "expected"), [("Orders", ORDERS_ROUTES), ("Telemetry", TELEMETRY_ROUTES - DEVICE_ROUTES)]
+)
+def test_api_gateway_invokes_the_api_function_only_through_its_alias(dev, stack, expected):
+    """Invoked unqualified ($LATEST), a SnapStart function starts without its snapshot."""
+    template = dev.templates[stack]
+    function, alias = api_function_and_alias(template, stack)
+    assert {(r.method, r.path) for r in service_routes(template) if r.function == function} == expected
+    uris = [
+        method["Properties"]["Integration"]["Uri"]
+        for method in resources_of(template, "AWS::ApiGateway::Method").values()
+        if method["Properties"]["Integration"].get("Type") == "AWS_PROXY"
+    ]
+    to_alias = [uri for uri in uris if {"Ref": alias} in uri["Fn::Join"][1]]
+    assert len(to_alias) == len(expected)
+    assert all(f'"{function}"' not in json.dumps(uri) for uri in uris)
+    # API Gateway may invoke what it integrates: a permission on the function would not cover its alias.
+    invoked = [
+        logical_id(permission["Properties"]["FunctionName"])
+        for permission in resources_of(template, "AWS::Lambda::Permission").values()
+        if permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+    assert invoked.count(alias) == len(expected)
+    assert function not in invoked

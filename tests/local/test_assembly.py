@@ -37,6 +37,72 @@ def test_a_request_authorizer_keeps_every_identity_source_and_the_stage_its_vari
     assert sites.identity_sources == ("method.request.header.X-Site-Key", "method.request.querystring.zone")
 
 
+def test_an_integration_or_authorizer_through_an_alias_or_a_version_invokes_that_function():
+    """A SnapStart function is invoked through an alias: the URI holds the alias's Ref (its ARN)."""
+    api = {"Ref": "Api"}
+
+    def lambda_uri(target: dict[str, Any]) -> dict[str, Any]:
+        region = {"Ref": "AWS::Region"}  # a pseudo parameter's Ref, not a resource's
+        parts = ["arn:aws:apigateway:", region, ":lambda:path/2015-03-31/functions/", target, "/invocations"]
+        return {"Fn::Join": ["", parts]}
+
+    template = {
+        "Resources": {
+            "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "shop-dev"}},
+            "Stage": {"Type": "AWS::ApiGateway::Stage", "Properties": {"RestApiId": api, "StageName": "dev"}},
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {}},
+            "FnVersion": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Fn"}}},
+            "FnLive": {
+                "Type": "AWS::Lambda::Alias",
+                "Properties": {
+                    "FunctionName": {"Ref": "Fn"},
+                    "FunctionVersion": {"Fn::GetAtt": ["FnVersion", "Version"]},
+                    "Name": "live",
+                },
+            },
+            "Auth": {"Type": "AWS::Lambda::Function", "Properties": {}},
+            "AuthVersion": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Auth"}}},
+            "Tokens": {
+                "Type": "AWS::ApiGateway::Authorizer",
+                "Properties": {
+                    "RestApiId": api,
+                    "Type": "TOKEN",
+                    "IdentitySource": "method.request.header.Authorization",
+                    "AuthorizerUri": lambda_uri({"Ref": "AuthVersion"}),
+                },
+            },
+            "Items": {
+                "Type": "AWS::ApiGateway::Resource",
+                "Properties": {
+                    "RestApiId": api,
+                    "ParentId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+                    "PathPart": "items",
+                },
+            },
+            "GetItems": {
+                "Type": "AWS::ApiGateway::Method",
+                "Properties": {
+                    "RestApiId": api,
+                    "ResourceId": {"Ref": "Items"},
+                    "HttpMethod": "GET",
+                    "AuthorizationType": "CUSTOM",
+                    "AuthorizerId": {"Ref": "Tokens"},
+                    "Integration": {"Type": "AWS_PROXY", "Uri": lambda_uri({"Ref": "FnLive"})},
+                },
+            },
+        }
+    }
+    (spec,) = _apis("Shop", template).values()
+    (route,) = spec.routes
+    assert (route.method, route.path, route.function, route.authorizer) == (
+        "GET",
+        "/items",
+        "Shop/Fn",
+        "Tokens",
+    )
+    assert spec.authorizers["Tokens"].function == "Shop/Auth"
+
+
 def user_pool_api(*provider_arns: Any) -> dict[str, Any]:
     api = {"Ref": "Api"}
     return {

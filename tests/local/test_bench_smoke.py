@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.bench.coldstart import REFERENCES
+from infra.bench.coldstart import REFERENCE_TARGET, REFERENCES, function_kinds
+from infra.bench.system import short_name
 from infra.local.assembly import load_assembly
 from infra.local.synth import synthesize
 
@@ -51,22 +52,41 @@ def test_a_quick_run_writes_every_figure_with_sane_values(tmp_path):
     assert docs == ((ROOT / "docs" / "performance.md").read_bytes() if docs is not None else None)
 
     assembly = load_assembly(ROOT / "cdk.out")
-    functions = {
-        spec.handler.split(".")[0] + "." + spec.handler.split(".")[-2] for spec in assembly.functions.values()
+    functions = {short_name(spec) for spec in assembly.functions.values()}
+    # Every function has a kind, read from the templates, and so a reference to be measured against.
+    kinds = {short_name(assembly.functions[key]): kind for key, kind in function_kinds(assembly).items()}
+    assert kinds == {
+        "orders.api": "api",
+        "telemetry.api": "api",
+        "telemetry.ingest": "api",
+        "telemetry.authorizer": "authorizer",
+        "orders.payment_processor": "stream",
+        "orders.order_updater": "stream",
+        "telemetry.processor": "stream",
     }
 
     assert set(results["coldStart"]) == functions
     for name, cold in results["coldStart"].items():
+        assert cold["kind"] == kinds[name], name
         assert positive(cold["initMs"], 30_000), name
+        assert positive(cold["referenceMs"], 30_000), name
+        assert cold["ratioToReference"] == pytest.approx(cold["initMs"] / cold["referenceMs"], rel=0.01), name
+        assert 0.2 < cold["ratioToReference"] < 20, name
+        low, high = cold["ratioToReferenceInterval90"]
+        assert low <= cold["ratioToReference"] <= high, name
+        assert cold["targetToReference"] == REFERENCE_TARGET, name
+        assert len(cold["referenceSamplesMs"]) == cold["runs"] == results["plan"]["cold_runs"], name
         assert positive(cold["floorMs"], 30_000), name
         assert cold["ratio"] == pytest.approx(cold["initMs"] / cold["floorMs"], rel=0.01), name
         assert 0.2 < cold["ratio"] < 20, name
         low, high = cold["ratioInterval90"]
         assert low <= cold["ratio"] <= high, name
-    assert set(results["coldStartReferences"]) == set(REFERENCES)
-    for name, cold in results["coldStartReferences"].items():
-        assert positive(cold["initMs"], 30_000), name
-        assert 0.2 < cold["ratio"] < 20, name
+        assert not {"target", "met"} & set(cold), name  # the floor targets are gone
+    assert set(results["coldStartReferences"]) == set(kinds.values()) == set(REFERENCES)
+    for kind, cold in results["coldStartReferences"].items():
+        assert cold["functions"] == sorted(name for name, k in kinds.items() if k == kind), kind
+        assert positive(cold["initMs"], 30_000), kind
+        assert 0.2 < cold["ratio"] < 20, kind
 
     routes = {  # every route a function serves (CORS preflights are the gateway's own)
         f"{api.service} {route.method} {route.path}"

@@ -68,6 +68,7 @@ def make() -> Iterator[Make]:
         environment: dict[str, str] | None = None,
         extra: dict[str, str] | None = None,
         layers: tuple[Path, ...] = (),
+        snap_start: bool = False,
     ) -> tuple[FunctionRuntime, Logs]:
         spec = FunctionSpec(
             stack="Test",
@@ -79,6 +80,7 @@ def make() -> Iterator[Make]:
             environment=environment or {},
             memory_mb=memory_mb,
             timeout_s=timeout_s,
+            snap_start=snap_start,
         )
         logs = Logs()
         runtime = FunctionRuntime(spec, extra or {}, log=logs)
@@ -390,3 +392,69 @@ def test_the_worker_runs_this_interpreter_isolated(make: Make):
     assert str(WORKER.parent) not in path, "the worker script's directory is not importable"
     assert "" not in path
     assert os.getcwd() not in path
+
+
+# -- SnapStart -----------------------------------------------------------------------------------------------
+
+# Lambda's order (docs and awslambdaric): before-snapshot hooks last registered first, after-restore hooks in
+# registration order. The fixture registers before-1, before-2, after-1, after-2.
+HOOK_ORDER = ["before-2", "before-1", "after-1", "after-2"]
+
+
+def test_a_snap_start_functions_hooks_run_once_at_its_cold_start_in_lambdas_order(make: Make):
+    runtime, logs = make(
+        "snap_start_hooks.handler",
+        name="Snap",
+        snap_start=True,
+        environment={"FIXTURE_RESTORE_SECONDS": "0.3"},
+    )
+    cold = runtime.invoke({})
+    warm = runtime.invoke({})
+    assert cold.ok, cold.error
+    assert cold.result == {"ran": HOOK_ORDER, "initializationType": "snap-start"}
+    assert warm.result == cold.result, "hooks run once per execution environment, not per invoke"
+    # The init reported includes the hooks' time (here the after-restore hook's 0.3 s).
+    assert cold.init_ms is not None
+    assert cold.init_ms >= 300
+    (init_start,) = [r["record"] for r in logs.records() if r.get("type") == "platform.initStart"]
+    assert init_start["initializationType"] == "snap-start"
+
+
+def test_without_snap_start_no_hook_runs(make: Make):
+    runtime, _ = make("snap_start_hooks.handler", name="OnDemand")
+    invocation = runtime.invoke({})
+    assert invocation.ok, invocation.error
+    assert invocation.result == {"ran": [], "initializationType": "on-demand"}
+
+
+@pytest.mark.parametrize(
+    ("failing", "error_type"),
+    [("before-1", "Runtime.BeforeSnapshotError"), ("after-1", "Runtime.AfterRestoreError")],
+)
+def test_a_hook_that_raises_fails_the_init_with_its_phases_error(make: Make, failing: str, error_type: str):
+    runtime, logs = make(
+        "snap_start_hooks.handler",
+        name="SnapFails",
+        snap_start=True,
+        environment={"FIXTURE_FAILING_HOOK": failing},
+    )
+    invocation = runtime.invoke({})
+    assert invocation.result is None
+    assert invocation.error is not None
+    assert invocation.error["errorType"] == error_type
+    assert invocation.error["errorMessage"] == f"ValueError: hook {failing} failed"
+    assert any("snap_start_hooks.py" in frame for frame in invocation.error["stackTrace"])
+    assert not any("worker.py" in frame for frame in invocation.error["stackTrace"])
+    logged = logs.wait_for(lambda r: r.get("level") == "ERROR")
+    assert logged["errorType"] == error_type
+    report = logs.wait_for(lambda r: r.get("type") == "platform.initReport")["record"]
+    assert (report["status"], report["initializationType"]) == ("error", "snap-start")
+    # The hooks up to the failing one ran, and none after it.
+    ran = [line.removeprefix("hook ") for _, line in logs.lines if line.startswith("hook ")]
+    assert ran == HOOK_ORDER[: HOOK_ORDER.index(failing) + 1]
+    assert runtime.warm_environments() == 0
+
+    retried = runtime.invoke({})
+    assert retried.error is not None
+    assert retried.error["errorType"] == error_type
+    assert runtime.cold_starts == 2

@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from commons import dynamodb
 from infra.local import runtime as runtime_module
 from infra.local.assembly import TableSpec
 from infra.local.dynamodb_local import DynamoDBLocal, free_port
 from infra.local.runtime import LocalRuntime, RuntimeOptions
+from tests.aws import dynamodb_client
 
 
 def dynamodb_local_children() -> set[int]:
@@ -60,7 +60,7 @@ def options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime
         persistent=False,
         log=lambda *_: None,
     )
-    dynamodb.client.cache_clear()
+    dynamodb_client.cache_clear()
 
 
 # uvicorn answers a port it cannot bind with sys.exit() inside ServerThread's thread.

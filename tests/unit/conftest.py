@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from commons import dynamodb
+from tests.aws import dynamodb_client
 
 
 @pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws():
-        dynamodb.client.cache_clear()
+        dynamodb_client.cache_clear()
         yield
-        dynamodb.client.cache_clear()
+        dynamodb_client.cache_clear()

@@ -3,11 +3,14 @@ match its payment's outcome, as a conditional write decided by the state machine
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
 
 from commons.observability import logger
-from commons.streams import event_name, image
 from orders.domain.model import PaymentRecord, PaymentStatus, iso_now
 from orders.domain.states import event_for_payment_result
 from orders.repository import OrdersRepository
@@ -24,15 +27,12 @@ class OrderUpdates:
         self.orders = orders
         self._now = now
 
-    def handle(self, record: Mapping[str, Any] | Any) -> None:
-        if event_name(record) == "REMOVE":
+    def handle(self, record: DynamoDBRecord) -> None:
+        change = record.dynamodb
+        if record.event_name is DynamoDBRecordEventName.REMOVE or change is None or not change.new_image:
             return
-        new = image(record, "NewImage")
-        if new is None:
-            return
-        payment = PaymentRecord.from_json(new)
-        old = image(record, "OldImage")
-        if old is not None and old.get("status") == payment.status.value:
+        payment = PaymentRecord.from_json(change.new_image)
+        if change.old_image.get("status") == payment.status.value:
             return  # the status did not change (an attribute update): nothing to tell the order
         self.settle(payment)
 

@@ -13,11 +13,14 @@ whatever the order's status by then: a capture of an order cancelled meanwhile i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
 
 from commons.observability import MetricUnit, logger, metrics
-from commons.streams import event_name, image
 from orders.domain.model import Money, Order, PaymentRecord, PaymentStatus, iso_now
 from orders.domain.states import PaymentAction, payment_action
 from orders.payments import PaymentProvider
@@ -41,14 +44,15 @@ class PaymentFlow:
         self.provider = provider
         self._now = now
 
-    def handle(self, record: Mapping[str, Any] | Any) -> None:
+    def handle(self, record: DynamoDBRecord) -> None:
         """Process one orders-stream record. Records that are not orders are ignored (the event
         source filter should not pass them, but correctness does not depend on it); an order
         image that does not validate raises, so the record is reported as failed alone."""
-        if event_name(record) == "REMOVE":
+        change = record.dynamodb
+        if record.event_name is DynamoDBRecordEventName.REMOVE or change is None:
             return
-        new = image(record, "NewImage")
-        if new is None or new.get("type") != TYPE_ORDER:
+        new = change.new_image
+        if new.get("type") != TYPE_ORDER:
             return
         order = order_from_item(new)
         action = payment_action(order.status, order.payment.status)

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from commons.dynamodb import (
-    client,
     decode_cursor,
     deserialize,
     encode_cursor,
@@ -149,19 +148,11 @@ class OrdersRepository:
     """Products, orders and idempotency records in the orders table."""
 
     def __init__(
-        self,
-        table_name: str,
-        dynamodb: DynamoDBClient | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        self, table_name: str, dynamodb: DynamoDBClient, sleep: Callable[[float], None] = time.sleep
     ) -> None:
         self.table_name = table_name
-        self._dynamodb = dynamodb
+        self.db = dynamodb
         self._sleep = sleep
-
-    @property
-    def db(self) -> DynamoDBClient:
-        # Resolved per call, not at construction: the module-level repository is built at import.
-        return self._dynamodb or client()
 
     # -- products ---------------------------------------------------------------------------
 
@@ -399,13 +390,9 @@ class OrdersRepository:
 class PaymentsRepository:
     """The payments table: one item per order, keyed by the order id."""
 
-    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient) -> None:
         self.table_name = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def db(self) -> DynamoDBClient:
-        return self._dynamodb or client()
+        self.db = dynamodb
 
     def get(self, order_id: str) -> PaymentRecord | None:
         response = self.db.get_item(

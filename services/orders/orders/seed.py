@@ -4,10 +4,11 @@ stack is seeded with ``make seed STAGE=<stage>`` (``python -m orders.seed --stac
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import botocore.session
+import boto3
 
+from commons.dynamodb import CLIENT_CONFIG
 from orders.domain.model import Money, Product
 from orders.repository import OrdersRepository
 
@@ -35,7 +36,7 @@ CATALOGUE: tuple[Product, ...] = (
 )
 
 
-def seed_products(table_name: str, dynamodb: DynamoDBClient | None = None) -> int:
+def seed_products(table_name: str, dynamodb: DynamoDBClient) -> int:
     """Create every catalogue product that does not exist yet; existing products (and their
     stock) are left as they are, so seeding twice changes nothing. Returns how many were created."""
     repository = OrdersRepository(table_name, dynamodb)
@@ -44,7 +45,7 @@ def seed_products(table_name: str, dynamodb: DynamoDBClient | None = None) -> in
 
 def stack_output(stack_name: str, key: str) -> str:
     """One output of a deployed CloudFormation stack (credentials and region from the environment)."""
-    cloudformation: Any = botocore.session.get_session().create_client("cloudformation")
+    cloudformation = boto3.client("cloudformation")
     stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {str(o["OutputKey"]): str(o["OutputValue"]) for o in stacks[0].get("Outputs", [])}
     if key not in outputs:
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     target.add_argument("--stack", help="a deployed orders stack, e.g. Orders-prod (its TableName output)")
     args = parser.parse_args(argv)
     table_name = args.table or stack_output(args.stack, "TableName")
-    created = seed_products(table_name)
+    created = seed_products(table_name, boto3.client("dynamodb", config=CLIENT_CONFIG))
     print(f"{created} of {len(CATALOGUE)} products created in {table_name}; the others existed already")
 
 

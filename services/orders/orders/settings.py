@@ -1,6 +1,5 @@
-"""Each function's environment, parsed once at cold start into a typed, frozen value; a missing or invalid
-variable fails the init, naming it. Read with the standard library: pydantic would add about a quarter to
-the stream functions' cold start, and one reader serves every function (decision 15)."""
+"""Each function's environment, parsed once at init into a typed, frozen value; a missing or invalid
+variable fails the init, naming it (decision 15)."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ ORDERS_TABLE_NAME = "ORDERS_TABLE_NAME"
 PAYMENTS_TABLE_NAME = "PAYMENTS_TABLE_NAME"
 
 
-class TableNames(NamedTuple):
+class Settings(NamedTuple):
     orders_table_name: str
     payments_table_name: str | None = None
 
@@ -28,7 +27,7 @@ def _table_name(env: Mapping[str, str], variable: str, problems: list[str]) -> s
     return value or ""
 
 
-def load_tables(*, payments: bool = False, environ: Mapping[str, str] | None = None) -> TableNames:
+def load_settings(*, payments: bool = False, environ: Mapping[str, str] | None = None) -> Settings:
     """ORDERS_TABLE_NAME, and PAYMENTS_TABLE_NAME when ``payments``; a SettingsError names every
     variable that is missing or wrong (at init, as at cold start)."""
     env = os.environ if environ is None else environ
@@ -37,4 +36,4 @@ def load_tables(*, payments: bool = False, environ: Mapping[str, str] | None = N
     payments_table = _table_name(env, PAYMENTS_TABLE_NAME, problems) if payments else None
     if problems:
         raise SettingsError("Settings: " + "; ".join(problems))
-    return TableNames(orders, payments_table)
+    return Settings(orders, payments_table)

@@ -27,9 +27,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
 from botocore.exceptions import ClientError
 
-from commons import dynamodb
 from commons.dynamodb import (
     condition_raises,
     decode_cursor,
@@ -129,28 +132,37 @@ def data_attributes(image: Mapping[str, Any]) -> dict[int, Decimal]:
 # ---------------------------------------------------------------------------------------- stream records
 
 
-def bucket_change(raw_record: Mapping[str, Any]) -> BucketChange | None:
-    """Decode a stream record (Lambda's shape, images in DynamoDB JSON). None for anything that is not
-    a write to a readings bucket (other item types, TTL removals); ValueError/KeyError for a record that
-    claims to be a bucket but cannot be one (a poison record)."""
-    change = raw_record.get("dynamodb") or {}
-    new_image = change.get("NewImage")
-    if raw_record.get("eventName") not in ("INSERT", "MODIFY") or not new_image:
+def bucket_change(record: DynamoDBRecord) -> BucketChange | None:
+    """Decode a stream record (images deserialized by Powertools: numbers as Decimal). None for anything
+    that is not a write to a readings bucket (other item types, TTL removals); ValueError/KeyError/TypeError
+    for a record that claims to be a bucket but cannot be one (a poison record)."""
+    change = record.dynamodb
+    if (
+        record.event_name not in (DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.MODIFY)
+        or not change
+    ):
         return None
-    if new_image.get("type") != {"S": TYPE_READINGS}:
+    new_image = change.new_image
+    if new_image.get("type") != TYPE_READINGS:
         return None
-    pk, sk = new_image["pk"]["S"], new_image["sk"]["S"]
+    pk, sk = new_image["pk"], new_image["sk"]
     match = BUCKET_SK.fullmatch(sk)
     if not pk.startswith("DEVICE#") or match is None:
         raise ValueError(f"Not a readings bucket key: {pk!r} {sk!r}")
     minute = int(match.group(1))
     if minute % MINUTE_MS:
         raise ValueError(f"Bucket {sk!r} does not start on a minute")
-    new = data_attributes(new_image)
-    old = data_attributes(change.get("OldImage") or {})
+    new, old = _readings_of(new_image), _readings_of(change.old_image)
     if any(not 0 <= offset < MINUTE_MS for offset in new):
         raise ValueError(f"Bucket {sk!r} has an offset outside its minute")
     return BucketChange(pk.removeprefix("DEVICE#"), BucketKey(match.group(2), minute), new, old)
+
+
+def _readings_of(image: Mapping[str, Any]) -> dict[int, Decimal]:
+    readings = {int(name): value for name, value in image.items() if name.isdigit()}
+    if not all(isinstance(value, Decimal) for value in readings.values()):
+        raise TypeError("A reading's value is not a number")
+    return readings
 
 
 # ---------------------------------------------------------------------------------------- the repository
@@ -195,13 +207,9 @@ class BucketFull(Unprocessable):
 
 
 class TelemetryRepository:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient) -> None:
         self.table_name = table_name
-        self._client = client
-
-    @property
-    def db(self) -> DynamoDBClient:
-        return self._client or dynamodb.client()
+        self.db = dynamodb
 
     # ------------------------------------------------------------------------------------------ devices
 

@@ -1,6 +1,5 @@
-"""Each function's environment, parsed once at cold start into a typed, frozen value; a missing or invalid
-variable fails the init, naming it. Read with the standard library: pydantic would add about a quarter to
-the device path's cold start, and one reader serves every function (decision 15)."""
+"""Each function's environment, parsed once at init into a typed, frozen value; a missing or invalid
+variable fails the init, naming it (decision 15)."""
 
 from __future__ import annotations
 
@@ -25,7 +24,7 @@ class Settings(NamedTuple):
         return self.retention_days * 86_400_000
 
 
-def load(environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     problems = []
     table_name = env.get(TABLE_NAME)

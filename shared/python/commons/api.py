@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -73,16 +74,19 @@ def validation_problem(error: RequestValidationError, instance: str | None) -> R
 
 
 def create_resolver(
-    allow_headers: list[str] | None = None, expose_headers: list[str] | None = None
+    allow_headers: list[str] | None = None,
+    expose_headers: list[str] | None = None,
+    parse_float: Callable[[str], Any] | None = None,
 ) -> APIGatewayRestResolver:
     """``allow_headers``: request headers a browser may send besides the usual ones; ``expose_headers``:
-    response headers of ours that a browser's script may read (CORS hides all but a safelisted few)."""
+    response headers of ours that a browser's script may read (CORS hides all but a safelisted few);
+    ``parse_float``: how JSON bodies' decimal numbers are read (``json.loads``' own parameter)."""
     origin = os.environ.get("CORS_ALLOW_ORIGIN", "*")
     headers = ["Authorization", "Content-Type", "x-api-key", *(allow_headers or [])]
     app = APIGatewayRestResolver(
         enable_validation=True,
         cors=CORSConfig(allow_origin=origin, allow_headers=headers, expose_headers=expose_headers),
-        json_body_deserializer=parse_json,
+        json_body_deserializer=partial(parse_json, parse_float=parse_float),
     )
 
     def request_path() -> str:
@@ -125,3 +129,10 @@ def create_resolver(
     app.not_found(on_not_found)
     app.exception_handler(Exception)(on_unexpected)
     return app
+
+
+def prime(app: APIGatewayRestResolver) -> None:
+    """A SnapStart before-snapshot hook: build now what Powertools and pydantic would otherwise build in the
+    first request (every route's parameter and body validation, the response models), so that it is in the
+    snapshot. Generating the OpenAPI schema walks every route and model."""
+    app.get_openapi_schema()

@@ -16,11 +16,9 @@ import pytest
 os.environ.setdefault("ORDERS_TABLE_NAME", "orders-integration")
 os.environ.setdefault("PAYMENTS_TABLE_NAME", "payments-integration")
 
-from commons import dynamodb
 from commons.errors import DomainError
 from commons.identity import Caller
 from orders.domain.requests import CreateOrderRequest
-from orders.handlers import order_updater, payment_processor
 from orders.handlers.api import create_app
 from orders.order_updates import OrderUpdates
 from orders.payment_flow import PaymentFlow
@@ -28,6 +26,8 @@ from orders.payments import SimulatedCardProcessor
 from orders.repository import OrdersRepository, PaymentsRepository
 from orders.seed import CATALOGUE, seed_products
 from orders.service import OrdersService
+from tests.aws import dynamodb_client
+from tests.events import stream_handler
 from tests.integration.orders.streams import ORDERS_ONLY, StreamReader, deliver
 from tests.unit.orders.support import call, create_tables, delete_tables
 
@@ -43,15 +43,15 @@ class OrdersSystem:
     provider: SimulatedCardProcessor = field(default_factory=SimulatedCardProcessor)
 
     def __post_init__(self) -> None:
-        self.orders = OrdersRepository(self.orders_table)
-        self.payments = PaymentsRepository(self.payments_table)
+        self.orders = OrdersRepository(self.orders_table, dynamodb_client())
+        self.payments = PaymentsRepository(self.payments_table, dynamodb_client())
         self.service = OrdersService(self.orders)
         self.app = create_app(self.service)
         self.payment_handler = self.payment_handler_with(self.provider)
-        self.updater_handler = order_updater.create_handler(OrderUpdates(self.orders))
+        self.updater_handler = stream_handler(OrderUpdates(self.orders).handle)
 
     def payment_handler_with(self, provider: SimulatedCardProcessor) -> Any:
-        return payment_processor.create_handler(PaymentFlow(self.orders, self.payments, provider))
+        return stream_handler(PaymentFlow(self.orders, self.payments, provider).handle)
 
     def api(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any, dict[str, Any]]:
         """One request through the resolver. Not from threads: Powertools keeps the current event
@@ -84,7 +84,7 @@ class OrdersSystem:
 
 
 def stream_arn(table: str) -> str:
-    return dynamodb.client().describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    return dynamodb_client().describe_table(TableName=table)["Table"]["LatestStreamArn"]
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def system(dynamodb_local) -> Iterator[OrdersSystem]:
     suffix = uuid.uuid4().hex[:8]
     orders_table, payments_table = f"orders-{suffix}", f"payments-{suffix}"
     create_tables(orders_table, payments_table)
-    seed_products(orders_table)
+    seed_products(orders_table, dynamodb_client())
     streams = dynamodb_local.streams_client()
     yield OrdersSystem(
         orders_table,

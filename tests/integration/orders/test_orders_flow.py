@@ -19,14 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from commons import dynamodb
-from commons.batch import BatchProcessingError
 from commons.dynamodb import serialize
 from orders import seed
 from orders.domain.model import Money, Order, Product
 from orders.payments import SimulatedCardProcessor
 from orders.repository import order_from_item, order_item
+from tests.aws import dynamodb_client
 from tests.events import lambda_context
 from tests.integration.lost_answers import answers_lost
 from tests.integration.orders.conftest import OrdersSystem
@@ -204,7 +204,7 @@ def test_a_charge_whose_outcome_was_not_recorded_is_refunded_if_the_order_is_can
 def test_ten_concurrent_orders_for_the_last_unit_exactly_one_wins(system):
     last = Product(product_id="last-one", name="The last one", price=Money(amount=999), stock=1)
     system.orders.put_product_if_absent(last)
-    dynamodb.client()  # create the shared client before the threads race for it
+    dynamodb_client()  # create the shared client before the threads race for it
     start = threading.Barrier(10)
 
     def attempt(n: int) -> tuple[int, Any]:
@@ -222,7 +222,7 @@ def test_ten_concurrent_orders_for_the_last_unit_exactly_one_wins(system):
 
 
 def test_concurrent_requests_with_one_idempotency_key_create_one_order(system, initial_stock):
-    dynamodb.client()
+    dynamodb_client()
     start = threading.Barrier(6)
 
     def attempt(_: int) -> tuple[int, Any]:
@@ -252,7 +252,7 @@ def test_short_stock_names_every_short_product_and_writes_nothing(system, initia
 def test_a_poison_record_on_the_real_stream_fails_alone(system):
     first = place(system, (BEANS, 1))
     # An ORDER item that is not an order (a bad migration, a manual edit): its record is poison.
-    dynamodb.client().put_item(
+    dynamodb_client().put_item(
         TableName=system.orders_table,
         Item=serialize({"pk": "ORDER#broken", "sk": "ORDER", "type": "ORDER", "status": "PENDING_PAYMENT"}),
     )
@@ -304,7 +304,7 @@ def test_stock_is_conserved_through_a_mixed_workload(system, initial_stock):
         customer, body = request
         return (*system.place(customer, body), customer)
 
-    dynamodb.client()
+    dynamodb_client()
     for step in range(6):
         requests = [random_order(n) for n in range(step * 8, step * 8 + 8)]  # drawn here, not in threads
         with ThreadPoolExecutor(max_workers=4) as pool:

@@ -11,9 +11,9 @@ import pytest
 os.environ.setdefault("TELEMETRY_TABLE_NAME", "telemetry-tests")
 os.environ.setdefault("RETENTION_DAYS", "7")
 
-from commons import dynamodb
 from telemetry.handlers import api, authorizer, ingest, processor
 from telemetry.repository import TelemetryRepository
+from tests.aws import dynamodb_client
 from tests.integration.telemetry.streams import StreamReader
 from tests.unit.telemetry.support import create_table
 
@@ -21,15 +21,15 @@ from tests.unit.telemetry.support import create_table
 @pytest.fixture
 def table(dynamodb_local, monkeypatch) -> Iterator[str]:
     name = f"telemetry-{uuid.uuid4().hex[:8]}"
-    create_table(dynamodb.client(), name)
-    repository = TelemetryRepository(name)
+    create_table(dynamodb_client(), name)
+    repository = TelemetryRepository(name, dynamodb_client())
     for module in (api, authorizer, ingest, processor):
         monkeypatch.setattr(module, "repository", repository)
     yield name
-    dynamodb.client().delete_table(TableName=name)
+    dynamodb_client().delete_table(TableName=name)
 
 
 @pytest.fixture
 def stream(dynamodb_local, table) -> StreamReader:
-    arn = dynamodb.client().describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    arn = dynamodb_client().describe_table(TableName=table)["Table"]["LatestStreamArn"]
     return StreamReader(dynamodb_local.streams_client(), arn)

@@ -6,8 +6,8 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from commons import dynamodb
 from telemetry.handlers import api, ingest, processor
+from tests.aws import dynamodb_client
 from tests.events import lambda_context
 from tests.integration.telemetry.streams import StreamReader, event, matches_filter
 from tests.unit.telemetry.support import admin_event, body, device_event
@@ -74,7 +74,7 @@ class Telemetry:
 
     def derived_items(self) -> list[dict[str, Any]]:
         """Everything the processor writes (rollups, alerts, devices), for before/after comparisons."""
-        items = dynamodb.client().scan(TableName=self.table, ConsistentRead=True)["Items"]
+        items = dynamodb_client().scan(TableName=self.table, ConsistentRead=True)["Items"]
         return sorted(
             (i for i in items if i["type"]["S"] != "READINGS"), key=lambda i: (i["pk"]["S"], i["sk"]["S"])
         )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from commons import dynamodb
 from telemetry import repository as repository_module
 from telemetry.domain.readings import HOUR_MS, MINUTE_MS
 from telemetry.handlers import api, authorizer, ingest
+from tests.aws import dynamodb_client
 from tests.events import lambda_context
 from tests.integration.lost_answers import answers_lost
 from tests.integration.telemetry.driver import Telemetry, expected_aggregates
@@ -244,7 +244,7 @@ def test_a_device_tracks_a_bounded_number_of_metrics(system, start, monkeypatch)
 def test_a_registration_whose_answer_was_lost_still_hands_out_a_working_token(system):
     # The device item was written, its answer lost, and botocore sent the same PutItem again: the
     # admin must get the token that was stored, not a 409 that leaves the id taken and no token.
-    with answers_lost(dynamodb.client(), "PutItem") as lost:
+    with answers_lost(dynamodb_client(), "PutItem") as lost:
         token = system.register("d-lost")
     assert lost == [200]
     allowed = authorizer.handler(authorizer_event(f"Bearer {token}"), lambda_context())

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import pytest
 
-from commons import dynamodb
 from infra.bench.capacity import CapacityMeter
 from telemetry.domain.readings import HOUR_MS
+from tests.aws import dynamodb_client
 from tests.integration.telemetry.driver import Telemetry
 from tests.unit.telemetry.support import now_ms
 
@@ -57,7 +57,7 @@ def test_write_units_per_reading_for_100_readings_of_2_metrics_at_1_hz(
     system.process()
     start = now_ms() - now_ms() % HOUR_MS - 2 * HOUR_MS
     requests, readings = 72, 0
-    with CapacityMeter(dynamodb.client()) as meter:
+    with CapacityMeter(dynamodb_client()) as meter:
         for request in range(requests):
             batch = one_request(start, request, values)
             assert system.post("sensor-0001", batch) == {"accepted": 100, "duplicates": 0}

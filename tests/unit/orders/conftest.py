@@ -8,6 +8,7 @@ import pytest
 
 from orders.domain.model import Product
 from orders.seed import CATALOGUE, seed_products
+from tests.aws import dynamodb_client
 from tests.unit.orders.support import create_tables
 
 ORDERS_TABLE = "orders-unit"
@@ -21,7 +22,7 @@ os.environ["PAYMENTS_TABLE_NAME"] = PAYMENTS_TABLE
 @pytest.fixture
 def tables(aws: None) -> tuple[str, str]:
     create_tables(ORDERS_TABLE, PAYMENTS_TABLE)
-    seed_products(ORDERS_TABLE)
+    seed_products(ORDERS_TABLE, dynamodb_client())
     return ORDERS_TABLE, PAYMENTS_TABLE
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from commons import dynamodb
 from commons.dynamodb import deserialize, serialize
 from orders.repository import BY_CUSTOMER_INDEX, TTL_ATTRIBUTE, product_key
+from tests.aws import dynamodb_client
 from tests.events import lambda_context, rest_event
 
 ADMIN = "admin-1"
@@ -16,7 +16,7 @@ ADMIN = "admin-1"
 
 def create_tables(orders_table: str, payments_table: str) -> None:
     """The infrastructure contract in docs/orders.md: keys, the byCustomer GSI, TTL and streams."""
-    db = dynamodb.client()
+    db = dynamodb_client()
     stream = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     db.create_table(
         TableName=orders_table,
@@ -51,7 +51,7 @@ def create_tables(orders_table: str, payments_table: str) -> None:
 
 def delete_tables(*names: str) -> None:
     for name in names:
-        dynamodb.client().delete_table(TableName=name)
+        dynamodb_client().delete_table(TableName=name)
 
 
 def claims(sub: str) -> dict[str, str]:
@@ -100,7 +100,7 @@ def order_body(*lines: tuple[str, int], token: str = "tok_visa") -> dict[str, An
 
 
 def stock_of(orders_table: str, product_id: str) -> int:
-    item = dynamodb.client().get_item(
+    item = dynamodb_client().get_item(
         TableName=orders_table, Key=serialize(product_key(product_id)), ConsistentRead=True
     )["Item"]
     return int(deserialize(item)["stock"])
@@ -110,7 +110,7 @@ def scan(table: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
     while True:
-        page = dynamodb.client().scan(**kwargs)
+        page = dynamodb_client().scan(**kwargs)
         items += [deserialize(item) for item in page.get("Items", [])]
         if not page.get("LastEvaluatedKey"):
             return items

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from commons import dynamodb
 from commons.identity import Caller
 from orders.domain.requests import CreateOrderRequest
 from orders.repository import OrdersRepository, TryAgain
 from orders.seed import CATALOGUE, seed_products
 from orders.service import OrdersService
+from tests.aws import dynamodb_client
 from tests.unit.orders.support import items_of_type, stock_of
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -34,7 +34,7 @@ class ConflictingClient:
         self.transactions = 0
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(dynamodb.client(), name)
+        return getattr(dynamodb_client(), name)
 
     def transact_write_items(self, **kwargs: Any) -> Any:
         self.transactions += 1
@@ -47,7 +47,7 @@ class ConflictingClient:
                 },
                 "TransactWriteItems",
             )
-        return dynamodb.client().transact_write_items(**kwargs)
+        return dynamodb_client().transact_write_items(**kwargs)
 
 
 def request(quantity: int = 1) -> CreateOrderRequest:
@@ -89,8 +89,8 @@ def test_seeding_is_idempotent_and_never_resets_stock(tables):
     orders_table, _ = tables  # the fixture seeded once already
     assert len(CATALOGUE) >= 10
     assert all(product.stock > 0 and product.price.currency == "USD" for product in CATALOGUE)
-    OrdersService(OrdersRepository(orders_table)).create_order(ALICE, request(3), None)
-    assert seed_products(orders_table) == 0
+    OrdersService(OrdersRepository(orders_table, dynamodb_client())).create_order(ALICE, request(3), None)
+    assert seed_products(orders_table, dynamodb_client()) == 0
     mug = next(product for product in CATALOGUE if product.product_id == "travel-mug")
     assert stock_of(orders_table, "travel-mug") == mug.stock - 3
     assert len(items_of_type(orders_table, "PRODUCT")) == len(CATALOGUE)
@@ -98,12 +98,12 @@ def test_seeding_is_idempotent_and_never_resets_stock(tables):
 
 def test_every_stored_item_has_a_type(tables):
     orders_table, _ = tables
-    OrdersService(OrdersRepository(orders_table)).create_order(ALICE, request(), "key-1")
+    OrdersService(OrdersRepository(orders_table, dynamodb_client())).create_order(ALICE, request(), "key-1")
     from tests.unit.orders.support import scan
 
     assert {item["type"] for item in scan(orders_table)} == {"PRODUCT", "ORDER", "IDEMPOTENCY"}
     record = items_of_type(orders_table, "IDEMPOTENCY")[0]
-    assert isinstance(record["expiresAt"], int)
+    assert record["expiresAt"] == record["expiresAt"].to_integral_value()  # a number, epoch seconds
 
 
 IMPORT_PROBE = """

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from commons import dynamodb
 from commons.dynamodb import serialize
 from orders.handlers import api, order_updater, payment_processor
 from orders.order_updates import OrderUpdates
 from orders.payment_flow import PaymentFlow
 from orders.payments import SimulatedCardProcessor
 from orders.repository import OrdersRepository, PaymentsRepository, order_key
-from tests.events import lambda_context, stream_record
+from tests.aws import dynamodb_client
+from tests.events import lambda_context, stream_handler, stream_record
 from tests.unit.orders.support import call, items_of_type, order_body, stock_of
 
 pytestmark = pytest.mark.usefixtures("tables")
@@ -24,7 +24,7 @@ _sequence = itertools.count(1)
 
 
 def raw_item(table: str, key: dict[str, str]) -> dict[str, Any]:
-    return dynamodb.client().get_item(TableName=table, Key=serialize(key), ConsistentRead=True)["Item"]
+    return dynamodb_client().get_item(TableName=table, Key=serialize(key), ConsistentRead=True)["Item"]
 
 
 def record(
@@ -49,11 +49,11 @@ class Pipeline:
         self.orders_table = orders_table
         self.payments_table = payments_table
         self.provider = SimulatedCardProcessor()
-        orders = OrdersRepository(orders_table)
-        self.payments_handler = payment_processor.create_handler(
-            PaymentFlow(orders, PaymentsRepository(payments_table), self.provider)
-        )
-        self.updater_handler = order_updater.create_handler(OrderUpdates(orders))
+        orders = OrdersRepository(orders_table, dynamodb_client())
+        payments = PaymentsRepository(payments_table, dynamodb_client())
+        # Each pipeline is a process of its own, with its own provider's memory.
+        self.payments_handler = stream_handler(PaymentFlow(orders, payments, self.provider).handle)
+        self.updater_handler = stream_handler(OrderUpdates(orders).handle)
 
     def order_record(self, order_id: str, event_name: str = "INSERT") -> dict[str, Any]:
         return record(event_name, raw_item(self.orders_table, order_key(order_id)))
@@ -254,7 +254,7 @@ def test_module_level_handlers_use_the_configured_tables(tables):
 
 
 def test_a_batch_of_only_poison_fails_the_invocation_so_the_mapping_can_bisect(pipeline):
-    from commons.batch import BatchProcessingError
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
     poison = record("INSERT", {"pk": {"S": "ORDER#broken"}, "sk": {"S": "ORDER"}, "type": {"S": "ORDER"}})
     with pytest.raises(BatchProcessingError):

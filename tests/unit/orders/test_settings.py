@@ -6,17 +6,17 @@ from __future__ import annotations
 import pytest
 
 from commons.errors import SettingsError
-from orders.settings import TableNames, load_tables
+from orders.settings import Settings, load_settings
 
 VALID = [
-    ({"ORDERS_TABLE_NAME": "orders"}, False, TableNames("orders")),
-    ({"ORDERS_TABLE_NAME": "orders", "PAYMENTS_TABLE_NAME": "payments"}, False, TableNames("orders")),
+    ({"ORDERS_TABLE_NAME": "orders"}, False, Settings("orders")),
+    ({"ORDERS_TABLE_NAME": "orders", "PAYMENTS_TABLE_NAME": "payments"}, False, Settings("orders")),
     (
         {"ORDERS_TABLE_NAME": "orders", "PAYMENTS_TABLE_NAME": "payments"},
         True,
-        TableNames("orders", "payments"),
+        Settings("orders", "payments"),
     ),
-    ({"ORDERS_TABLE_NAME": "o" * 255, "PAYMENTS_TABLE_NAME": "pay"}, True, TableNames("o" * 255, "pay")),
+    ({"ORDERS_TABLE_NAME": "o" * 255, "PAYMENTS_TABLE_NAME": "pay"}, True, Settings("o" * 255, "pay")),
 ]
 
 INVALID = [
@@ -43,15 +43,15 @@ INVALID = [
 
 @pytest.mark.parametrize(("environ", "payments", "expected"), VALID)
 def test_valid_environments_give_the_table_names(environ, payments, expected):
-    assert load_tables(payments=payments, environ=environ) == expected
+    assert load_settings(payments=payments, environ=environ) == expected
 
 
 @pytest.mark.parametrize(("environ", "payments", "problem"), INVALID)
 def test_each_problem_is_named(environ, payments, problem):
     with pytest.raises(SettingsError, match=problem):
-        load_tables(payments=payments, environ=environ)
+        load_settings(payments=payments, environ=environ)
 
 
 def test_the_process_environment_is_read_by_default(monkeypatch):
     monkeypatch.setenv("ORDERS_TABLE_NAME", "from-env")
-    assert load_tables().orders_table_name == "from-env"
+    assert load_settings().orders_table_name == "from-env"

@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from commons import dynamodb
 from telemetry.domain.readings import MAX_TS
 from telemetry.domain.rules import Alert, Rule
 from telemetry.handlers import api, ingest
+from tests.aws import dynamodb_client
 from tests.events import lambda_context
 from tests.unit.telemetry.support import CUSTOMER, admin_event, body, device_event, now_ms, readings
 
@@ -64,7 +64,7 @@ def test_unknown_devices_are_404_on_every_device_route(table, method, path, payl
 def test_register_returns_the_token_once_and_stores_only_its_hash(table):
     token = register("d-1", name="Boiler")
     assert token.startswith("d-1.")
-    items = dynamodb.client().scan(TableName=table)["Items"]
+    items = dynamodb_client().scan(TableName=table)["Items"]
     assert token not in json.dumps(items)
     assert items[0]["tokenHash"] == {"S": hashlib.sha256(token.encode()).hexdigest()}
     device = body(call("GET", "/devices/d-1"))
@@ -87,9 +87,9 @@ def test_register_without_an_id_generates_one(table):
 
 def test_an_existing_id_is_a_conflict_and_keeps_the_first_token(table):
     register("d-1")
-    stored = dynamodb.client().scan(TableName=table)["Items"][0]["tokenHash"]
+    stored = dynamodb_client().scan(TableName=table)["Items"][0]["tokenHash"]
     problem(call("POST", "/devices", {"deviceId": "d-1"}), 409)
-    assert dynamodb.client().scan(TableName=table)["Items"][0]["tokenHash"] == stored
+    assert dynamodb_client().scan(TableName=table)["Items"][0]["tokenHash"] == stored
 
 
 @pytest.mark.parametrize(

@@ -7,13 +7,13 @@ import threading
 from decimal import Decimal
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from commons import dynamodb
-from commons.batch import BatchProcessingError
 from commons.dynamodb import serialize
 from telemetry import repository as repository_module
 from telemetry.domain.devices import DeviceState, Latest
 from telemetry.handlers import api, processor
+from tests.aws import dynamodb_client
 from tests.events import lambda_context, stream_record
 from tests.unit.telemetry.support import admin_event, body
 
@@ -47,7 +47,7 @@ def register(device_id="d-1"):
 
 def rollup(table, device_id, metric, hour):
     key = serialize({"pk": f"DEVICE#{device_id}", "sk": f"H#{metric}#{hour:013d}"})
-    return dynamodb.client().get_item(TableName=table, Key=key).get("Item")
+    return dynamodb_client().get_item(TableName=table, Key=key).get("Item")
 
 
 def test_a_poison_record_fails_alone_and_the_rest_is_processed(table):
@@ -76,15 +76,15 @@ def test_records_of_other_items_and_ttl_removals_are_ignored(table):
     del removed["dynamodb"]["NewImage"]
     untyped = bucket_record("d-1", "temp", MINUTE, {0: 1}, sequence="3")
     del untyped["dynamodb"]["NewImage"]["type"]
-    before = dynamodb.client().scan(TableName=table)["Items"]
+    before = dynamodb_client().scan(TableName=table)["Items"]
     assert run(device, removed, untyped) == {"batchItemFailures": []}
-    assert dynamodb.client().scan(TableName=table)["Items"] == before
+    assert dynamodb_client().scan(TableName=table)["Items"] == before
 
 
 def test_a_batch_makes_one_rollup_write_per_device_metric_hour_and_one_device_write(table, monkeypatch):
     register()
     calls = []
-    client = dynamodb.client()
+    client = dynamodb_client()
     original = client.update_item
 
     def counting(**kwargs):
@@ -107,7 +107,7 @@ def test_a_batch_makes_one_rollup_write_per_device_metric_hour_and_one_device_wr
 def test_a_failed_write_fails_only_the_records_it_serves(table, monkeypatch):
     register()
     register("d-2")
-    client = dynamodb.client()
+    client = dynamodb_client()
     original = client.update_item
 
     def failing(**kwargs):
@@ -130,7 +130,7 @@ def test_a_failed_write_fails_only_the_records_it_serves(table, monkeypatch):
 
 def test_unreadable_rules_fail_the_device_updates_but_not_the_rollups(table, monkeypatch):
     register()
-    client = dynamodb.client()
+    client = dynamodb_client()
 
     def failing(**_):
         raise RuntimeError("throttled")
@@ -150,7 +150,7 @@ def test_writes_for_different_devices_are_in_flight_together(table, monkeypatch)
     meet there (the barrier's timeout only keeps a broken run from hanging)."""
     register()
     register("d-2")
-    client = dynamodb.client()
+    client = dynamodb_client()
     original = client.update_item
     both_devices = threading.Barrier(2, timeout=10)
 
@@ -177,7 +177,7 @@ def test_alerts_and_state_come_from_new_readings_only(table):
     old = {0: 9, 1000: 1}
     record = bucket_record("d-1", "temp", MINUTE, {**old, 2000: 7, 3000: 2}, old=old)
     assert run(record) == {"batchItemFailures": []}
-    items = dynamodb.client().scan(TableName=table)["Items"]
+    items = dynamodb_client().scan(TableName=table)["Items"]
     alerts = [item for item in items if item["type"]["S"] == "ALERT"]
     assert [int(a["ts"]["N"]) - MINUTE for a in alerts] == [2000]
     device = next(item for item in items if item["type"]["S"] == "DEVICE")
@@ -189,7 +189,7 @@ def test_a_device_tracks_a_bounded_number_of_metrics_and_the_known_ones_keep_mov
     """A device posting endless new metric names must not grow its item past DynamoDB's 400 KB."""
     monkeypatch.setattr(repository_module, "MAX_LATEST_METRICS", 5)
     register()
-    repo = repository_module.TelemetryRepository(table)
+    repo = repository_module.TelemetryRepository(table, dynamodb_client())
     first = {f"m{n}": Latest(1, Decimal(n)) for n in (1, 2, 3)}
     repo.advance_device_state("d-1", DeviceState(1, first))
     later = {f"m{n}": Latest(2, Decimal(10 + n)) for n in (1, 4, 5, 6, 7)}

@@ -3,9 +3,8 @@
 Money is always an integer amount of minor units (cents) of USD; times are ISO 8601
 UTC strings with millisecond precision, so they sort as text.
 
-Named tuples, standard library only: every function imports them, including the stream consumers,
-whose cold start pydantic would add a quarter to (docs/performance.md), and a named tuple is made in a
-sixth of a frozen dataclass's time (decision 25). Build them with keywords.
+Named tuples, standard library only: the domain stays free of pydantic and boto3, and every function,
+the stream consumers too, uses the same records. Build them with keywords.
 ``to_json_dict`` gives the stored (and wire) shape, camelCase with absent values left out;
 ``from_json`` reads it back and checks it, raising RecordError for anything that is not a valid
 record (a poison stream record fails alone). The API's pydantic models, with the same fields,
@@ -16,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple, TypeVar
 
@@ -61,6 +61,8 @@ def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
 
 def _integer(data: Mapping[str, Any], name: str, low: int | None = None, high: int | None = None) -> int:
     value = data.get(name)
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        value = int(value)  # DynamoDB's numbers are read as Decimal
     if not isinstance(value, int) or isinstance(value, bool):
         raise RecordError(f"{name} must be an integer, not {value!r}")
     if (low is not None and value < low) or (high is not None and value > high):

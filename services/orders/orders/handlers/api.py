@@ -4,26 +4,27 @@ API Gateway checks the API key on every route and the customer's JWT (Cognito au
 on every route but ``GET /products``; this code reads the verified claims.
 """
 
-from commons.cold_start import begin_init, init_done
+from typing import Annotated, Any
 
-begin_init()  # first of all: commons.cold_start
-
-from typing import Annotated
-
+import boto3
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
+from snapshot_restore_py import register_before_snapshot
 
-from commons.api import create_resolver, documented_responses
+from commons.api import create_resolver, documented_responses, prime
+from commons.dynamodb import CLIENT_CONFIG
 from commons.identity import Caller, caller_from_request_context
 from commons.models import ApiModel, ProblemDetails
-from commons.observability import instrument
+from commons.observability import logger, metrics
 from orders.api_models import Order, Product
 from orders.domain.requests import CreateOrderRequest
 from orders.repository import OrdersRepository
 from orders.service import OrdersService
-from orders.settings import load_tables
+from orders.settings import load_settings
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -136,7 +137,14 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
     return app
 
 
-SETTINGS = load_tables()
-app = create_app(OrdersService(OrdersRepository(SETTINGS.orders_table_name)))
-handler = instrument(app.resolve, api=True)
-init_done()
+settings = load_settings()
+dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
+app = create_app(OrdersService(OrdersRepository(settings.orders_table_name, dynamodb)))
+# SnapStart: build what a first request needs before the snapshot, not in the first customer's request.
+register_before_snapshot(prime, app)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

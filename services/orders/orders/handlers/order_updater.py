@@ -3,22 +3,26 @@ stock), records captures on orders cancelled meanwhile, and records refunds."""
 
 from __future__ import annotations
 
-from commons.cold_start import begin_init, init_done
+from typing import Any
 
-begin_init()  # first of all: commons.cold_start
+import boto3
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from commons.batch import dynamodb_stream_handler
-from commons.observability import LambdaHandler
+from commons.dynamodb import CLIENT_CONFIG
+from commons.observability import logger, metrics
+from commons.streams import process_stream, stream_processor
 from orders.order_updates import OrderUpdates
 from orders.repository import OrdersRepository
-from orders.settings import load_tables
+from orders.settings import load_settings
+
+settings = load_settings()
+dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
+updates = OrderUpdates(OrdersRepository(settings.orders_table_name, dynamodb))
+processor = stream_processor()
 
 
-def create_handler(updates: OrderUpdates) -> LambdaHandler:
-    return dynamodb_stream_handler(updates.handle)
-
-
-SETTINGS = load_tables()
-updates = OrderUpdates(OrdersRepository(SETTINGS.orders_table_name))
-handler = create_handler(updates)
-init_done()
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_stream(event, updates.handle, processor, context)

@@ -1,32 +1,36 @@
 """Orders-stream consumer: charges new orders and refunds cancelled captured ones.
 
-Each record is processed on its own (commons.batch + ReportBatchItemFailures), so a
+Each record is processed on its own (Powertools' BatchProcessor + ReportBatchItemFailures), so a
 poison record fails alone instead of blocking the shard.
 """
 
 from __future__ import annotations
 
-from commons.cold_start import begin_init, init_done
+from typing import Any
 
-begin_init()  # first of all: commons.cold_start
+import boto3
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from commons.batch import dynamodb_stream_handler
-from commons.observability import LambdaHandler
+from commons.dynamodb import CLIENT_CONFIG
+from commons.observability import logger, metrics
+from commons.streams import process_stream, stream_processor
 from orders.payment_flow import PaymentFlow
 from orders.payments import SimulatedCardProcessor
 from orders.repository import OrdersRepository, PaymentsRepository
-from orders.settings import load_tables
+from orders.settings import load_settings
 
-
-def create_handler(flow: PaymentFlow) -> LambdaHandler:
-    return dynamodb_stream_handler(flow.handle)
-
-
-SETTINGS = load_tables(payments=True)
+settings = load_settings(payments=True)
+dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
 flow = PaymentFlow(
-    OrdersRepository(SETTINGS.orders_table_name),
-    PaymentsRepository(str(SETTINGS.payments_table_name)),
+    OrdersRepository(settings.orders_table_name, dynamodb),
+    PaymentsRepository(str(settings.payments_table_name), dynamodb),
     SimulatedCardProcessor(),
 )
-handler = create_handler(flow)
-init_done()
+processor = stream_processor()
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_stream(event, flow.handle, processor, context)

@@ -3,27 +3,23 @@
 Every route here is for administrators (a Cognito JWT checked by API Gateway; we read its claims).
 """
 
-from commons.cold_start import begin_init, init_done
-
-begin_init()  # first of all: commons.cold_start
-
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
+import boto3
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from snapshot_restore_py import register_before_snapshot
 
-from commons.api import create_resolver, documented_responses
+from commons.api import create_resolver, documented_responses, prime
+from commons.dynamodb import CLIENT_CONFIG
 from commons.errors import NotFound, Unprocessable
 from commons.identity import caller_from_request_context
-from commons.observability import instrument
-from telemetry import settings
-from telemetry.domain.devices import hash_token, is_device_id, new_device_id, new_token
-from telemetry.domain.readings import DAY_MS, MAX_FUTURE_MS, MAX_TS, to_decimal
-from telemetry.domain.rollups import Period, aggregate
-from telemetry.domain.rules import Alert, Rule
-from telemetry.models import (
+from commons.observability import logger, metrics
+from telemetry.api_models import (
     METRIC,
     AggregateList,
     AggregateOut,
@@ -40,10 +36,16 @@ from telemetry.models import (
     RuleOut,
     RuleSet,
 )
+from telemetry.domain.devices import hash_token, is_device_id, new_device_id, new_token
+from telemetry.domain.readings import DAY_MS, MAX_FUTURE_MS, MAX_TS, to_decimal
+from telemetry.domain.rollups import Period, aggregate
+from telemetry.domain.rules import Alert, Rule
 from telemetry.repository import TelemetryRepository, number
+from telemetry.settings import load_settings
 
-SETTINGS = settings.load()
-repository = TelemetryRepository(SETTINGS.table_name)
+settings = load_settings()
+dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
+repository = TelemetryRepository(settings.table_name, dynamodb)
 app = create_resolver()
 
 MAX_RANGE_MS: dict[Period, int] = {"minute": 7 * DAY_MS, "hour": 366 * DAY_MS}
@@ -238,5 +240,11 @@ def list_alerts(
     return AlertPage(items=[alert_out(alert) for alert in alerts], next_token=token)
 
 
-handler = instrument(app.resolve, api=True)
-init_done()
+# SnapStart: build what a first request needs before the snapshot, not in the first operator's request.
+register_before_snapshot(prime, app)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

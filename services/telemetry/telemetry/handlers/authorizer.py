@@ -8,19 +8,20 @@ Only a SHA-256 hash of each token is stored; it is compared in constant time.
 
 from __future__ import annotations
 
-from commons.cold_start import begin_init, init_done
-
-begin_init()  # first of all: commons.cold_start
-
 from typing import Any
 
-from commons.observability import instrument, logger
-from telemetry import settings
+import boto3
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from commons.dynamodb import CLIENT_CONFIG
+from commons.observability import logger, metrics
 from telemetry.domain.devices import token_from_header, token_matches
 from telemetry.repository import TelemetryRepository
+from telemetry.settings import load_settings
 
-SETTINGS = settings.load()
-repository = TelemetryRepository(SETTINGS.table_name)
+settings = load_settings()
+dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
+repository = TelemetryRepository(settings.table_name, dynamodb)
 
 UNAUTHORIZED = "Unauthorized"
 
@@ -50,7 +51,9 @@ def policy(device_id: str, resource: str) -> dict[str, Any]:
     }
 
 
-def authorize(event: dict[str, Any], _: Any) -> dict[str, Any]:
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = token_from_header(event.get("authorizationToken"))
     resource = stage_wildcard(event.get("methodArn"))
     if parsed is None or resource is None:
@@ -61,7 +64,3 @@ def authorize(event: dict[str, Any], _: Any) -> dict[str, Any]:
         logger.info("Rejected a token", extra={"deviceId": device_id})
         raise Exception(UNAUTHORIZED)
     return policy(device_id, resource)
-
-
-handler = instrument(authorize)
-init_done()

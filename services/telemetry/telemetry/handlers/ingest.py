@@ -1,109 +1,80 @@
 """POST /devices/{deviceId}/telemetry: the devices' hot path.
 
-Deliberately not built on the shared resolver: its import graph (Powertools event handler, pydantic)
-costs about 2.3x the cold-start imports of this module, which needs only botocore, the stdlib and
-commons. Measurements are in docs/telemetry.md and docs/performance.md. The request is small enough
-to parse by hand; errors are the same RFC 9457 problem documents the resolver produces.
+API Gateway has checked the fleet's API key and the device's token (the Lambda authorizer, whose
+context names the device); this code checks that a device posts only as itself.
 """
 
-from __future__ import annotations
-
-from commons.cold_start import begin_init, init_done
-
-begin_init()  # first of all: commons.cold_start
-
-import base64
-import json
 import time
-from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from commons.dynamodb import retry_later
-from commons.errors import BadRequest, DomainError, Forbidden, Unauthorized, UnsupportedMediaType
-from commons.observability import MetricUnit, instrument, logger, metrics
-from commons.problems import PROBLEM_JSON, problem_document
-from commons.request_body import is_json, parse_json
-from telemetry import settings
+import boto3
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from commons.api import create_resolver, documented_responses
+from commons.dynamodb import CLIENT_CONFIG
+from commons.errors import Forbidden, Unauthorized
+from commons.observability import MetricUnit, logger, metrics
+from telemetry.api_models import IngestResult, Problem, TelemetryBatch
 from telemetry.domain.readings import bucket, parse_batch
 from telemetry.repository import TelemetryRepository
+from telemetry.settings import load_settings
 
-SETTINGS = settings.load()
-repository = TelemetryRepository(SETTINGS.table_name)
+settings = load_settings()
+dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
+repository = TelemetryRepository(settings.table_name, dynamodb)
+# JSON numbers are read as Decimal, so that no reading is rounded before it is checked and stored.
+app = create_resolver(parse_float=Decimal)
 
-
-def response(status: int, body: dict[str, Any], content_type: str = "application/json") -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": content_type},
-        "multiValueHeaders": {},
-        "body": json.dumps(body, separators=(",", ":")),
-        "isBase64Encoded": False,
-    }
-
-
-def problem(
-    status: int, detail: str, instance: str | None = None, extensions: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    return response(status, problem_document(status, detail, instance, extensions), PROBLEM_JSON)
+DeviceId = Annotated[str, Path(alias="deviceId", min_length=1, max_length=256)]
+REASONS = {
+    400: "Malformed JSON",
+    401: "No authenticated device",
+    403: "A device may only post its own telemetry",
+    415: "The body was not sent as application/json",
+    422: "The batch is invalid: every bad reading is named by its index; nothing was stored",
+    503: "DynamoDB throttled the request or a bucket kept changing; retry",
+}
 
 
-def authorized_device(event: dict[str, Any]) -> str:
+def authorized_device(device_id: str) -> str:
     """The device the authorizer vouched for must be the device in the path."""
-    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
     caller = authorizer.get("deviceId")
     if not caller:
         raise Unauthorized("No authenticated device")
-    target = (event.get("pathParameters") or {}).get("deviceId")
-    if caller != target:
+    if caller != device_id:
         raise Forbidden("A device may only post its own telemetry")
-    return str(caller)
+    return device_id
 
 
-def json_body(event: dict[str, Any]) -> Any:
-    """The body as JSON, its numbers exact (``Decimal``) so that none is rounded before it is checked."""
-    raw = event.get("body")
-    if raw is None:
-        raise BadRequest("The request body is required")
-    headers = event.get("headers") or {}
-    content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), None)
-    if not is_json(content_type):
-        raise UnsupportedMediaType(str(content_type))
-    try:
-        text = base64.b64decode(raw).decode() if event.get("isBase64Encoded") else raw
-    except ValueError:  # binascii.Error, UnicodeDecodeError
-        raise BadRequest("The request body is not valid base64-encoded UTF-8") from None
-    try:
-        return parse_json(text, parse_float=Decimal)
-    except json.JSONDecodeError as error:
-        raise BadRequest(f"The request body is not valid JSON ({error.msg})") from None
-
-
-def ingest(event: dict[str, Any], _: Any) -> dict[str, Any]:
-    device_id = authorized_device(event)
-    readings = parse_batch(json_body(event), time.time_ns() // 1_000_000, SETTINGS.retention_ms)
+@app.post(
+    "/devices/<deviceId>/telemetry",
+    summary="Post a batch of readings (devices)",
+    description="Each reading is stored once: a reading the device already posted (same metric and ts) "
+    "counts as a duplicate and changes nothing.",
+    responses=documented_responses(IngestResult, Problem, REASONS, REASONS, status=202),
+)
+def post_readings(device_id: DeviceId, body: TelemetryBatch) -> Response[IngestResult]:
+    authorized_device(device_id)
+    # The shape is valid (the model); parse_batch applies the domain's rules to every reading.
+    readings = parse_batch(body.model_dump(), time.time_ns() // 1_000_000, settings.retention_ms)
     buckets = bucket(readings)
-    stored = repository.store_readings(device_id, buckets.readings, SETTINGS.retention_days)
+    stored = repository.store_readings(device_id, buckets.readings, settings.retention_days)
     duplicates = stored.duplicates + buckets.repeated
     metrics.add_metric(name="ReadingsAccepted", unit=MetricUnit.Count, value=stored.accepted)
     metrics.add_metric(name="ReadingsDuplicate", unit=MetricUnit.Count, value=duplicates)
-    return response(202, {"accepted": stored.accepted, "duplicates": duplicates})
+    return Response(
+        status_code=202,
+        content_type=content_types.APPLICATION_JSON,
+        body=IngestResult(accepted=stored.accepted, duplicates=duplicates),
+    )
 
 
-def answer(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    instance = event.get("path")
-    try:
-        return ingest(event, context)
-    except DomainError as error:
-        return problem(error.status, error.detail, instance, error.extensions)
-    except Exception as error:
-        busy = retry_later(error)
-        if busy is not None:
-            logger.warning("DynamoDB asked for a retry", extra={"error": str(error)})
-            return problem(busy.status, busy.detail, instance)
-        logger.exception("Unhandled error")
-        return problem(500, "An unexpected error occurred; it has been logged", instance)
-
-
-handler = instrument(answer, api=True)
-init_done()
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,7 +1,7 @@
 """Stream processor: readings buckets -> minute rollups, alerts, device state.
 
-Two phases. Each record is decoded on its own (commons.batch: a record that cannot be decoded fails
-alone, as a batch item failure); the decoded changes are then coalesced (telemetry.domain.batch) into
+Two phases. Each record is decoded on its own (Powertools' BatchProcessor: a record that cannot be
+decoded fails alone, as a batch item failure); the decoded changes are then coalesced (telemetry.domain.batch) into
 one rollup write per (device, metric, hour) and one device update per device, and a write that fails
 fails only the records it serves. Every write is idempotent, so Lambda's retry from the lowest
 failed sequence number (which also redelivers later, successful records) changes nothing twice.
@@ -13,31 +13,34 @@ are thread-safe, and one serves every thread).
 
 from __future__ import annotations
 
-from commons.cold_start import begin_init, init_done
-
-begin_init()  # first of all: commons.cold_start
-
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from commons.batch import Record, partial_response, process_partial_response
-from commons.observability import MetricUnit, instrument, logger, metrics
-from commons.streams import sequence_number
-from telemetry import settings
+import boto3
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from commons.dynamodb import CLIENT_CONFIG
+from commons.observability import MetricUnit, logger, metrics
+from commons.streams import failed_records, partial_response, stream_processor
 from telemetry.domain.batch import BatchPlan, DeviceWork, plan
 from telemetry.domain.readings import BucketChange
 from telemetry.domain.rules import Rule, alerts_for
 from telemetry.repository import TelemetryRepository, bucket_change
+from telemetry.settings import load_settings
 
-SETTINGS = settings.load()
-repository = TelemetryRepository(SETTINGS.table_name)
+settings = load_settings()
+dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
+repository = TelemetryRepository(settings.table_name, dynamodb)
+processor = stream_processor()
 # Kept across invokes; at most as many threads as botocore keeps connections (10).
 WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="writer")
 
 
 def apply(batch: BatchPlan) -> set[str]:
     """Write a planned batch; returns the sequence numbers of records whose writes failed."""
-    _ = repository.db  # the client is made here, once, not by several threads at the same time
     device_ids = [work.device_id for work in batch.devices]
     rules = WRITERS.submit(repository.rules_for, device_ids) if device_ids else None
     rollups = {
@@ -84,20 +87,19 @@ def update_device(work: DeviceWork, rules: list[Rule]) -> int:
     return raised
 
 
-def process(event: dict[str, Any], _: Any) -> dict[str, Any]:
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     changes: list[tuple[str, BucketChange]] = []
 
-    def decode(record: Record) -> None:
+    def decode(record: DynamoDBRecord) -> None:
         change = bucket_change(record)
-        if change is not None:
-            changes.append((sequence_number(record), change))
+        if change is not None and record.dynamodb is not None:
+            changes.append((str(record.dynamodb.sequence_number), change))
 
-    records = event.get("Records") or []
-    decoded = process_partial_response(event, decode)  # raises when the first record cannot be decoded
-    failed = {failure["itemIdentifier"] for failure in decoded["batchItemFailures"]} | apply(plan(changes))
+    decoded = process_partial_response(
+        event=event, record_handler=decode, processor=processor, context=context
+    )
+    failed = failed_records(decoded) | apply(plan(changes))
     metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=len(failed))
-    return partial_response(records, failed)
-
-
-handler = instrument(process)
-init_done()
+    return partial_response(event, failed)

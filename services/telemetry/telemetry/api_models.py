@@ -1,11 +1,12 @@
-"""The admin API's shapes (pydantic; imported by the api function only, never on the device path)."""
+"""The telemetry APIs' shapes on the wire (pydantic): what the resolvers validate and what the OpenAPI
+document (docs/api/telemetry.json) is generated from."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, WithJsonSchema, field_validator
 
 from commons.models import ApiModel, ProblemDetails, RequestModel
-from telemetry.domain.readings import value_problem
+from telemetry.domain.readings import MAX_READINGS_PER_BATCH, value_problem
 from telemetry.domain.rules import MAX_RULES, Op
 
 METRIC = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
@@ -14,6 +15,36 @@ Number = int | float
 EpochMs = Annotated[int, Field(description="Epoch milliseconds")]
 
 # --------------------------------------------------------------------------------------------- requests
+
+
+# One reading, as documented. The body's model checks only that ``readings`` is a list of the right length:
+# each reading is checked by the domain (telemetry.domain.readings.parse_batch), which reads values exactly
+# (a JSON number becomes a Decimal, never a float) and names every bad reading by its index.
+READING_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "metric": {"type": "string", "pattern": METRIC},
+        "value": {"type": "number", "description": "Up to 38 significant digits, 0 or 1e-100..1e100 in size"},
+        "ts": {
+            "type": "integer",
+            "description": "Epoch milliseconds, within the retention period, at most 5 minutes ahead",
+        },
+    },
+    "required": ["metric", "value", "ts"],
+    "additionalProperties": False,
+}
+
+
+class TelemetryBatch(RequestModel):
+    """Readings of one device: one bad reading rejects the batch, and the 422 names every bad one."""
+
+    readings: Annotated[
+        list[Any],
+        Field(min_length=1, max_length=MAX_READINGS_PER_BATCH),
+        WithJsonSchema(
+            {"type": "array", "items": READING_SCHEMA, "minItems": 1, "maxItems": MAX_READINGS_PER_BATCH}
+        ),
+    ]
 
 
 class RegisterDevice(RequestModel):
@@ -46,6 +77,13 @@ class PutRules(RequestModel):
 
 
 # -------------------------------------------------------------------------------------------- responses
+
+
+class IngestResult(ApiModel):
+    """What the batch stored: readings new to the device, and repeats of readings it already holds."""
+
+    accepted: int
+    duplicates: int
 
 
 class DeviceCreated(ApiModel):
