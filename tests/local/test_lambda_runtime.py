@@ -142,7 +142,7 @@ def test_environment_is_the_templates_plus_lambdas_own_and_nothing_of_the_parent
         name="Env",
         memory_mb=512,
         environment={"TABLE_NAME": "Test-Table", "POWERTOOLS_SERVICE_NAME": "orders"},
-        extra={"DYNAMODB_ENDPOINT_URL": "http://127.0.0.1:1"},
+        extra={"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:1"},
         layers=(layer,),
     )
     invocation = runtime.invoke({})
@@ -151,7 +151,7 @@ def test_environment_is_the_templates_plus_lambdas_own_and_nothing_of_the_parent
     # Exactly what the template sets, with the local overrides
     assert env["TABLE_NAME"] == "Test-Table"
     assert env["POWERTOOLS_SERVICE_NAME"] == "orders"
-    assert env["DYNAMODB_ENDPOINT_URL"] == "http://127.0.0.1:1"
+    assert env["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:1"
     # What Lambda sets
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == "test-lambda-Env"
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
@@ -170,7 +170,7 @@ def test_environment_is_the_templates_plus_lambdas_own_and_nothing_of_the_parent
         "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_INITIALIZATION_TYPE",
         "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_HANDLER",
     }  # fmt: skip
-    declared = {"TABLE_NAME", "POWERTOOLS_SERVICE_NAME", "DYNAMODB_ENDPOINT_URL"}
+    declared = {"TABLE_NAME", "POWERTOOLS_SERVICE_NAME", "AWS_ENDPOINT_URL_DYNAMODB"}
     # The interpreter itself may add LC_CTYPE (PEP 538 locale coercion) when LANG's locale is missing.
     assert set(env) - {"LC_CTYPE"} == lambda_own | declared
     # The import path: task root, then the layers (as /opt/python), never the parent's PYTHONPATH or the project

@@ -48,9 +48,9 @@ def port_is_free(port: int) -> bool:
 
 @pytest.fixture
 def options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RuntimeOptions]:
-    # A start points DYNAMODB_ENDPOINT_URL (and commons.dynamodb's client) at its own database:
+    # A start points AWS_ENDPOINT_URL_DYNAMODB (boto3's own variable) at its own database:
     # put back what the rest of the session uses.
-    monkeypatch.setenv("DYNAMODB_ENDPOINT_URL", os.environ.get("DYNAMODB_ENDPOINT_URL", "http://unset"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", os.environ.get("AWS_ENDPOINT_URL_DYNAMODB", "http://unset"))
     outdir = tmp_path / "cdk.out"
     outdir.mkdir()
     yield RuntimeOptions(
@@ -94,7 +94,7 @@ def test_a_failure_after_the_database_started_stops_it_and_the_server(
         raise RuntimeError("a poller could not start")
 
     monkeypatch.setattr(LocalRuntime, "_start_pollers", fail_after_the_database)
-    outer_endpoint = os.environ["DYNAMODB_ENDPOINT_URL"]
+    outer_endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
     runtime = LocalRuntime(options)
     with pytest.raises(RuntimeError, match="a poller could not start"):
         runtime.start()
@@ -104,7 +104,7 @@ def test_a_failure_after_the_database_started_stops_it_and_the_server(
     assert dynamodb_local_children() == before
     assert runtime.ready is False
     assert port_is_free(options.port), "the gateway's server outlived the failed start"
-    assert os.environ["DYNAMODB_ENDPOINT_URL"] == outer_endpoint, (
+    assert os.environ["AWS_ENDPOINT_URL_DYNAMODB"] == outer_endpoint, (
         "in-process code still points at the dead database"
     )
 

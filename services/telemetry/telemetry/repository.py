@@ -142,9 +142,10 @@ def bucket_change(record: DynamoDBRecord) -> BucketChange | None:
         or not change
     ):
         return None
-    new_image = change.new_image
-    if new_image.get("type") != TYPE_READINGS:
+    # The type is read before the image is decoded: other items are skipped without decoding them.
+    if (change.get("NewImage") or {}).get("type") != {"S": TYPE_READINGS}:
         return None
+    new_image = change.new_image
     pk, sk = new_image["pk"], new_image["sk"]
     match = BUCKET_SK.fullmatch(sk)
     if not pk.startswith("DEVICE#") or match is None:
