@@ -35,7 +35,7 @@ from infra.bench.capacity import MeteringProxy
 from infra.local.assembly import FunctionSpec
 from infra.local.dynamodb_local import free_port
 from infra.local.functions import FunctionRuntime, Invocation, lambda_environment
-from infra.local.runtime import LocalRuntime, RuntimeOptions
+from infra.local.runtime import ENDPOINT, LocalRuntime, RuntimeOptions
 from infra.local.streams import StreamPoller
 from infra.local.synth import synthesize
 
@@ -269,15 +269,15 @@ class BenchSystem:
         direct: dict[str, str] = {}
         for name, key in self.keys.items():
             runtime = self.runtime.functions[key]
-            direct[key] = runtime.environment["DYNAMODB_ENDPOINT_URL"]
+            direct[key] = runtime.environment[ENDPOINT]
             runtime.shutdown()
-            runtime.environment["DYNAMODB_ENDPOINT_URL"] = proxy.endpoint(name)
+            runtime.environment[ENDPOINT] = proxy.endpoint(name)
         try:
             yield proxy
         finally:
             for key, endpoint in direct.items():
                 self.runtime.functions[key].shutdown()
-                self.runtime.functions[key].environment["DYNAMODB_ENDPOINT_URL"] = endpoint
+                self.runtime.functions[key].environment[ENDPOINT] = endpoint
             proxy.stop()
 
     def clear_authorizer_cache(self) -> None:
