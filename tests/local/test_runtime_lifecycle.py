@@ -50,7 +50,9 @@ def port_is_free(port: int) -> bool:
 def options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RuntimeOptions]:
     # A start points AWS_ENDPOINT_URL_DYNAMODB (boto3's own variable) at its own database:
     # put back what the rest of the session uses.
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", os.environ.get("AWS_ENDPOINT_URL_DYNAMODB", "http://unset"))
+    monkeypatch.setenv(
+        "AWS_ENDPOINT_URL_DYNAMODB", os.environ.get("AWS_ENDPOINT_URL_DYNAMODB", "http://unset")
+    )
     outdir = tmp_path / "cdk.out"
     outdir.mkdir()
     yield RuntimeOptions(
