@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, O
 
 from commons.dynamodb import retry_later
 from commons.errors import DomainError, UnsupportedMediaType
-from commons.models import ProblemDetails
+from commons.models import ApiModel, ProblemDetails
 from commons.observability import logger
 from commons.problems import PROBLEM_JSON, json_pointer, problem_document
 from commons.request_body import is_json, parse_json
@@ -133,6 +133,13 @@ def create_resolver(
 
 def prime(app: APIGatewayRestResolver) -> None:
     """A SnapStart before-snapshot hook: build now what Powertools and pydantic would otherwise build in the
-    first request (every route's parameter and body validation, the response models), so that it is in the
-    snapshot. Generating the OpenAPI schema walks every route and model."""
+    first request, so that it is in the snapshot: every route's parameters and body (walked by generating the
+    OpenAPI schema) and every wire model's validator and serializer (``defer_build`` leaves them to first use)."""
     app.get_openapi_schema()
+    for model in _subclasses(ApiModel):
+        model.model_rebuild(force=True)
+
+
+def _subclasses(model: type[ApiModel]) -> set[type[ApiModel]]:
+    found = set(model.__subclasses__())
+    return found.union(*(_subclasses(subclass) for subclass in found))

@@ -184,3 +184,19 @@ def test_extension_members_never_replace_the_standard_ones():
     body = json.loads(problem(409, "conflict", "/x", {"status": "PAID", "orderId": "o1"}).body)
     assert body["status"] == 409
     assert body["orderId"] == "o1"
+
+
+def test_prime_builds_every_wire_model_before_the_snapshot():
+    """The SnapStart hook leaves no model for the first request to build."""
+    import os
+
+    os.environ.setdefault("ORDERS_TABLE_NAME", "orders-unit")
+    from snapshot_restore_py import get_before_snapshot
+
+    from commons.api import _subclasses, prime
+    from commons.models import ApiModel
+    from orders.handlers import api
+
+    assert (prime, (api.app,), {}) in get_before_snapshot()
+    prime(api.app)
+    assert all(model.__pydantic_complete__ for model in _subclasses(ApiModel))
