@@ -5,6 +5,7 @@ runtime runs it, so the system is declared once, in the CDK app."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,21 +28,23 @@ def resources_of(template: Template, type_: str) -> dict[str, dict[str, Any]]:
     return {name: res for name, res in template.get("Resources", {}).items() if res.get("Type") == type_}
 
 
-def function_arns(node: Any) -> list[str]:
-    """Logical ids of the resources whose ``Arn`` attribute appears anywhere inside ``node``."""
-    if isinstance(node, dict):
-        target = node.get("Fn::GetAtt")
+def invoked_function(template: Template, uri: Any) -> str | None:
+    """The logical id of the function an integration's or authorizer's URI invokes. The URI holds the ARN of
+    the function (its ``Arn`` attribute) or of an alias or version of it (their ``Ref``): a template declares
+    one version of a function's code, so either way it is that function's."""
+    if isinstance(uri, dict):
+        target = uri.get("Fn::GetAtt")
         if isinstance(target, list) and target[1] == "Arn":
-            return [str(target[0])]
-        return [name for value in node.values() for name in function_arns(value)]
-    if isinstance(node, list):
-        return [name for value in node for name in function_arns(value)]
-    return []
-
-
-def _integration_function(method: dict[str, Any]) -> str | None:
-    found = function_arns(method["Properties"].get("Integration", {}).get("Uri"))
-    return found[0] if found else None
+            return str(target[0])
+        qualified = template.get("Resources", {}).get(str(uri.get("Ref")), {})
+        if qualified.get("Type") in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):
+            return logical_id(qualified["Properties"]["FunctionName"])
+        parts: Iterable[Any] = uri.values()
+    elif isinstance(uri, list):
+        parts = uri
+    else:
+        return None
+    return next((found for part in parts if (found := invoked_function(template, part))), None)
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def api_routes(template: Template) -> list[Route]:
                 api=api,
                 method=props["HttpMethod"],
                 path=path or "/",
-                function=_integration_function(method),
+                function=invoked_function(template, props.get("Integration", {}).get("Uri")),
                 api_key_required=bool(props.get("ApiKeyRequired", False)),
                 authorization_type=props.get("AuthorizationType", "NONE"),
                 authorizer=logical_id(props.get("AuthorizerId")),

@@ -52,7 +52,9 @@ def table(
 
 
 class PythonFunction(Construct):
-    """python3.13 on arm64 with the shared layer, its own log group with retention, and active tracing."""
+    """python3.13 on arm64 with the shared layer, its own log group with retention, and active tracing.
+    With ``snap_start``, Lambda SnapStart on published versions and a ``live`` alias of the current version,
+    which is what callers must invoke (``invoke_target``)."""
 
     def __init__(
         self,
@@ -68,6 +70,7 @@ class PythonFunction(Construct):
         memory_size: int = 256,
         timeout: cdk.Duration | None = None,
         description: str,
+        snap_start: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -97,6 +100,10 @@ class PythonFunction(Construct):
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             description=description,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
+            # Used once a version is published. Each SnapStart version's snapshot is billed while the version
+            # is active: one no alias points to any more goes with the update that replaced it (CDK keeps it).
+            current_version_options=lambda_.VersionOptions(removal_policy=cdk.RemovalPolicy.DESTROY),
             environment={
                 "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_METRICS_NAMESPACE": f"ServerlessReference/{service}",
@@ -121,6 +128,20 @@ class PythonFunction(Construct):
             ],
             apply_to_children=True,
         )
+        self.alias: lambda_.Alias | None = None
+        if snap_start:
+            # SnapStart restores published versions only: invoked unqualified ($LATEST), the function would
+            # initialize from scratch at every cold start. The alias follows each deploy's new version.
+            self.alias = self.function.add_alias("live")
+            cdk.Annotations.of(self.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish", "The live alias publishes its current version."
+            )
+
+
+def invoke_target(function: lambda_.Function) -> lambda_.IFunction:
+    """What a caller (an API Gateway integration) invokes: a SnapStart function's alias, else the function."""
+    owner = function.node.scope
+    return owner.alias if isinstance(owner, PythonFunction) and owner.alias else function
 
 
 def grant_table(
@@ -318,7 +339,8 @@ class ServiceApi(Construct):
         function.add_environment("CORS_ALLOW_ORIGIN", self.cors_origin)  # what commons.api answers with
         added = resource.add_method(
             method,
-            apigw.LambdaIntegration(function, allow_test_invoke=False),
+            # Its invoke permission goes to the same target: a permission on the function does not cover an alias.
+            apigw.LambdaIntegration(invoke_target(function), allow_test_invoke=False),
             api_key_required=True,
             authorizer=authorizer,
             authorization_type=authorizer.authorization_type if authorizer else apigw.AuthorizationType.NONE,

@@ -18,8 +18,8 @@ from infra.templates import (
     MockAnswer,
     Template,
     api_routes,
-    function_arns,
     gateway_response_headers,
+    invoked_function,
     load_templates,
     logical_id,
     resources_of,
@@ -57,10 +57,16 @@ class FunctionSpec:
     environment: dict[str, str] = field(hash=False)
     memory_mb: int = 128
     timeout_s: float = 3.0
+    snap_start: bool = False  # SnapStart on published versions: its hooks run at each cold start (worker.py)
 
     @property
     def arn(self) -> str:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.name}"
+
+    @property
+    def initialization_type(self) -> str:
+        """AWS_LAMBDA_INITIALIZATION_TYPE, as Lambda sets it for an environment started on an invoke."""
+        return "snap-start" if self.snap_start else "on-demand"
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,7 @@ def load_assembly(outdir: Path) -> Assembly:
                 environment={name: resolve(value) for name, value in variables.items()},
                 memory_mb=int(props.get("MemorySize", 128)),
                 timeout_s=float(props.get("Timeout", 3)),
+                snap_start=props.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions",
             )
         for logical, mapping in resources_of(template, "AWS::Lambda::EventSourceMapping").items():
             props = mapping["Properties"]
@@ -279,7 +286,7 @@ def _apis(stack: str, template: Template) -> dict[str, ApiSpec]:
                 logical_id=name,
                 type=auth["Properties"]["Type"],
                 identity_header=auth["Properties"].get("IdentitySource", "").rsplit(".", 1)[-1],
-                function=_key(stack, found_fn) if (found_fn := _authorizer_function(auth)) else None,
+                function=_authorizer_function(stack, template, auth),
                 ttl_s=int(auth["Properties"].get("AuthorizerResultTtlInSeconds", 300)),
                 identity_sources=tuple(
                     source.strip()
@@ -367,6 +374,6 @@ def method_setting_path(resource_path: str) -> str:
     return unescape_tildes(resource_path.removeprefix("/"))
 
 
-def _authorizer_function(authorizer: dict[str, Any]) -> str | None:
-    found = function_arns(authorizer["Properties"].get("AuthorizerUri"))
-    return found[0] if found else None
+def _authorizer_function(stack: str, template: Template, authorizer: dict[str, Any]) -> str | None:
+    found = invoked_function(template, authorizer["Properties"].get("AuthorizerUri"))
+    return _key(stack, found) if found else None

@@ -76,7 +76,7 @@ def lambda_environment(spec: FunctionSpec, extra: Mapping[str, str]) -> dict[str
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": spec.initialization_type,
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
         "LAMBDA_RUNTIME_DIR": str(Path(sys.executable).parent),
         "_HANDLER": spec.handler,
@@ -181,7 +181,7 @@ class FunctionRuntime:
                 self.log(self.spec.name, platform_line("platform.initStart", self._init_start()))
                 if init_error:
                     failed: dict[str, Any] = {
-                        "initializationType": "on-demand",
+                        "initializationType": self.spec.initialization_type,
                         "phase": "init",
                         "status": "error",
                     }
@@ -260,7 +260,7 @@ class FunctionRuntime:
 
     def _init_start(self) -> dict[str, Any]:
         return {
-            "initializationType": "on-demand",
+            "initializationType": self.spec.initialization_type,
             "phase": "init",
             "runtimeVersion": "python:3.13",
             "runtimeVersionArn": f"arn:aws:lambda:{REGION}::runtime:local-python3.13",

@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import string
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,14 +45,8 @@ def _api_key_value() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(40))
 
 
-ENDPOINT = "DYNAMODB_ENDPOINT_URL"
-
-
-def _forget_shared_client() -> None:
-    """commons.dynamodb's cached client (if loaded in this process) follows the endpoint next time."""
-    shared = sys.modules.get("commons.dynamodb")
-    if shared is not None:
-        shared.client.cache_clear()
+# boto3 reads a service's endpoint from this variable itself: functions create their clients as in Lambda.
+ENDPOINT = "AWS_ENDPOINT_URL_DYNAMODB"
 
 
 class LocalRuntime:
@@ -120,7 +113,6 @@ class LocalRuntime:
         # In-process users (the seeder, tests) talk to this database until stop() puts back what was there.
         self._outer_environment = {name: os.environ.get(name) for name in (*DUMMY_CREDENTIALS, ENDPOINT)}
         os.environ.update({**DUMMY_CREDENTIALS, ENDPOINT: self.database.endpoint})
-        _forget_shared_client()
         for table in self.assembly.tables.values():
             self._ensure_table(table)
         local_env = {
@@ -149,7 +141,6 @@ class LocalRuntime:
             else:
                 os.environ[name] = value
         self._outer_environment = {}
-        _forget_shared_client()
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
@@ -190,7 +181,7 @@ class LocalRuntime:
         # half-way through it is completed by the next.
         seed = seeder_for(table)
         if seed is not None:
-            seed(table.name)
+            seed(table.name, client)
 
     def _check_kept_table(self, table: TableSpec, kept: Mapping[str, Any]) -> None:
         """A table kept from an earlier run must have the template's keys, indexes and stream: one made from

@@ -19,8 +19,17 @@ from pathlib import Path, PurePath
 from infra.packaging import LAYER_PACKAGES, REPO_ROOT
 
 SITES_DIR = REPO_ROOT / "build" / "local-sites"
-# What the python3.13 runtime itself provides: boto3 and its dependency closure.
-RUNTIME_PACKAGES = ("boto3", "botocore", "jmespath", "python-dateutil", "s3transfer", "six", "urllib3")
+# What the python3.13 runtime itself provides: boto3 and its dependency closure, and SnapStart's hooks library.
+RUNTIME_PACKAGES = (
+    "boto3",
+    "botocore",
+    "jmespath",
+    "python-dateutil",
+    "s3transfer",
+    "six",
+    "urllib3",
+    "snapshot-restore-py",
+)
 
 
 def _top_level_names(distribution: metadata.Distribution) -> set[str]:

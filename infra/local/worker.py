@@ -65,6 +65,28 @@ def _log_error(error: dict[str, Any]) -> None:
     print(json.dumps({"level": "ERROR", **error}), file=sys.stderr, flush=True)
 
 
+def _run_snap_start_hooks() -> dict[str, Any] | None:
+    """A SnapStart function's runtime hooks, as Lambda's runtime (awslambdaric) runs them, or the error that
+    fails the init. Lambda runs the before-snapshot hooks once, when it publishes a version, and the
+    after-restore hooks in each environment it restores from the snapshot; here each environment does both."""
+    # Imported here, from the function's import path (set in main): the module its code registered hooks in.
+    from snapshot_restore_py import get_after_restore, get_before_snapshot  # noqa: PLC0415
+
+    # awslambdaric pops the before-snapshot hooks (last registered first) and runs the after-restore ones in
+    # registration order; the first hook that raises fails its phase.
+    for error_type, hooks in (
+        ("Runtime.BeforeSnapshotError", get_before_snapshot()[::-1]),
+        ("Runtime.AfterRestoreError", get_after_restore()),
+    ):
+        for hook, args, kwargs in hooks:
+            try:
+                hook(*args, **kwargs)
+            except Exception as error:
+                # Lambda logs the hook's own exception and reports the phase's error type: one record has both.
+                return _error(error_type, error, f"{type(error).__name__}: {error}")
+    return None
+
+
 def main() -> None:
     answer = os.fdopen(int(sys.argv[1]), "w", buffering=1)
     sys.path[:0] = json.loads(os.environ.pop("_LOCAL_IMPORT_PATHS"))
@@ -91,11 +113,15 @@ def main() -> None:
         if handler is None:
             missing = AttributeError(f"Handler '{function_name}' missing on module '{module_name}'")
             init_error = _error("Runtime.HandlerNotFound", missing)
+        elif os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"] == "snap-start":
+            init_error = _run_snap_start_hooks()
     if init_error is not None:
         _log_error(init_error)
+    # With SnapStart, Lambda bills the restore and the after-restore hooks, not the init or the
+    # before-snapshot hooks (run at publishing); kept simple here: all of it counts as this init.
     init_ms = (time.perf_counter() - started) * 1000
     answer.write(json.dumps({"init": {"durationMs": init_ms, "error": init_error}}) + "\n")
-    if handler is None:
+    if handler is None or init_error is not None:
         return
     for line in sys.stdin:
         request = json.loads(line)

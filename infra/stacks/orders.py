@@ -34,7 +34,7 @@ class OrdersStack(ServiceStack):
             "Api", "api", "Storefront API: products and orders", memory_size=512, timeout_s=10,
             environment=orders_env,
             grants={orders: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]},
-            index_queries={orders: [by_customer]},
+            index_queries={orders: [by_customer]}, snap_start=True,
         )  # fmt: skip
         payment_fn = self.function(
             "PaymentProcessor", "payment_processor", "Charges new orders, refunds cancelled captured ones",

@@ -48,11 +48,13 @@ class ServiceStack(cdk.Stack):
         environment: Mapping[str, str],
         grants: Mapping[dynamodb.ITable, Sequence[str]],
         index_queries: Mapping[dynamodb.ITable, Sequence[str]] | None = None,
+        snap_start: bool = False,
     ) -> lambda_.Function:
         """A function of this service (``<service>.handlers.<handler>.handler``) with exactly the
         DynamoDB actions it calls on each table's items (``grants``) and the indexes it queries
         (``index_queries``). API functions answer within API Gateway's 29 s (and far sooner: a few
-        DynamoDB calls); stream processors get the time a full batch needs."""
+        DynamoDB calls); stream processors get the time a full batch needs. ``snap_start``: see
+        ``PythonFunction``; routes to it invoke its alias."""
         created = PythonFunction(
             self,
             construct_id,
@@ -65,6 +67,7 @@ class ServiceStack(cdk.Stack):
             memory_size=memory_size,
             timeout=cdk.Duration.seconds(timeout_s),
             environment=environment,
+            snap_start=snap_start,
         ).function
         index_queries = index_queries or {}
         for table in {**grants, **index_queries}:

@@ -27,7 +27,7 @@ class TelemetryStack(ServiceStack):
         api_fn = self.function(
             "Api", "api", "Operators' API: devices, readings, aggregates, rules, alerts",
             memory_size=512, timeout_s=10, environment=env,
-            grants={readings: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]},
+            grants={readings: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]}, snap_start=True,
         )  # fmt: skip
         ingest_fn = self.function(
             "Ingest", "ingest", "Devices post batches of readings", memory_size=512, timeout_s=10, environment=env,
