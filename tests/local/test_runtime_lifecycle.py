@@ -243,7 +243,7 @@ def test_a_kept_table_is_seeded_at_every_start_and_refused_when_its_template_cha
     """Seeding only adds what is missing, so a first start stopped half-way is completed by the next; a
     table kept from an older template (here: without the index the template now has) is named, not used."""
     seeded: list[str] = []
-    monkeypatch.setattr(runtime_module, "seeder_for", lambda table: seeded.append)
+    monkeypatch.setattr(runtime_module, "seeder_for", lambda table: lambda name, _client: seeded.append(name))
     runtime = LocalRuntime(options)
     runtime.database = DynamoDBLocal().start()
     try:
