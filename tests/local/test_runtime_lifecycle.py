@@ -191,7 +191,7 @@ def test_a_secret_is_replaced_whole_or_not_at_all(tmp_path: Path, monkeypatch: p
     def crash(*_: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(issuer.os, "replace", crash)
+    monkeypatch.setattr("infra.local.issuer.os.replace", crash)
     with pytest.raises(OSError, match="disk full"):
         issuer.write_private(path, b'{"key": "new"}')
     assert path.read_bytes() == b'{"key": "old"}'

@@ -721,7 +721,7 @@ class TrimmingStreams(ScriptedStreams):
             ShardId, 0
         ):
             error = {"Error": {"Code": "TrimmedDataAccessException", "Message": "trimmed"}}
-            raise ClientError(error, "GetShardIterator")  # type: ignore[arg-type]
+            raise ClientError(error, "GetShardIterator")
         return super().get_shard_iterator(StreamArn, ShardId, ShardIteratorType, SequenceNumber)
 
     def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""RFC 9457 problem documents, without any web framework: used by the resolver (commons.api)
-and by functions that answer API Gateway directly to keep their cold start small."""
+"""RFC 9457 problem documents and JSON pointers, without any web framework: the resolver (commons.api)
+answers with them, and the pure domain names fields with the same pointers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request bodies as JSON, for the resolver (commons.api) and for functions that parse events themselves."""
+"""Request bodies as JSON: the resolver's body deserializer (commons.api)."""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ REASONS = {
 }
 
 
-def authorized_device(device_id: str) -> str:
+def require_own_device(device_id: str) -> None:
     """The device the authorizer vouched for must be the device in the path."""
     authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
     caller = authorizer.get("deviceId")
@@ -48,7 +48,6 @@ def authorized_device(device_id: str) -> str:
         raise Unauthorized("No authenticated device")
     if caller != device_id:
         raise Forbidden("A device may only post its own telemetry")
-    return device_id
 
 
 @app.post(
@@ -59,7 +58,7 @@ def authorized_device(device_id: str) -> str:
     responses=documented_responses(IngestResult, Problem, REASONS, REASONS, status=202),
 )
 def post_readings(device_id: DeviceId, body: TelemetryBatch) -> Response[IngestResult]:
-    authorized_device(device_id)
+    require_own_device(device_id)
     # The shape is valid (the model); parse_batch applies the domain's rules to every reading.
     readings = parse_batch(body.model_dump(), time.time_ns() // 1_000_000, settings.retention_ms)
     buckets = bucket(readings)
