@@ -1,331 +1,30 @@
-"""The figures of a run (results.json) as tables for the terminal, as docs/performance.md, and as
-two SVG charts. Everything printed here is read from the results: no figure is written by hand."""
+"""The figures of a run (results.json) for the terminal and as docs/performance.md with its two charts.
+Everything printed here is read from the results: no figure is written by hand."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from html import escape
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from infra.bench.charts import cold_start_chart, cost_chart
 from infra.bench.coldstart import REFERENCE_TARGET
-
-TARGET_WRITE_UNITS_PER_READING = 0.12
-TARGET_COST_PER_MILLION_READINGS = 0.10
-COST_LINES = {
-    "apiGateway": "API Gateway",
-    "lambdaRequests": "Lambda requests",
-    "lambdaDuration": "Lambda GB-s",
-    "lambdaInit": "Lambda init",
-    "dynamodbWrites": "DynamoDB writes",
-    "dynamodbReads": "DynamoDB reads",
-    "logs": "Logs",
-    "total": "**total**",
-}
-
-
-def _fmt(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "**no**"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
-def _price(value: float) -> str:
-    """A unit price as published: at least cents, every significant digit."""
-    text = f"{value:.10f}".rstrip("0")
-    whole, _, fraction = text.partition(".")
-    return f"${whole}.{fraction.ljust(2, '0')}"
-
-
-def _money(value: float) -> str:
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
-
-
-class Table:
-    def __init__(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        self.headers = list(headers)
-        self.rows = [list(row) for row in rows]
-
-    def markdown(self) -> str:
-        lines = ["| " + " | ".join(self.headers) + " |", "|" + "---|" * len(self.headers)]
-        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
-        return "\n".join(lines)
-
-    def text(self) -> str:
-        cells = [self.headers, *self.rows]
-        plain = [[cell.replace("**", "") for cell in row] for row in cells]
-        widths = [max(len(row[i]) for row in plain) for i in range(len(self.headers))]
-        lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in plain]
-        lines.insert(1, "  ".join("-" * width for width in widths))
-        return "\n".join(lines)
-
-
-# -- the tables ------------------------------------------------------------------------------------
-
-
-def _ratio(ratio: float, target: float = REFERENCE_TARGET) -> str:
-    """Two decimals, or three where two would round a ratio onto its target: 1.055 is over 1.05 and
-    1.049 under it, and written 1.05 neither says which."""
-    text = f"{ratio:.2f}"
-    return f"{ratio:.3f}" if float(text) == target and ratio != target else text
-
-
-def _interval(interval: Sequence[float] | None) -> str:
-    return f"{interval[0]:.2f} to {interval[1]:.2f}" if interval else "n/a"
-
-
-KINDS = {"api": "API functions", "authorizer": "authorizers", "stream": "stream processors"}
-
-
-def _by_kind(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return sorted(results["coldStart"].items(), key=lambda item: (item[1]["kind"], item[0]))
-
-
-def _within(cold: dict[str, Any]) -> bool:
-    return bool(cold["ratioToReference"] <= cold["targetToReference"])
-
-
-def _memory(cold: dict[str, Any]) -> str:
-    """A function's memory, or the memories of the functions a reference ran beside."""
-    memory = cold["memoryMB"]
-    return ", ".join(_fmt(mb) for mb in memory) if isinstance(memory, list) else _fmt(memory)
-
-
-def cold_start_table(results: dict[str, Any]) -> Table:
-    rows = []
-    for name, c in _by_kind(results):
-        rows.append(
-            [
-                f"`{name}`",
-                c["kind"],
-                _memory(c),
-                _fmt(c["initMs"]),
-                _fmt(c["referenceMs"]),
-                f"**{_ratio(c['ratioToReference'], c['targetToReference'])}**",
-                _interval(c.get("ratioToReferenceInterval90")),
-                f"≤ {c['targetToReference']:.2f}",
-                _fmt(_within(c)),
-                _fmt(c["floorMs"]),
-                f"{c['ratio']:.2f}",
-                _fmt(c["importMs"]),
-                _fmt(c["firstInvokeMs"]),
-            ]
-        )
-    for kind, c in sorted(results.get("coldStartReferences", {}).items()):
-        rows.append(
-            [
-                f"*reference for {KINDS.get(kind, kind)}*",
-                kind,
-                _memory(c),
-                _fmt(c["initMs"]),
-                *["n/a"] * 5,
-                _fmt(c["floorMs"]),
-                f"{c['ratio']:.2f}",
-                _fmt(c["importMs"]),
-                _fmt(c["firstInvokeMs"]),
-            ]
-        )
-    return Table(
-        [
-            "function",
-            "kind",
-            "MB",
-            "cold start ms",
-            "reference ms",
-            "ratio to reference",
-            "90% interval",
-            "target (times reference)",
-            "met",
-            "floor ms",
-            "ratio to floor",
-            "import ms",
-            "first invoke ms",
-        ],
-        rows,
-    )
-
-
-def latency_table(results: dict[str, Any]) -> Table:
-    rows = []
-    for route, r in results["latencyMs"].items():
-        f = r["functionMs"]
-        rows.append(
-            [
-                f"`{route}`",
-                _fmt(r["p50"]),
-                _fmt(r["p95"]),
-                _fmt(r["p99"]),
-                _fmt(f["p50"]),
-                _fmt(f["p95"]),
-                _fmt(f["p99"]),
-                _fmt(r["overheadP50"]),
-                f"{r['n']} ({r['function']})",
-            ]
-        )
-    return Table(
-        [
-            "route",
-            "p50",
-            "p95",
-            "p99",
-            "function p50",
-            "p95",
-            "p99",
-            "gateway overhead p50",
-            "samples (function)",
-        ],
-        rows,
-    )
-
-
-def capacity_table(results: dict[str, Any]) -> Table:
-    telemetry = results["workloads"]["telemetry"]
-    readings = telemetry["units"]
-    rows = [
-        [f"{kind}", _fmt(units, 0), f"{units / readings:.4f}"]
-        for kind, units in sorted(telemetry["writeUnitsByItem"].items())
-    ]
-    rows.append(
-        ["**all writes**", _fmt(telemetry["writeUnits"], 0), f"**{results['writeUnitsPerReading']:.4f}**"]
-    )
-    rows.append(
-        [
-            "reads (not in the target)",
-            _fmt(telemetry["readUnits"], 1),
-            f"{results['readUnitsPerReading']:.4f}",
-        ]
-    )
-    return Table([f"telemetry, {readings:,} readings: units by item", "units", "per reading"], rows)
-
-
-def orders_capacity_table(results: dict[str, Any]) -> Table:
-    orders = results["workloads"]["orders"]
-    rows = []
-    for name, f in orders["functions"].items():
-        rows.append(
-            [
-                f"`{name}`",
-                f"{f['invocations'] / orders['units']:.2f}",
-                f"{f['writeUnits'] / orders['units']:.2f}",
-                f"{f['readUnits'] / orders['units']:.2f}",
-                ", ".join(
-                    f"{call} x {count / orders['units']:g}" for call, count in sorted(f["calls"].items())
-                ),
-            ]
-        )
-    per_order = results["capacityPerOrder"]
-    rows.append(
-        ["**one order's life**", "", f"**{per_order['write']:.2f}**", f"**{per_order['read']:.2f}**", ""]
-    )
-    return Table(["function", "invokes per order", "write units", "read units", "calls per order"], rows)
-
-
-def cost_table(results: dict[str, Any]) -> Table:
-    designs = results["costModel"]["readings"]
-    headers = ["per million readings", *designs.keys()]
-    rows = [
-        [label, *(_money(design[line]) for design in designs.values())] for line, label in COST_LINES.items()
-    ]
-    return Table(headers, rows)
-
-
-def orders_cost_table(results: dict[str, Any]) -> Table:
-    orders = results["costModel"]["orders"]
-    return Table(
-        ["per million orders", "USD"], [[label, _money(orders[line])] for line, label in COST_LINES.items()]
-    )
-
-
-def throughput_table(results: dict[str, Any]) -> Table:
-    ingest, stream = results["throughput"]["ingest"], results["throughput"]["stream"]
-    return Table(
-        ["what", "rate", "how"],
-        [
-            [
-                "readings ingested through the gateway",
-                f"**{_fmt(ingest['readingsPerSecond'], 0)}**/s",
-                f"{ingest['devices']} devices posting 100 readings per request back to back for "
-                f"{ingest['seconds']} s: {ingest['requests']:,} requests ({ingest['requestsPerSecond']}/s), "
-                f"{ingest['throttled']} throttled",
-            ],
-            [
-                "stream records processed (telemetry processor)",
-                f"**{_fmt(stream['recordsPerSecond'], 0)}**/s",
-                f"{stream['records']:,} records in {stream['batches']} batches of up to {stream['batchSize']}, "
-                f"{stream['seconds']} s",
-            ],
-        ],
-    )
-
-
-def package_table(results: dict[str, Any]) -> Table:
-    rows = [
-        [f"`{name}`", _fmt(size["zipped"] / 1e6, 3), _fmt(size["unzipped"] / 1e6, 2)]
-        for name, size in results["packageBytes"].items()
-    ]
-    return Table(["package", "zipped MB", "unzipped MB"], rows)
-
-
-def headline(results: dict[str, Any]) -> Table:
-    units = results["writeUnitsPerReading"]
-    dollars = results["costPerMillionReadingsUSD"]
-    cold_rows = []
-    for kind, label in KINDS.items():
-        of_kind = {name: c for name, c in results["coldStart"].items() if c["kind"] == kind}
-        if not of_kind:
-            continue
-        worst = max(of_kind, key=lambda name: of_kind[name]["ratioToReference"])
-        cold_rows.append(
-            [
-                f"cold start over its kind's reference, {label} (worst)",
-                f"{_ratio(of_kind[worst]['ratioToReference'])} (`{worst}`)",
-                f"≤ {REFERENCE_TARGET:.2f}",
-                _fmt(all(_within(c) for c in of_kind.values())),
-            ]
-        )
-    return Table(
-        ["figure", "measured", "target", "met"],
-        [
-            *cold_rows,
-            [
-                "write units per reading, all in",
-                f"{units:.4f}",
-                f"≤ {TARGET_WRITE_UNITS_PER_READING}",
-                _fmt(units <= TARGET_WRITE_UNITS_PER_READING),
-            ],
-            [
-                "dollars per million readings, all in",
-                _money(dollars),
-                f"≤ ${TARGET_COST_PER_MILLION_READINGS:.2f}",
-                _fmt(dollars <= TARGET_COST_PER_MILLION_READINGS),
-            ],
-            *[
-                [
-                    f"reference for {KINDS.get(kind, kind)}: cold start over the floor",
-                    f"{c['ratio']:.2f}",
-                    "n/a",
-                    "n/a",
-                ]
-                for kind, c in sorted(results.get("coldStartReferences", {}).items())
-            ],
-            ["dollars per million orders, all in", _money(results["costPerMillionOrdersUSD"]), "n/a", "n/a"],
-            [
-                "write / read units per order's life",
-                f"{results['capacityPerOrder']['write']:.2f} / {results['capacityPerOrder']['read']:.2f}",
-                "n/a",
-                "n/a",
-            ],
-            ["readings ingested per second", _fmt(results["ingestReadingsPerSecond"], 0), "n/a", "n/a"],
-            ["stream records processed per second", _fmt(results["streamRecordsPerSecond"], 0), "n/a", "n/a"],
-        ],
-    )
+from infra.bench.tables import (
+    Table,
+    capacity_table,
+    cold_start_table,
+    cost_table,
+    headline,
+    interval_text,
+    latency_table,
+    orders_capacity_table,
+    orders_cost_table,
+    package_table,
+    price,
+    ratio_text,
+    throughput_table,
+    within_target,
+)
 
 
 def console(results: dict[str, Any]) -> str:
@@ -356,8 +55,8 @@ def within_noise(results: dict[str, Any]) -> str | None:
     if not close:
         return None
     listed = ", ".join(
-        f"`{name}` {_ratio(c['ratioToReference'], c['targetToReference'])} "
-        f"({_interval(c['ratioToReferenceInterval90'])})"
+        f"`{name}` {ratio_text(c['ratioToReference'], c['targetToReference'])} "
+        f"({interval_text(c['ratioToReferenceInterval90'])})"
         for name, c in close.items()
     )
     return (
@@ -370,10 +69,10 @@ def within_noise(results: dict[str, Any]) -> str | None:
 def missed_targets(results: dict[str, Any]) -> str:
     """Which functions cost more over their reference than the target allows, by how much, and which ratios
     sit within the run's noise of the target."""
-    over = {name: c for name, c in sorted(results["coldStart"].items()) if not _within(c)}
+    over = {name: c for name, c in sorted(results["coldStart"].items()) if not within_target(c)}
     if over:
         listed = ", ".join(
-            f"`{name}` {_ratio(c['ratioToReference'], c['targetToReference'])} "
+            f"`{name}` {ratio_text(c['ratioToReference'], c['targetToReference'])} "
             f"({c['initMs'] - c['referenceMs']:.0f} ms over its reference, "
             f"{c['targetToReference'] * c['referenceMs'] - c['referenceMs']:.0f} ms allowed)"
             for name, c in over.items()
@@ -390,104 +89,6 @@ def missed_targets(results: dict[str, Any]) -> str:
     if noise:
         text.append(noise)
     return "\n\n".join(text)
-
-
-# -- charts --------------------------------------------------------------------------------------
-
-
-def _svg(width: int, height: int, body: list[str]) -> str:
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">\n'
-        f'<rect width="{width}" height="{height}" fill="white"/>\n' + "\n".join(body) + "\n</svg>\n"
-    )
-
-
-def cold_start_chart(results: dict[str, Any]) -> str:
-    cold = _by_kind(results)
-    left, width, row = 330, 420, 50
-    top = 40
-    scale = width / max(
-        max(c["initMs"], c["referenceMs"] * c["targetToReference"], c["floorMs"]) for _, c in cold
-    )
-    height = top + row * len(cold) + 40
-    legend = [
-        ("function", "#4e79a7", 0),
-        ("its kind's reference", "#f28e2b", 90),
-        ("floor (boto3 + client)", "#bab0ac", 250),
-    ]
-    body = [
-        f'<text x="{left}" y="18" font-weight="bold">Cold start: function vs its reference and the floor (median ms)</text>'
-    ]
-    for label, colour, x in legend:
-        body.append(
-            f'<rect x="{left + x}" y="24" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{left + x + 14}" y="33">{label}</text>'
-        )
-    body.append(
-        f'<line x1="{left + 410}" y1="29" x2="{left + 430}" y2="29" stroke="#e15759" stroke-width="2"/>'
-        f'<text x="{left + 434}" y="33">target</text>'
-    )
-    for index, (name, c) in enumerate(cold):
-        y = top + index * row
-        body.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end">{escape(name)}</text>')
-        for offset, height_px, ms, colour in [
-            (4, 14, c["initMs"], "#4e79a7"),
-            (20, 10, c["referenceMs"], "#f28e2b"),
-            (32, 8, c["floorMs"], "#bab0ac"),
-        ]:
-            body.append(
-                f'<rect x="{left}" y="{y + offset}" width="{ms * scale:.1f}" height="{height_px}" fill="{colour}"/>'
-            )
-        target_ms = c["referenceMs"] * c["targetToReference"]
-        target_x = left + target_ms * scale
-        body.append(
-            f'<line x1="{target_x:.1f}" y1="{y + 1}" x2="{target_x:.1f}" y2="{y + 42}" stroke="#e15759" stroke-width="2"/>'
-        )
-        label_x = left + max(c["initMs"], target_ms) * scale + 6
-        ratio = _ratio(c["ratioToReference"], c["targetToReference"])
-        body.append(
-            f'<text x="{label_x:.1f}" y="{y + 16}">{c["initMs"]:.0f} ms, '
-            f"x{ratio} of its reference (≤ {c['targetToReference']:.2f})</text>"
-        )
-    return _svg(left + width + 260, height, body)
-
-
-def cost_chart(results: dict[str, Any]) -> str:
-    designs = list(results["costModel"]["readings"].items())
-    left, width, row, top = 330, 380, 34, 50
-    totals = [design["total"] for _, design in designs]
-    low = 10 ** math.floor(math.log10(min(*totals, TARGET_COST_PER_MILLION_READINGS)))
-    high = 10 ** math.ceil(math.log10(max(totals)))
-
-    def x(value: float) -> float:
-        return left + width * (math.log10(value) - math.log10(low)) / (math.log10(high) - math.log10(low))
-
-    body = [
-        f'<text x="{left}" y="18" font-weight="bold">Dollars per million readings, all in (log scale)</text>'
-    ]
-    decade = low
-    while decade <= high * 1.0001:
-        body.append(
-            f'<line x1="{x(decade):.1f}" y1="{top - 6}" x2="{x(decade):.1f}" y2="{top + row * len(designs)}" stroke="#ddd"/>'
-        )
-        body.append(
-            f'<text x="{x(decade):.1f}" y="{top + row * len(designs) + 16}" text-anchor="middle">${decade:g}</text>'
-        )
-        decade *= 10
-    target = x(TARGET_COST_PER_MILLION_READINGS)
-    body.append(
-        f'<line x1="{target:.1f}" y1="{top - 10}" x2="{target:.1f}" y2="{top + row * len(designs)}" '
-        f'stroke="#e15759" stroke-width="2"/><text x="{target + 4:.1f}" y="{top - 12}" fill="#e15759">target</text>'
-    )
-    for index, (name, design) in enumerate(designs):
-        y = top + index * row
-        body.append(f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{escape(name)}</text>')
-        body.append(
-            f'<rect x="{left}" y="{y + 5}" width="{x(design["total"]) - left:.1f}" height="18" fill="#4e79a7"/>'
-        )
-        body.append(f'<text x="{x(design["total"]) + 6:.1f}" y="{y + 18}">{_money(design["total"])}</text>')
-    return _svg(left + width + 110, top + row * len(designs) + 30, body)
 
 
 # -- docs/performance.md -----------------------------------------------------------------------------
@@ -533,7 +134,9 @@ of the {runs} reference runs made beside it. The function's first invoke is a re
 environment is swapped into the running system and reached the way production reaches it (`GET /products`
 for the orders API, a device token for the authorizer, a real stream batch for the processors). So what a
 function costs over its reference is all of its own code: its modules, what it sets up at init, and the
-work of its first invoke, DynamoDB calls included, which the reference does not make. A first round (not
+work of its first invoke, DynamoDB calls included, which the reference does not make. For the SnapStart
+functions it also includes their before-snapshot hooks, which the local runtime runs at each cold start and
+Lambda runs once, when it publishes a version. A first round (not
 counted) compiles bytecode, as Lambda runs shipped bytecode.
 
 The **floor** only imports boto3 and creates a DynamoDB client, as every function and reference does; a
@@ -556,10 +159,25 @@ kind taken together.
 
 
 def markdown(results: dict[str, Any]) -> str:
+    """docs/performance.md: its sections in order."""
+    return "\n".join(
+        [
+            _title(results),
+            _headline(results),
+            _how_measured(),
+            _cold_start(results),
+            _warm_latency(results),
+            _capacity(results),
+            _throughput(results),
+            _cost_model(results),
+            _packages(results),
+        ]
+    )
+
+
+def _title(results: dict[str, Any]) -> str:
+    """The title and the machine the run was on."""
     m = results["machine"]
-    model = results["costModel"]
-    assumptions = model["assumptions"]
-    cold_fraction = assumptions["coldStartFraction"]
     return f"""# Performance and cost
 
 Generated by `make bench` (`python -m infra.bench`) from `.bench/results.json`; do not edit by hand.
@@ -576,12 +194,20 @@ read medians and ratios, not single values, and compare runs only on the same ma
 | commit | {m["commit"]} |
 | load average at the end | {", ".join(str(x) for x in m["loadAverage"])} |
 | duration | {results["secondsByPhase"]["total"]} s |
+"""
 
-## Headline
+
+def _headline(results: dict[str, Any]) -> str:
+    """The figures with a target, and the main others."""
+    return f"""## Headline
 
 {headline(results).markdown()}
+"""
 
-## How it is measured
+
+def _how_measured() -> str:
+    """What every benchmark shares."""
+    return """## How it is measured
 
 Everything runs on the local runtime exactly as `make up` runs it (infra/local/): the synthesized
 templates, DynamoDB Local, the API Gateway emulator, each function in its own `python -I` worker
@@ -589,15 +215,23 @@ process with its template's handler, environment and memory, the layer's code on
 The stream mappings are driven by the harness instead of polling on their own, so nothing runs in the
 background while something is timed and each batch holds what the scenario says (the batching window
 is skipped; it only adds waiting). See `infra/bench/` for the code of each benchmark.
+"""
 
-## 1. Cold start
+
+def _cold_start(results: dict[str, Any]) -> str:
+    """1. Cold start."""
+    return f"""## 1. Cold start
 
 {cold_start_section(results)}
 
 `python -m infra.bench.profile <function>` shows where a function's cold start goes (its slowest
 imports and the costliest calls of its first invoke, from inside its own worker).
+"""
 
-## 2. Warm latency
+
+def _warm_latency(results: dict[str, Any]) -> str:
+    """2. Warm latency."""
+    return f"""## 2. Warm latency
 
 Round trip of each route through the gateway emulator (client side), and the function's own duration
 for the same requests (Lambda's platform report), in ms. Sequential requests on warm environments,
@@ -607,8 +241,12 @@ Variants in parentheses are the same route with one reading per request, and wit
 cached answer cleared before each request (its duration is then the authorizer's).
 
 {latency_table(results).markdown()}
+"""
 
-## 3. Capacity units per unit of work
+
+def _capacity(results: dict[str, Any]) -> str:
+    """3. Capacity units per unit of work."""
+    return f"""## 3. Capacity units per unit of work
 
 From DynamoDB Local's `ConsumedCapacity` on every call the functions make: a proxy between the
 function processes and DynamoDB Local adds `ReturnConsumedCapacity=TOTAL` and adds up the answers per
@@ -634,16 +272,29 @@ paid (payment processor on the orders stream, order updater on the payments stre
 (`POST /orders/{{id}}/fulfil`); the payment processor also sees the PAID and FULFILLED updates.
 
 {orders_capacity_table(results).markdown()}
+"""
 
-## 4. Throughput on this machine
+
+def _throughput(results: dict[str, Any]) -> str:
+    """4. Throughput."""
+    m = results["machine"]
+    return f"""## 4. Throughput on this machine
 
 {throughput_table(results).markdown()}
 
 Everything shares the machine's {m["cores"]} cores: the gateway, the devices' clients, the function
 workers and DynamoDB Local, so these are the local runtime's limits on this machine, not Lambda's.
 Requests the usage plan throttled (answered 429, then retried) are counted in the table.
+"""
 
-## 5. Cost model
+
+def _cost_model(results: dict[str, Any]) -> str:
+    """5. The cost model and how each line is made."""
+    m = results["machine"]
+    model = results["costModel"]
+    assumptions = model["assumptions"]
+    cold_fraction = assumptions["coldStartFraction"]
+    return f"""## 5. Cost model
 
 ![cost chart](performance/cost-per-million-readings.svg)
 
@@ -651,12 +302,12 @@ Requests the usage plan throttled (answered 429, then retried) are counted in th
 
 {orders_cost_table(results).markdown()}
 
-Prices from {model["prices"]["source"]}: API Gateway REST {_price(model["prices"]["api_gateway_rest_per_million"])}
-per million requests; Lambda {_price(model["prices"]["lambda_requests_per_million"])} per million requests and
-{_price(model["prices"]["lambda_gb_second_arm64"])} per GB-s on arm64; DynamoDB on-demand
-{_price(model["prices"]["dynamodb_write_units_per_million"])} per million write units and
-{_price(model["prices"]["dynamodb_read_units_per_million"])} per million read units; CloudWatch Logs
-{_price(model["prices"]["logs_ingestion_per_gb"])} per GB ingested (GB = {assumptions["bytesPerGB"]:,.0f} bytes).
+Prices from {model["prices"]["source"]}: API Gateway REST {price(model["prices"]["api_gateway_rest_per_million"])}
+per million requests; Lambda {price(model["prices"]["lambda_requests_per_million"])} per million requests and
+{price(model["prices"]["lambda_gb_second_arm64"])} per GB-s on arm64; DynamoDB on-demand
+{price(model["prices"]["dynamodb_write_units_per_million"])} per million write units and
+{price(model["prices"]["dynamodb_read_units_per_million"])} per million read units; CloudWatch Logs
+{price(model["prices"]["logs_ingestion_per_gb"])} per GB ingested (GB = {assumptions["bytesPerGB"]:,.0f} bytes).
 
 How each line is made (`infra/bench/cost.py`):
 
@@ -683,8 +334,12 @@ How each line is made (`infra/bench/cost.py`):
   each request writes its bucket once, which costs what writing one item per reading costs.
 - Not included: CloudWatch custom metrics (billed per metric per month, not per request), X-Ray
   traces (sampled), data transfer, storage.
+"""
 
-## 6. Package sizes
+
+def _packages(results: dict[str, Any]) -> str:
+    """6. Package sizes."""
+    return f"""## 6. Package sizes
 
 Zipped as CDK uploads them (deflate), bytecode for python3.13 included.
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
@@ -372,113 +368,3 @@ class ServiceApi(Construct):
                     for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4")
                 ],
             )
-
-
-class Monitoring(Construct):
-    """Alarms to one SNS topic, and a dashboard, for what pages someone: 5xx, errors, throttles,
-    records given up on (on-failure queue depth) and stream processors falling behind."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        stage: StageConfig,
-        service: str,
-        api: apigw.RestApi,
-        functions: Mapping[str, lambda_.Function],
-        authorizers: Collection[str],
-        stream_processors: Mapping[str, tuple[lambda_.Function, StreamProcessor]],
-    ) -> None:
-        """``authorizers`` name the functions that refuse a token by raising: their errors are not alarmed
-        (a rejected token is one), their real failures reach clients as 500s, which Api5xx alarms on."""
-        super().__init__(scope, construct_id)
-        self.topic = sns.Topic(
-            self, "Alarms", display_name=f"{service} alarms ({stage.name})", enforce_ssl=True
-        )
-        NagSuppressions.add_resource_suppressions(
-            self.topic,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-SNS2", reason="Alarm notifications carry no customer data."
-                )
-            ],
-        )
-        # enforce_ssl gives the topic a policy of its own, which replaces the default one that let this
-        # account's alarms publish: without this statement no alarm could ever notify anyone.
-        stack = cdk.Stack.of(self)
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowThisAccountsAlarms",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
-                    },
-                },
-            )
-        )
-        if stage.alarm_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(stage.alarm_email))
-        action = cw_actions.SnsAction(self.topic)
-        period = cdk.Duration.minutes(1)
-        alarms: list[cloudwatch.Alarm] = []
-
-        def alarm(
-            name: str, metric: cloudwatch.IMetric, threshold: float, evaluation_periods: int = 1
-        ) -> None:
-            created = cloudwatch.Alarm(
-                self,
-                name,
-                metric=metric,
-                threshold=threshold,
-                evaluation_periods=evaluation_periods,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            created.add_alarm_action(action)
-            alarms.append(created)
-
-        alarm("Api5xx", api.metric_server_error(period=period, statistic="Sum"), 0)
-        for name, function in functions.items():
-            if name not in authorizers:
-                alarm(f"{name}Errors", function.metric_errors(period=period), 0)
-            alarm(f"{name}Throttles", function.metric_throttles(period=period), 0)
-        for name, (function, processor) in stream_processors.items():
-            alarm(
-                f"{name}OnFailureRecords",
-                processor.dead_letters.metric_approximate_number_of_messages_visible(period=period),
-                0,
-            )
-            iterator_age = function.metric("IteratorAge", period=period, statistic="Maximum")
-            alarm(f"{name}IteratorAge", iterator_age, 60_000, evaluation_periods=3)
-
-        # Dashboard names are global to the account (no region), so a stage deployed in two regions needs both.
-        dashboard = cloudwatch.Dashboard(
-            self, "Dashboard", dashboard_name=f"{service}-{stage.name}-{cdk.Stack.of(self).region}"
-        )
-        dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="API requests",
-                left=[api.metric_count(period=period)],
-                right=[api.metric_latency(period=period)],
-            ),
-            cloudwatch.GraphWidget(
-                title="API errors",
-                left=[api.metric_client_error(period=period), api.metric_server_error(period=period)],
-            ),
-        )
-        dashboard.add_widgets(
-            *(
-                cloudwatch.GraphWidget(
-                    title=name,
-                    left=[function.metric_invocations(period=period), function.metric_errors(period=period)],
-                    right=[function.metric_duration(period=period)],
-                )
-                for name, function in functions.items()
-            )
-        )
-        dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms, width=24))

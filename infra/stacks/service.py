@@ -13,8 +13,8 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import StageConfig
+from infra.constructs.monitoring import Monitoring
 from infra.constructs.serverless import (
-    Monitoring,
     PythonFunction,
     ServiceApi,
     StreamProcessor,

@@ -20,7 +20,7 @@ from infra.bench.coldstart import (
     ratio_interval,
     reference_summary,
 )
-from infra.bench.report import KINDS
+from infra.bench.tables import KINDS
 from infra.local.assembly import (
     ApiSpec,
     Assembly,

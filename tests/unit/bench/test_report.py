@@ -5,13 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.bench.report import (
-    cold_start_chart,
-    cold_start_section,
-    cold_start_table,
-    headline,
-    missed_targets,
-)
+from infra.bench.charts import cold_start_chart
+from infra.bench.report import cold_start_section, missed_targets
+from infra.bench.tables import cold_start_table, headline
 
 FLOOR_MS = 200.0
 
