@@ -7,5 +7,5 @@ Everything here talks HTTP only, so the same code runs against the local runtime
 * ``clients.storefront``: ``StorefrontClient`` and ``python -m clients.storefront``;
 * ``clients.devices``: ``FleetAdminClient`` and ``DeviceClient``; ``python -m clients.fleet``;
 * ``clients.simulator``: N simulated devices posting realistic readings;
-* ``clients.demo``: ``make demo`` (``python -m clients.demo``).
+* ``clients.demo``: the package behind ``make demo`` (``python -m clients.demo``), one module per job.
 """

@@ -6,16 +6,12 @@ import random
 
 import pytest
 
-from clients import config, demo
-from clients.demo import (
-    Check,
-    DeviceReadBack,
-    OrdersOutcome,
-    TelemetryOutcome,
-    order_checks,
-    table,
-    telemetry_checks,
-)
+from clients import config
+from clients.demo import process
+from clients.demo.harness import Check
+from clients.demo.orders import OrdersOutcome, order_checks
+from clients.demo.report import table
+from clients.demo.telemetry import DeviceReadBack, TelemetryOutcome, telemetry_checks
 from clients.devices import PostResult, Reading, Rule
 from clients.http import RequestStats
 from clients.simulator import DeviceRun, DeviceSignal, SimulationResult
@@ -214,10 +210,10 @@ def test_the_demo_does_not_take_another_runtime_on_its_port_for_its_own(tmp_path
         return pid is None or pid == 1  # ready, but as process 1
 
     monkeypatch.setattr(config.LocalRuntime, "health", other_runtime_answers)
-    monkeypatch.setattr("clients.demo.time.sleep", lambda _: None)
-    runtime = demo.RuntimeProcess(tmp_path, port=3000)
+    monkeypatch.setattr("clients.demo.process.time.sleep", lambda _: None)
+    runtime = process.RuntimeProcess(tmp_path, port=3000)
     runtime.process = ChildThatExits()  # type: ignore[assignment]
-    with pytest.raises(demo.StartupFailed, match="exited with code 1"):
+    with pytest.raises(process.StartupFailed, match="exited with code 1"):
         runtime.wait_ready(timeout_s=30)
     assert asked
     assert set(asked) == {4242}
