@@ -6,6 +6,10 @@ plan's and the stage's throttles and the plan's quota, then invoke the function 
 event (payload 1.0) and check its response. API Gateway's own answers keep its exact bodies
 and ``x-amzn-ErrorType`` headers.
 
+This module is that order; the steps with rules of their own are beside it: gateway_errors (those
+answers), authorizers (running them, caching and evaluating their results) and integration (what the
+function may answer, and how it becomes the response).
+
 The event is what API Gateway sends, not what a web framework would: the path and path parameters
 stay percent-encoded as the client sent them, ``;`` separates query parameters as ``&`` does, a body
 is base64-encoded only when its Content-Type is one of the API's binary media types, and values
@@ -16,13 +20,11 @@ for a request body, 6 MB for the event and for the function's answer.
 from __future__ import annotations
 
 import base64
-import binascii
 import fnmatch
-import json
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,53 +38,32 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from infra.local.assembly import ACCOUNT, REGION, ApiSpec, AuthorizerSpec, RouteSpec, UsagePlanSpec
+from infra.local.assembly import ACCOUNT, REGION, ApiSpec, RouteSpec, UsagePlanSpec
+from infra.local.authorizers import AuthorizerCache, Authorizers
 from infra.local.functions import FunctionRuntime, Invocation
-from infra.local.issuer import InvalidToken, LocalIssuer, claims_as_api_gateway_passes_them
+from infra.local.gateway_errors import (
+    FORBIDDEN,
+    MISSING_TOKEN,
+    QUOTA_SPENT,
+    THROTTLED,
+    TIMED_OUT,
+    TOO_LARGE,
+    Rejected,
+    gateway_error,
+)
+from infra.local.integration import (
+    INTEGRATION_TIMEOUT_S,
+    MAX_INVOKE_BYTES,
+    integration_response,
+    timed_out,
+    too_large,
+)
+from infra.local.issuer import LocalIssuer
 from infra.local.throttling import Quota, TokenBucket
 
-INTEGRATION_TIMEOUT_S = 29.0
 # Every method reaches the gateway's own matching, so one no route declares gets API Gateway's answer.
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT")
-RESPONSE_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
 MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-MAX_INVOKE_BYTES = (
-    6 * 1024 * 1024
-)  # Lambda's synchronous invoke payload (event; the answer may be 100 bytes more)
-
-
-def gateway_error(status: int, error_type: str, body: dict[str, Any], request_id: str) -> Response:
-    """One of API Gateway's own responses, byte-compatible: compact JSON and its error type header."""
-    return Response(
-        content=json.dumps(body, separators=(",", ":")),
-        status_code=status,
-        media_type="application/json",
-        headers={"x-amzn-ErrorType": error_type, "x-amzn-RequestId": request_id},
-    )
-
-
-MISSING_TOKEN = (403, "MissingAuthenticationTokenException", {"message": "Missing Authentication Token"})
-FORBIDDEN = (403, "ForbiddenException", {"message": "Forbidden"})
-THROTTLED = (429, "TooManyRequestsException", {"message": "Too Many Requests"})
-QUOTA_SPENT = (429, "LimitExceededException", {"message": "Limit Exceeded"})
-UNAUTHORIZED = (401, "UnauthorizedException", {"message": "Unauthorized"})
-EXPLICIT_DENY = (
-    403,
-    "AccessDeniedException",
-    {"Message": "User is not authorized to access this resource with an explicit deny"},
-)
-NOT_ALLOWED = (403, "AccessDeniedException", {"Message": "User is not authorized to access this resource"})
-AUTHORIZER_FAILED = (500, "AuthorizerConfigurationException", {"message": None})
-BAD_GATEWAY = (502, "InternalServerErrorException", {"message": "Internal server error"})
-TIMED_OUT = (504, "IntegrationTimeoutException", {"message": "Endpoint request timed out"})
-# REQUEST_TOO_LARGE's status and message; unlike the answers above, its error type name is not verified.
-TOO_LARGE = (413, "RequestEntityTooLargeException", {"message": "Request Too Long"})
-
-
-class Rejected(Exception):
-    def __init__(self, answer: tuple[int, str, dict[str, Any]]) -> None:
-        super().__init__(answer[2])
-        self.answer = answer
 
 
 def _raw_path(request: Request) -> str:
@@ -105,11 +86,6 @@ def _allowed_hosts(host: str) -> list[str]:
     """The Host names the gateway answers: loopback's, or any when it listens on every interface."""
     every_interface = ("0.0.0.0", "::")  # noqa: S104 - recognising the address, not binding to it
     return ["*"] if host in every_interface else sorted({host, "127.0.0.1", "localhost", "[::1]"})
-
-
-def _as_text(value: Any) -> str:
-    """A JSON value as API Gateway writes it into a header or an authorizer context: ``true``, ``3``."""
-    return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
 @dataclass
@@ -158,9 +134,20 @@ class _ApiState:
     method_buckets: dict[tuple[str, str, str], TokenBucket] = field(default_factory=dict)
     quotas: dict[tuple[str, str], Quota] = field(default_factory=dict)
     stage_buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
-    authorizer_cache: dict[tuple[str, tuple[str, ...]], tuple[float, dict[str, Any]]] = field(
-        default_factory=dict
-    )
+    authorizer_cache: AuthorizerCache = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One request, matched to its API and route."""
+
+    request: Request
+    state: _ApiState
+    route: RouteSpec
+    path: str
+    path_params: dict[str, str]
+    request_id: str
+    started: float
 
 
 @dataclass
@@ -188,6 +175,7 @@ class Gateway:
         self.config = config
         self.functions = functions
         self.issuer = issuer
+        self._authorizers = Authorizers(issuer, self._invoke)
         self.keys = {key.value: key for key in api_keys}
         self.apis: dict[str, _ApiState] = {}
         for spec in apis.values():
@@ -248,16 +236,16 @@ class Gateway:
             if route.mock is not None:  # API Gateway answers a MOCK integration (a CORS preflight) itself
                 return Response(status_code=route.mock.status, headers=dict(route.mock.headers))
             event = await self._proxy_event(call, authorizer_context, key)
-            if _too_large(event.get("body"), event, MAX_INVOKE_BYTES):  # Lambda refuses it: 413
+            if too_large(event.get("body"), event, MAX_INVOKE_BYTES):  # Lambda refuses it: 413
                 raise Rejected(TOO_LARGE)
             invocation = await self._invoke(route.function, event, self.config.integration_timeout_s)
             if (
-                _timed_out(invocation)
+                timed_out(invocation)
                 and self.config.integration_timeout_s < self.functions[route.function].spec.timeout_s
             ):
                 return gateway_error(*TIMED_OUT, request_id)
             binary = _is_binary(request.headers.get("accept"), state.spec.binary_media_types)
-            return self._integration_response(invocation, request_id, binary)
+            return integration_response(invocation, request_id, binary, self.config.integration_timeout_s)
         except Rejected as rejection:
             return gateway_error(*rejection.answer, request_id)
 
@@ -293,63 +281,13 @@ class Gateway:
         request, state, route = call.request, call.state, call.route
         if route.authorization_type == "NONE" or route.authorizer is None:
             return None
-        authorizer = state.spec.authorizers[route.authorizer]
-        method_arn = self._method_arn(state, request.method, call.path)
-        if authorizer.type == "REQUEST":
-            # The request itself, as the function would get it but without a body. With caching on, the
-            # identity sources are the cache key and one missing or empty is a 401 before any invoke;
-            # with caching off they are not checked.
-            fields = self._request_fields(call, key=None)
-            identity = _identity_values(authorizer.identity_sources, fields)
-            if identity is None:
-                if authorizer.ttl_s > 0:
-                    raise Rejected(UNAUTHORIZED)
-                identity = ()
-            event = {"type": "REQUEST", "methodArn": method_arn, **fields}
-            return await self._lambda_authorizer(state, authorizer, identity, event, method_arn)
-        token = request.headers.get(authorizer.identity_header)
-        if not token:
-            raise Rejected(UNAUTHORIZED)
-        if authorizer.type == "COGNITO_USER_POOLS":
-            try:
-                claims = self.issuer.verify(token.removeprefix("Bearer ").strip(), authorizer.user_pools)
-            except InvalidToken:
-                raise Rejected(UNAUTHORIZED) from None
-            return {"claims": claims_as_api_gateway_passes_them(claims)}
-        event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
-        return await self._lambda_authorizer(state, authorizer, (token,), event, method_arn)
-
-    async def _lambda_authorizer(
-        self,
-        state: _ApiState,
-        authorizer: AuthorizerSpec,
-        identity: tuple[str, ...],
-        event: dict[str, Any],
-        method_arn: str,
-    ) -> dict[str, Any]:
-        """The authorizer's answer for ``identity`` (the token, or a REQUEST authorizer's identity
-        sources): cached per identity for the authorizer's TTL, as API Gateway caches it."""
-        cache_key = (authorizer.logical_id, identity)
-        cached = state.authorizer_cache.get(cache_key)
-        if cached and cached[0] > time.monotonic():
-            result = cached[1]
-        else:
-            invocation = await self._invoke(str(authorizer.function), event, INTEGRATION_TIMEOUT_S)
-            if not invocation.ok:
-                message = str((invocation.error or {}).get("errorMessage", ""))
-                raise Rejected(UNAUTHORIZED if message == "Unauthorized" else AUTHORIZER_FAILED)
-            result = invocation.result
-            if not _valid_authorizer_result(result):
-                raise Rejected(AUTHORIZER_FAILED)
-            if authorizer.ttl_s > 0:
-                state.authorizer_cache[cache_key] = (time.monotonic() + authorizer.ttl_s, result)
-        decision = _evaluate_policy(result["policyDocument"], method_arn)
-        if decision == "Deny":
-            raise Rejected(EXPLICIT_DENY)
-        if decision != "Allow":
-            raise Rejected(NOT_ALLOWED)
-        context = {name: _as_text(value) for name, value in (result.get("context") or {}).items()}
-        return {**context, "principalId": str(result["principalId"]), "integrationLatency": 0}
+        return await self._authorizers.authorize(
+            state.spec.authorizers[route.authorizer],
+            self._method_arn(state, request.method, call.path),
+            request.headers,
+            lambda: self._request_fields(call, key=None),
+            state.authorizer_cache,
+        )
 
     def _check_api_key(self, state: _ApiState, route: RouteSpec, request: Request) -> ApiKey | None:
         value = request.headers.get("x-api-key")
@@ -471,148 +409,3 @@ class Gateway:
         return await anyio.to_thread.run_sync(
             lambda: runtime.invoke(event, timeout_s=timeout_s), limiter=self._limiter
         )
-
-    def _integration_response(self, invocation: Invocation, request_id: str, binary: bool) -> Response:
-        """The function's answer as API Gateway returns it. A base64 body is decoded only when the request's
-        first Accept type is a binary media type of the API; otherwise the client gets the base64 text."""
-        if (
-            invocation.error
-            and invocation.error.get("errorType") == "Sandbox.Timedout"
-            and invocation.duration_ms >= self.config.integration_timeout_s * 1000 - 50
-        ):
-            return gateway_error(*TIMED_OUT, request_id)
-        result = invocation.result
-        if (
-            not invocation.ok
-            or not _valid_proxy_response(result)
-            or _too_large(result.get("body"), result, MAX_INVOKE_BYTES + 100)  # Lambda fails the invoke
-        ):
-            return gateway_error(*BAD_GATEWAY, request_id)
-        body = result.get("body")
-        content: bytes = b""
-        if body is not None:
-            try:
-                content = (
-                    base64.b64decode(body, validate=True)
-                    if result.get("isBase64Encoded") and binary
-                    else str(body).encode()
-                )
-            except binascii.Error:
-                return gateway_error(*BAD_GATEWAY, request_id)
-        response = Response(content=content, status_code=int(result["statusCode"]))
-        response.headers["x-amzn-RequestId"] = request_id
-        for name, value in (result.get("headers") or {}).items():
-            response.headers[name] = _as_text(value)
-        for name, values in (result.get("multiValueHeaders") or {}).items():
-            if name.lower() in {k.lower() for k in (result.get("headers") or {})}:
-                del response.headers[name]
-            for value in values:
-                response.headers.append(name, _as_text(value))
-        if "content-type" not in response.headers:
-            response.headers["content-type"] = "application/json"  # API Gateway's default
-        return response
-
-
-def _too_large(body: Any, payload: Any, limit: int) -> bool:
-    """Whether ``payload`` as JSON exceeds ``limit`` bytes (measured only when its body could make it)."""
-    return isinstance(body, str) and len(body) > limit // 2 and len(json.dumps(payload).encode()) > limit
-
-
-def _timed_out(invocation: Invocation) -> bool:
-    return (invocation.error or {}).get("errorType") == "Sandbox.Timedout"
-
-
-def _valid_proxy_response(result: Any) -> bool:
-    if not isinstance(result, dict) or not set(result) <= RESPONSE_KEYS or "statusCode" not in result:
-        return False
-    status = result["statusCode"]
-    if isinstance(status, bool) or not isinstance(status, int | str) or not str(status).isdigit():
-        return False
-    if not 100 <= int(status) <= 599:
-        return False
-    headers, multi = result.get("headers"), result.get("multiValueHeaders")
-    if headers is not None and not isinstance(headers, dict):
-        return False
-    if multi is not None and (
-        not isinstance(multi, dict) or not all(isinstance(v, list) for v in multi.values())
-    ):
-        return False
-    body = result.get("body")
-    return body is None or isinstance(body, str)
-
-
-# A REQUEST authorizer's "method.request.<kind>.<name>" identity sources: the event field each reads.
-_REQUEST_IDENTITY_FIELDS = {
-    "header": "headers",
-    "querystring": "queryStringParameters",
-    "multivalueheader": "multiValueHeaders",
-    "multivaluequerystring": "multiValueQueryStringParameters",
-}
-
-
-@dataclass(frozen=True)
-class _Call:
-    """One request, matched to its API and route."""
-
-    request: Request
-    state: _ApiState
-    route: RouteSpec
-    path: str
-    path_params: dict[str, str]
-    request_id: str
-    started: float
-
-
-def _identity_value(source: str, fields: Mapping[str, Any]) -> str | None:
-    if source.startswith("method.request."):
-        kind, _, name = source.removeprefix("method.request.").partition(".")
-        field = _REQUEST_IDENTITY_FIELDS.get(kind)
-        if field is None:
-            return None
-        found = (fields.get(field) or {}).get(name.lower() if "header" in kind else name)
-        return ",".join(found) if isinstance(found, list) else found
-    top, _, rest = source.partition(".")  # stageVariables.<name>, context.<path>
-    value: Any = {"stageVariables": fields.get("stageVariables"), "context": fields["requestContext"]}.get(
-        top
-    )
-    for part in rest.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return None if value is None else str(value)
-
-
-def _identity_values(sources: tuple[str, ...], fields: Mapping[str, Any]) -> tuple[str, ...] | None:
-    """A REQUEST authorizer's identity, one value per source, from the request's event fields; None
-    when any is missing or empty (API Gateway answers 401 without invoking the authorizer)."""
-    values = [_identity_value(source, fields) for source in sources]
-    return None if any(not value for value in values) else tuple(str(value) for value in values)
-
-
-def _valid_authorizer_result(result: Any) -> bool:
-    if not isinstance(result, dict) or "principalId" not in result:
-        return False
-    policy = result.get("policyDocument")
-    if not isinstance(policy, dict) or not isinstance(policy.get("Statement"), list):
-        return False
-    context = result.get("context") or {}
-    return isinstance(context, dict) and all(
-        isinstance(v, str | int | float | bool) for v in context.values()
-    )
-
-
-def _evaluate_policy(policy: dict[str, Any], method_arn: str) -> str | None:
-    """IAM-style evaluation for execute-api:Invoke: an explicit Deny wins, then any Allow."""
-    decision = None
-    for statement in policy["Statement"]:
-        actions = statement.get("Action", [])
-        resources = statement.get("Resource", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        resources = [resources] if isinstance(resources, str) else resources
-        if not any(fnmatch.fnmatchcase("execute-api:Invoke", a) for a in actions):
-            continue
-        if not any(fnmatch.fnmatchcase(method_arn, r) for r in resources):
-            continue
-        if statement.get("Effect") == "Deny":
-            return "Deny"
-        if statement.get("Effect") == "Allow":
-            decision = "Allow"
-    return decision

@@ -20,7 +20,8 @@ from infra.local.assembly import (
 )
 from infra.local.dynamodb_local import free_port
 from infra.local.functions import FunctionRuntime
-from infra.local.gateway import INTEGRATION_TIMEOUT_S, ApiKey, Gateway, GatewayConfig
+from infra.local.gateway import ApiKey, Gateway, GatewayConfig
+from infra.local.integration import INTEGRATION_TIMEOUT_S
 from infra.local.issuer import LocalIssuer
 from infra.local.runtime import RuntimeOptions
 from infra.local.server import ServerThread

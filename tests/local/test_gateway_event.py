@@ -19,7 +19,8 @@ import pytest
 from infra.local.assembly import ApiSpec, AuthorizerSpec, RouteSpec
 from infra.local.dynamodb_local import free_port
 from infra.local.functions import Invocation
-from infra.local.gateway import MAX_INVOKE_BYTES, MAX_REQUEST_BODY_BYTES, Gateway, GatewayConfig
+from infra.local.gateway import MAX_REQUEST_BODY_BYTES, Gateway, GatewayConfig
+from infra.local.integration import MAX_INVOKE_BYTES
 from infra.local.issuer import LocalIssuer
 from infra.local.server import ServerThread
 
