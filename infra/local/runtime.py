@@ -24,7 +24,8 @@ from infra.local.gateway import ApiKey, Gateway, GatewayConfig
 from infra.local.issuer import LocalIssuer, write_private
 from infra.local.seed import seeder_for
 from infra.local.server import ServerThread
-from infra.local.streams import CheckpointStore, OnFailureStore, StreamPoller
+from infra.local.stream_stores import CheckpointStore, OnFailureStore
+from infra.local.streams import StreamPoller
 
 STATE_DIR = REPO_ROOT / ".local"
 

@@ -21,7 +21,8 @@ from botocore.exceptions import ClientError
 from infra.local.assembly import FunctionSpec, MappingSpec
 from infra.local.dynamodb_local import DynamoDBLocal
 from infra.local.functions import FunctionRuntime, Invocation
-from infra.local.streams import CheckpointStore, OnFailureStore, StreamPoller
+from infra.local.stream_stores import CheckpointStore, OnFailureStore
+from infra.local.streams import StreamPoller
 
 FIXTURES = (Path(__file__).parent / "fixture_functions").resolve()
 QUEUE = "test-StreamDeadLetters"
