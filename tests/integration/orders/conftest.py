@@ -18,18 +18,18 @@ os.environ.setdefault("PAYMENTS_TABLE_NAME", "payments-integration")
 
 from commons.errors import DomainError
 from commons.identity import Caller
-from orders.domain.requests import CreateOrderRequest
+from orders.api_models import CreateOrderRequest
 from orders.handlers.api import create_app
-from orders.order_updates import OrderUpdates
-from orders.payment_flow import PaymentFlow
-from orders.payments import SimulatedCardProcessor
-from orders.repository import OrdersRepository, PaymentsRepository
-from orders.seed import CATALOGUE, seed_products
-from orders.service import OrdersService
+from orders.logic.catalogue import CATALOGUE, seed_products
+from orders.logic.order_updates import OrderUpdates
+from orders.logic.payment_flow import PaymentFlow
+from orders.logic.payment_provider import SimulatedCardProcessor
+from orders.repository.orders import OrdersRepository
+from orders.repository.payments import PaymentsRepository
 from tests.aws import dynamodb_client
 from tests.events import stream_handler
 from tests.integration.orders.streams import ORDERS_ONLY, StreamReader, deliver
-from tests.unit.orders.support import call, create_tables, delete_tables
+from tests.unit.orders.support import call, create_tables, delete_tables, ordering
 
 
 @dataclass
@@ -45,7 +45,7 @@ class OrdersSystem:
     def __post_init__(self) -> None:
         self.orders = OrdersRepository(self.orders_table, dynamodb_client())
         self.payments = PaymentsRepository(self.payments_table, dynamodb_client())
-        self.service = OrdersService(self.orders)
+        self.service = ordering(self.orders)
         self.app = create_app(self.service)
         self.payment_handler = self.payment_handler_with(self.provider)
         self.updater_handler = stream_handler(OrderUpdates(self.orders).handle)

@@ -22,10 +22,10 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from commons.dynamodb import serialize
-from orders import seed
 from orders.domain.model import Money, Order, Product
-from orders.payments import SimulatedCardProcessor
-from orders.repository import order_from_item, order_item
+from orders.logic import catalogue
+from orders.logic.payment_provider import SimulatedCardProcessor
+from orders.repository.table import order_from_item, order_item
 from tests.aws import dynamodb_client
 from tests.events import lambda_context
 from tests.integration.lost_answers import answers_lost
@@ -358,8 +358,11 @@ def test_the_seed_command_loads_the_catalogue_once(dynamodb_local, capsys):
     suffix = uuid.uuid4().hex[:8]
     table, payments = f"orders-seed-{suffix}", f"payments-seed-{suffix}"
     create_tables(table, payments)
-    seed.main(["--table", table])
-    assert f"{len(seed.CATALOGUE)} of {len(seed.CATALOGUE)} products created" in capsys.readouterr().out
-    seed.main(["--table", table])
-    assert f"0 of {len(seed.CATALOGUE)} products created" in capsys.readouterr().out
+    catalogue.main(["--table", table])
+    assert (
+        f"{len(catalogue.CATALOGUE)} of {len(catalogue.CATALOGUE)} products created"
+        in capsys.readouterr().out
+    )
+    catalogue.main(["--table", table])
+    assert f"0 of {len(catalogue.CATALOGUE)} products created" in capsys.readouterr().out
     delete_tables(table, payments)

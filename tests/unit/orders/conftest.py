@@ -7,7 +7,7 @@ import os
 import pytest
 
 from orders.domain.model import Product
-from orders.seed import CATALOGUE, seed_products
+from orders.logic.catalogue import CATALOGUE, seed_products
 from tests.aws import dynamodb_client
 from tests.unit.orders.support import create_tables
 

@@ -7,7 +7,10 @@ import json
 from typing import Any
 
 from commons.dynamodb import deserialize, serialize
-from orders.repository import BY_CUSTOMER_INDEX, TTL_ATTRIBUTE, product_key
+from orders.logic.ordering import OrdersService
+from orders.repository.orders import OrdersRepository
+from orders.repository.products import ProductsRepository
+from orders.repository.table import BY_CUSTOMER_INDEX, TTL_ATTRIBUTE, product_key
 from tests.aws import dynamodb_client
 from tests.events import lambda_context, rest_event
 
@@ -119,3 +122,8 @@ def scan(table: str) -> list[dict[str, Any]]:
 
 def items_of_type(table: str, item_type: str) -> list[dict[str, Any]]:
     return [item for item in scan(table) if item.get("type") == item_type]
+
+
+def ordering(orders: OrdersRepository, **options: Any) -> OrdersService:
+    """The ordering use case over ``orders`` (perhaps a test's subclass), its products from the same table."""
+    return OrdersService(ProductsRepository(orders.table_name, orders.db), orders, **options)

@@ -10,10 +10,10 @@ import pytest
 from commons.dynamodb import serialize
 from orders.domain.model import OrderStatus
 from orders.handlers import api
-from orders.repository import OrdersRepository, order_key
-from orders.service import OrdersService
+from orders.repository.orders import OrdersRepository
+from orders.repository.table import order_key
 from tests.aws import dynamodb_client
-from tests.unit.orders.support import ADMIN, call, items_of_type, order_body, stock_of
+from tests.unit.orders.support import ADMIN, call, items_of_type, order_body, ordering, stock_of
 
 pytestmark = pytest.mark.usefixtures("tables")
 
@@ -250,7 +250,7 @@ def test_idempotency_keys_belong_to_one_customer(tables):
 
 def test_an_expired_idempotency_key_creates_a_new_order(tables):
     clock = itertools.count(1_000_000, 25 * 3600)  # each request a day and an hour after the last
-    service = OrdersService(OrdersRepository(tables[0], dynamodb_client()), epoch=lambda: next(clock))
+    service = ordering(OrdersRepository(tables[0], dynamodb_client()), epoch=lambda: next(clock))
     app = api.create_app(service)
     headers = {"Idempotency-Key": "old-key"}
     _, first, _ = call(app.resolve, "POST", "/orders", body=order_body((BEANS, 1)), headers=headers)
@@ -261,7 +261,7 @@ def test_an_expired_idempotency_key_creates_a_new_order(tables):
 
 def test_an_idempotency_key_is_free_again_exactly_when_it_expires(tables):
     now = [1_000_000]
-    service = OrdersService(OrdersRepository(tables[0], dynamodb_client()), epoch=lambda: now[0])
+    service = ordering(OrdersRepository(tables[0], dynamodb_client()), epoch=lambda: now[0])
     app = api.create_app(service)
     headers = {"Idempotency-Key": "day-old-key"}
     _, first, _ = call(app.resolve, "POST", "/orders", body=order_body((BEANS, 1)), headers=headers)
@@ -316,7 +316,7 @@ def test_per_order_routes_are_404_for_anyone_but_the_owner(tables, method, suffi
 
 def test_orders_are_listed_newest_first_in_pages(tables):
     ticks = itertools.count()
-    service = OrdersService(
+    service = ordering(
         OrdersRepository(tables[0], dynamodb_client()), now=lambda: f"2026-01-01T00:00:{next(ticks):02d}.000Z"
     )
     app = api.create_app(service)
@@ -405,7 +405,7 @@ def test_cancel_answers_the_order_as_written_when_the_payment_settles_meanwhile(
                 set_status(orders_table, order.order_id, OrderStatus.PAID, "CAPTURED")
             return super().apply(order, event, **kwargs)
 
-    app = api.create_app(OrdersService(CaptureMeanwhile(orders_table, dynamodb_client())))
+    app = api.create_app(ordering(CaptureMeanwhile(orders_table, dynamodb_client())))
     code, cancelled, _ = call(app.resolve, "POST", f"/orders/{order['orderId']}/cancel")
     assert code == 200
     _, stored, _ = call(api.handler, "GET", f"/orders/{order['orderId']}")

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from commons.errors import Conflict, Unprocessable
 from orders import api_models
+from orders.api_models import CreateOrderRequest, LineRequest
 from orders.domain import states
 from orders.domain.model import (
     Money,
@@ -23,9 +24,8 @@ from orders.domain.model import (
     holds_stock,
 )
 from orders.domain.pricing import OutOfStock, UnknownProducts, order_total, place_order, price_lines
-from orders.domain.requests import CreateOrderRequest, LineRequest
 from orders.domain.states import Event, InvalidTransition, PaymentAction
-from orders.payments import SimulatedCardProcessor
+from orders.logic.payment_provider import SimulatedCardProcessor
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 S = OrderStatus

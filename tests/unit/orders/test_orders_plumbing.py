@@ -12,12 +12,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from commons.identity import Caller
-from orders.domain.requests import CreateOrderRequest
-from orders.repository import OrdersRepository, TryAgain
-from orders.seed import CATALOGUE, seed_products
-from orders.service import OrdersService
+from orders.api_models import CreateOrderRequest
+from orders.logic.catalogue import CATALOGUE, seed_products
+from orders.repository.orders import OrdersRepository
+from orders.repository.table import TryAgain
 from tests.aws import dynamodb_client
-from tests.unit.orders.support import items_of_type, stock_of
+from tests.unit.orders.support import items_of_type, ordering, stock_of
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ALICE = Caller(subject="alice", groups=frozenset())
@@ -68,7 +68,7 @@ TRANSIENT = [
 def test_transactions_cancelled_for_a_passing_reason_are_retried(tables, reason):
     orders_table, _ = tables
     client = ConflictingClient(conflicts=2, reason=reason)
-    service = OrdersService(OrdersRepository(orders_table, client, sleep=lambda _: None))
+    service = ordering(OrdersRepository(orders_table, client, sleep=lambda _: None))
     created = service.create_order(ALICE, request(), None)
     assert client.transactions == 3
     assert created.order.order_id in [item["orderId"] for item in items_of_type(orders_table, "ORDER")]
@@ -78,7 +78,7 @@ def test_transactions_cancelled_for_a_passing_reason_are_retried(tables, reason)
 def test_persistent_conflicts_or_throttling_become_503_and_write_nothing(tables, reason):
     orders_table, _ = tables
     client = ConflictingClient(conflicts=100, reason=reason)
-    service = OrdersService(OrdersRepository(orders_table, client, sleep=lambda _: None))
+    service = ordering(OrdersRepository(orders_table, client, sleep=lambda _: None))
     with pytest.raises(TryAgain) as busy:
         service.create_order(ALICE, request(), None)
     assert busy.value.status == 503
@@ -89,7 +89,7 @@ def test_seeding_is_idempotent_and_never_resets_stock(tables):
     orders_table, _ = tables  # the fixture seeded once already
     assert len(CATALOGUE) >= 10
     assert all(product.stock > 0 and product.price.currency == "USD" for product in CATALOGUE)
-    OrdersService(OrdersRepository(orders_table, dynamodb_client())).create_order(ALICE, request(3), None)
+    ordering(OrdersRepository(orders_table, dynamodb_client())).create_order(ALICE, request(3), None)
     assert seed_products(orders_table, dynamodb_client()) == 0
     mug = next(product for product in CATALOGUE if product.product_id == "travel-mug")
     assert stock_of(orders_table, "travel-mug") == mug.stock - 3
@@ -98,7 +98,7 @@ def test_seeding_is_idempotent_and_never_resets_stock(tables):
 
 def test_every_stored_item_has_a_type(tables):
     orders_table, _ = tables
-    OrdersService(OrdersRepository(orders_table, dynamodb_client())).create_order(ALICE, request(), "key-1")
+    ordering(OrdersRepository(orders_table, dynamodb_client())).create_order(ALICE, request(), "key-1")
     from tests.unit.orders.support import scan
 
     assert {item["type"] for item in scan(orders_table)} == {"PRODUCT", "ORDER", "IDEMPOTENCY"}
@@ -131,14 +131,14 @@ def imported_by(module: str) -> set[str]:
 def test_stream_handlers_do_not_import_the_api(module):
     modules = imported_by(module)
     assert module in modules
-    assert not {"commons.api", "orders.handlers.api", "orders.service"} & modules
+    assert not {"commons.api", "orders.handlers.api", "orders.logic.ordering"} & modules
     assert not any(name.startswith("aws_lambda_powertools.event_handler") for name in modules)
 
 
 def test_only_the_payment_processor_imports_the_payment_provider():
-    assert "orders.payments" not in imported_by("orders.handlers.api")
-    assert "orders.payments" not in imported_by("orders.handlers.order_updater")
-    assert "orders.payments" in imported_by("orders.handlers.payment_processor")
+    assert "orders.logic.payment_provider" not in imported_by("orders.handlers.api")
+    assert "orders.logic.payment_provider" not in imported_by("orders.handlers.order_updater")
+    assert "orders.logic.payment_provider" in imported_by("orders.handlers.payment_processor")
 
 
 def test_domain_does_not_import_boto3():

@@ -9,10 +9,12 @@ import pytest
 
 from commons.dynamodb import serialize
 from orders.handlers import api, order_updater, payment_processor
-from orders.order_updates import OrderUpdates
-from orders.payment_flow import PaymentFlow
-from orders.payments import SimulatedCardProcessor
-from orders.repository import OrdersRepository, PaymentsRepository, order_key
+from orders.logic.order_updates import OrderUpdates
+from orders.logic.payment_flow import PaymentFlow
+from orders.logic.payment_provider import SimulatedCardProcessor
+from orders.repository.orders import OrdersRepository
+from orders.repository.payments import PaymentsRepository
+from orders.repository.table import order_key
 from tests.aws import dynamodb_client
 from tests.events import lambda_context, stream_handler, stream_record
 from tests.unit.orders.support import call, items_of_type, order_body, stock_of

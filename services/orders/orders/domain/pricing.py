@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from commons.errors import Conflict, Unprocessable
 from orders.domain.model import Money, Order, OrderLine, OrderStatus, Payment, PaymentStatus, Product
 
-if TYPE_CHECKING:  # the request models are pydantic: only the API function imports them
-    from orders.domain.requests import LineRequest
+
+class LineRequest(Protocol):
+    """A requested line: the API's validated request line is one (the domain does not import pydantic)."""
+
+    @property
+    def product_id(self) -> str: ...
+
+    @property
+    def quantity(self) -> int: ...
 
 
 class UnknownProducts(Unprocessable):

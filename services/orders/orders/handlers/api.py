@@ -12,32 +12,22 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 from snapshot_restore_py import register_before_snapshot
 
 from commons.api import create_resolver, documented_responses, prime
 from commons.dynamodb import CLIENT_CONFIG
 from commons.identity import Caller, caller_from_request_context
-from commons.models import ApiModel, ProblemDetails
+from commons.models import ApiModel
 from commons.observability import logger, metrics
-from orders.api_models import Order, Product
-from orders.domain.requests import CreateOrderRequest
-from orders.repository import OrdersRepository
-from orders.service import OrdersService
+from orders.api_models import CreateOrderRequest, Order, OrderPage, Problem, Product, ProductList
+from orders.logic.ordering import OrdersService
+from orders.repository.orders import OrdersRepository
+from orders.repository.products import ProductsRepository
 from orders.settings import load_settings
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 OrderId = Annotated[str, Path(alias="orderId", min_length=1, max_length=64)]
-
-
-class Problem(ProblemDetails):
-    """RFC 9457 problem details (``application/problem+json``), naming the products or order status at fault."""
-
-    product_ids: list[str] | None = Field(default=None, description="The products a 409 or 422 is about")
-    order_status: str | None = Field(
-        default=None, description="The order's status when a transition was refused"
-    )
 
 
 REASONS = {
@@ -54,15 +44,6 @@ REASONS = {
 
 def responses(model: type[ApiModel], *errors: int, status: int = 200) -> dict[int, OpenAPIResponse]:
     return documented_responses(model, Problem, REASONS, errors, status)
-
-
-class ProductList(ApiModel):
-    items: list[Product]
-
-
-class OrderPage(ApiModel):
-    items: list[Order]
-    next_token: str | None = Field(description="Pass as nextToken for the next page; null on the last page")
 
 
 def create_app(service: OrdersService) -> APIGatewayRestResolver:
@@ -139,7 +120,12 @@ def create_app(service: OrdersService) -> APIGatewayRestResolver:
 
 settings = load_settings()
 dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
-app = create_app(OrdersService(OrdersRepository(settings.orders_table_name, dynamodb)))
+app = create_app(
+    OrdersService(
+        ProductsRepository(settings.orders_table_name, dynamodb),
+        OrdersRepository(settings.orders_table_name, dynamodb),
+    )
+)
 # SnapStart: build what a first request needs before the snapshot, not in the first customer's request.
 register_before_snapshot(prime, app)
 

@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from commons.dynamodb import CLIENT_CONFIG
 from commons.observability import logger, metrics
 from commons.streams import process_stream, stream_processor
-from orders.order_updates import OrderUpdates
-from orders.repository import OrdersRepository
+from orders.logic.order_updates import OrderUpdates
+from orders.repository.orders import OrdersRepository
 from orders.settings import load_settings
 
 settings = load_settings()

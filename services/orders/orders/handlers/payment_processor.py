@@ -15,9 +15,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from commons.dynamodb import CLIENT_CONFIG
 from commons.observability import logger, metrics
 from commons.streams import process_stream, stream_processor
-from orders.payment_flow import PaymentFlow
-from orders.payments import SimulatedCardProcessor
-from orders.repository import OrdersRepository, PaymentsRepository
+from orders.logic.payment_flow import PaymentFlow
+from orders.logic.payment_provider import SimulatedCardProcessor
+from orders.repository.orders import OrdersRepository
+from orders.repository.payments import PaymentsRepository
 from orders.settings import load_settings
 
 settings = load_settings(payments=True)

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from commons.observability import logger
 from orders.domain.model import PaymentRecord, PaymentStatus, iso_now
 from orders.domain.states import event_for_payment_result
-from orders.repository import OrdersRepository
+from orders.repository.orders import OrdersRepository
 
 ATTEMPTS = 3
 

@@ -1,11 +1,11 @@
-"""What the storefront API does: the domain rules applied through the repository."""
+"""Ordering: what the storefront API does, the domain's rules applied through the repository."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from commons.errors import Conflict, NotFound
 from commons.identity import Caller
@@ -13,9 +13,12 @@ from commons.observability import MetricUnit, logger, metrics
 from orders.domain import states
 from orders.domain.model import IdempotencyRecord, Order, Product, iso_now
 from orders.domain.pricing import place_order
-from orders.domain.requests import CreateOrderRequest
 from orders.domain.states import Event, InvalidTransition, cancel_is_noop
-from orders.repository import IdempotencyKeyTaken, OrdersRepository
+from orders.repository.orders import IdempotencyKeyTaken, OrdersRepository
+from orders.repository.products import ProductsRepository
+
+if TYPE_CHECKING:
+    from orders.api_models import CreateOrderRequest
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
@@ -38,19 +41,21 @@ class Created(NamedTuple):
 class OrdersService:
     def __init__(
         self,
-        repository: OrdersRepository,
+        products: ProductsRepository,
+        orders: OrdersRepository,
         *,
         now: Callable[[], str] = iso_now,
         epoch: Callable[[], float] = time.time,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
-        self.repository = repository
+        self.products = products
+        self.orders = orders
         self._now = now
         self._epoch = epoch
         self._new_id = new_id
 
     def list_products(self) -> list[Product]:
-        return self.repository.list_products()
+        return self.products.list_products()
 
     def create_order(
         self, caller: Caller, request: CreateOrderRequest, idempotency_key: str | None
@@ -65,7 +70,7 @@ class OrdersService:
                 earlier = self._replay(caller, idempotency_key, fingerprint, now_epoch)
                 if earlier is not None:
                     return Created(earlier, replayed=True)
-            catalogue = self.repository.get_products([line.product_id for line in request.items])
+            catalogue = self.products.get_products([line.product_id for line in request.items])
             order = place_order(
                 order_id=self._new_id(),
                 customer_id=caller.subject,
@@ -84,7 +89,7 @@ class OrdersService:
                     expires_at=now_epoch + IDEMPOTENCY_TTL_SECONDS,
                 )
             try:
-                self.repository.create_order(order, record, now_epoch)
+                self.orders.create_order(order, record, now_epoch)
             except IdempotencyKeyTaken:
                 continue
             metrics.add_metric(name="OrdersCreated", unit=MetricUnit.Count, value=1)
@@ -93,18 +98,18 @@ class OrdersService:
         raise Conflict("A request with this Idempotency-Key is in progress; retry it")  # pragma: no cover
 
     def _replay(self, caller: Caller, key: str, fingerprint: str, now_epoch: int) -> Order | None:
-        record = self.repository.get_idempotency(caller.subject, key)
+        record = self.orders.get_idempotency(caller.subject, key)
         if record is None or not record.is_live(now_epoch):
             return None
         if record.request_hash != fingerprint:
             raise IdempotencyKeyReused
-        order = self.repository.get_order(record.order_id)
+        order = self.orders.get_order(record.order_id)
         if order is None:  # pragma: no cover - orders are never deleted
             raise _no_such_order(record.order_id)
         return order
 
     def get_order(self, caller: Caller, order_id: str) -> Order:
-        order = self.repository.get_order(order_id)
+        order = self.orders.get_order(order_id)
         if order is None or order.customer_id != caller.subject:
             raise _no_such_order(order_id)
         return order
@@ -112,7 +117,7 @@ class OrdersService:
     def list_orders(
         self, caller: Caller, limit: int, next_token: str | None
     ) -> tuple[list[Order], str | None]:
-        return self.repository.list_orders(caller.subject, limit, next_token)
+        return self.orders.list_orders(caller.subject, limit, next_token)
 
     def cancel_order(self, caller: Caller, order_id: str) -> Order:
         """PENDING_PAYMENT or PAID -> CANCELLED, releasing the stock in the same transaction."""
@@ -121,7 +126,7 @@ class OrdersService:
             if cancel_is_noop(order.status):
                 return order
             states.apply(order.status, order.payment.status, Event.CANCEL)  # 409 unless allowed from here
-            cancelled = self.repository.apply(order, Event.CANCEL, now=self._now())
+            cancelled = self.orders.apply(order, Event.CANCEL, now=self._now())
             if cancelled is not None:
                 logger.info("Order cancelled", extra={"order_id": order_id, "from": order.status.value})
                 return cancelled
@@ -132,12 +137,12 @@ class OrdersService:
     def fulfil_order(self, caller: Caller, order_id: str) -> Order:
         """PAID -> FULFILLED, for administrators."""
         caller.require_admin()
-        order = self.repository.get_order(order_id)
+        order = self.orders.get_order(order_id)
         if order is None:
             raise _no_such_order(order_id)
         states.apply(order.status, order.payment.status, Event.FULFIL)  # 409 unless PAID
-        fulfilled = self.repository.apply(order, Event.FULFIL, now=self._now())
+        fulfilled = self.orders.apply(order, Event.FULFIL, now=self._now())
         if fulfilled is None:
-            current = self.repository.get_order(order_id) or order
+            current = self.orders.get_order(order_id) or order
             raise InvalidTransition(current.status, Event.FULFIL)
         return fulfilled

@@ -23,8 +23,10 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from commons.observability import MetricUnit, logger, metrics
 from orders.domain.model import Money, Order, PaymentRecord, PaymentStatus, iso_now
 from orders.domain.states import PaymentAction, payment_action
-from orders.payments import PaymentProvider
-from orders.repository import TYPE_ORDER, OrdersRepository, PaymentsRepository, order_from_item
+from orders.logic.payment_provider import PaymentProvider
+from orders.repository.orders import OrdersRepository
+from orders.repository.payments import PaymentsRepository
+from orders.repository.table import TYPE_ORDER, order_from_item
 
 
 class PaymentInconsistency(RuntimeError):

@@ -1,5 +1,5 @@
 """The demo catalogue and an idempotent seeder: the local runtime seeds its table at start; a deployed
-stack is seeded with ``make seed STAGE=<stage>`` (``python -m orders.seed --stack Orders-<stage>``)."""
+stack is seeded with ``make seed STAGE=<stage>`` (``python -m orders.logic.catalogue --stack Orders-<stage>``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import boto3
 
 from commons.dynamodb import CLIENT_CONFIG
 from orders.domain.model import Money, Product
-from orders.repository import OrdersRepository
+from orders.repository.products import ProductsRepository
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,7 +39,7 @@ CATALOGUE: tuple[Product, ...] = (
 def seed_products(table_name: str, dynamodb: DynamoDBClient) -> int:
     """Create every catalogue product that does not exist yet; existing products (and their
     stock) are left as they are, so seeding twice changes nothing. Returns how many were created."""
-    repository = OrdersRepository(table_name, dynamodb)
+    repository = ProductsRepository(table_name, dynamodb)
     return sum(repository.put_product_if_absent(product) for product in CATALOGUE)
 
 
@@ -55,7 +55,7 @@ def stack_output(stack_name: str, key: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m orders.seed",
+        prog="python -m orders.logic.catalogue",
         description="Load the catalogue into an orders table. Idempotent: existing products keep their stock.",
     )
     target = parser.add_mutually_exclusive_group(required=True)
