@@ -1,18 +1,30 @@
 """The telemetry APIs' shapes on the wire (pydantic): what the resolvers validate and what the OpenAPI
 document (docs/api/telemetry.json) is generated from."""
 
-from typing import Annotated, Any, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, WithJsonSchema, field_validator
 
 from commons.models import ApiModel, ProblemDetails, RequestModel
-from telemetry.domain.readings import MAX_READINGS_PER_BATCH, value_problem
-from telemetry.domain.rules import MAX_RULES, Op
+from telemetry.domain.devices import DeviceRecord
+from telemetry.domain.readings import MAX_READINGS_PER_BATCH, Reading, value_problem
+from telemetry.domain.rollups import Aggregate
+from telemetry.domain.rules import MAX_RULES, Alert, Op, Rule
 
 METRIC = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 DEVICE_ID = r"^[A-Za-z0-9_-]{3,64}$"
 Number = int | float
 EpochMs = Annotated[int, Field(description="Epoch milliseconds")]
+MAX_EXACT_INTEGER = 2**53  # a double holds every integer up to this one exactly; beyond it, only some
+
+
+def number(value: Decimal | int) -> int | float:
+    """A stored number as the admin API answers it: a double (docs/telemetry.md), written as an integer
+    when it is one that a double holds exactly, so ``21`` reads ``21`` and not ``21.0``."""
+    double = float(value)
+    return int(double) if double.is_integer() and abs(double) <= MAX_EXACT_INTEGER else double
+
 
 # --------------------------------------------------------------------------------------------- requests
 
@@ -107,11 +119,28 @@ class Device(ApiModel):
     last_seen: EpochMs | None = Field(description="The newest reading's ts; null before the first reading")
     latest: dict[str, LatestValue] = Field(description="The newest reading of each metric")
 
+    @classmethod
+    def of(cls, device: DeviceRecord) -> Self:
+        return cls(
+            device_id=device.device_id,
+            name=device.name,
+            created_at=device.created_at,
+            last_seen=device.state.last_seen,
+            latest={
+                metric: LatestValue(value=number(entry.value), ts=entry.ts)
+                for metric, entry in sorted(device.state.latest.items())
+            },
+        )
+
 
 class ReadingOut(ApiModel):
     metric: str
     value: Number
     ts: EpochMs
+
+    @classmethod
+    def of(cls, reading: Reading) -> Self:
+        return cls(metric=reading.metric, value=number(reading.value), ts=reading.ts)
 
 
 class ReadingPage(ApiModel):
@@ -130,6 +159,19 @@ class AggregateOut(ApiModel):
     sum: Number
     avg: Number
 
+    @classmethod
+    def of(cls, row: Aggregate) -> Self:
+        stats = row.stats
+        return cls(
+            start=row.start,
+            period=row.period,
+            count=stats.count,
+            min=number(stats.min),
+            max=number(stats.max),
+            sum=number(stats.sum),
+            avg=number(stats.avg),
+        )
+
 
 class AggregateList(ApiModel):
     """One row per period that overlaps [from, to] and has readings, ascending."""
@@ -141,6 +183,10 @@ class RuleOut(ApiModel):
     metric: str
     op: Op
     threshold: Number
+
+    @classmethod
+    def of(cls, rule: Rule) -> Self:
+        return cls(metric=rule.metric, op=rule.op, threshold=number(rule.threshold))
 
 
 class RuleSet(ApiModel):
@@ -154,6 +200,10 @@ class AlertOut(ApiModel):
     value: Number
     ts: EpochMs
     rule: RuleOut
+
+    @classmethod
+    def of(cls, alert: Alert) -> Self:
+        return cls(metric=alert.metric, value=number(alert.value), ts=alert.ts, rule=RuleOut.of(alert.rule))
 
 
 class AlertPage(ApiModel):

@@ -203,7 +203,7 @@ def test_a_charge_whose_outcome_was_not_recorded_is_refunded_if_the_order_is_can
 
 def test_ten_concurrent_orders_for_the_last_unit_exactly_one_wins(system):
     last = Product(product_id="last-one", name="The last one", price=Money(amount=999), stock=1)
-    system.orders.put_product_if_absent(last)
+    system.service.products.put_product_if_absent(last)
     dynamodb_client()  # create the shared client before the threads race for it
     start = threading.Barrier(10)
 

@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-os.environ.setdefault("TELEMETRY_TABLE_NAME", "telemetry-tests")
-os.environ.setdefault("RETENTION_DAYS", "7")
-
-from telemetry.handlers import api, authorizer, ingest, processor
-from telemetry.repository import TelemetryRepository
 from tests.aws import dynamodb_client
 from tests.integration.telemetry.streams import StreamReader
+from tests.unit.telemetry.binding import Handlers, bind_handlers
 from tests.unit.telemetry.support import create_table
 
 
 @pytest.fixture
-def table(dynamodb_local, monkeypatch) -> Iterator[str]:
+def handlers(dynamodb_local, monkeypatch) -> Iterator[Handlers]:
     name = f"telemetry-{uuid.uuid4().hex[:8]}"
     create_table(dynamodb_client(), name)
-    repository = TelemetryRepository(name, dynamodb_client())
-    for module in (api, authorizer, ingest, processor):
-        monkeypatch.setattr(module, "repository", repository)
-    yield name
+    yield bind_handlers(monkeypatch, name)
     dynamodb_client().delete_table(TableName=name)
+
+
+@pytest.fixture
+def table(handlers) -> str:
+    return handlers.table_name
 
 
 @pytest.fixture

@@ -10,12 +10,14 @@ from telemetry.handlers import api, ingest, processor
 from tests.aws import dynamodb_client
 from tests.events import lambda_context
 from tests.integration.telemetry.streams import StreamReader, event, matches_filter
+from tests.unit.telemetry.binding import Handlers
 from tests.unit.telemetry.support import admin_event, body, device_event
 
 
 class Telemetry:
-    def __init__(self, table: str, stream: StreamReader) -> None:
-        self.table = table
+    def __init__(self, handlers: Handlers, stream: StreamReader) -> None:
+        self.handlers = handlers
+        self.table = handlers.table_name
         self.stream = stream
         self.delivered: list[list[dict[str, Any]]] = []
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from telemetry import repository as repository_module
 from telemetry.domain.readings import HOUR_MS, MINUTE_MS
 from telemetry.handlers import api, authorizer, ingest
+from telemetry.repository import devices as devices_module
 from tests.aws import dynamodb_client
 from tests.events import lambda_context
 from tests.integration.lost_answers import answers_lost
@@ -51,8 +51,8 @@ def expected_alerts(readings: list[dict]) -> list[dict]:
 
 
 @pytest.fixture
-def system(table, stream) -> Telemetry:
-    return Telemetry(table, stream)
+def system(handlers, stream) -> Telemetry:
+    return Telemetry(handlers, stream)
 
 
 @pytest.fixture
@@ -162,7 +162,9 @@ def test_a_lost_race_on_a_bucket_counts_the_other_writers_readings_as_duplicates
     readings = sample(start, 40)
     system.post("d-1", readings[:30])
     with monkeypatch.context() as patch:
-        patch.setattr(ingest.repository, "_batch_get", lambda keys, consistent: [])  # a stale read
+        patch.setattr(
+            system.handlers.ingestion.readings, "_batch_get", lambda keys, consistent: []
+        )  # a stale read
         assert system.post("d-1", readings) == {"accepted": 50, "duplicates": 30}
     system.process()
     assert system.aggregates("d-1", "temp", "hour", start, start + 40_000)[0]["count"] == 40
@@ -231,7 +233,7 @@ def test_a_batch_of_hundreds_of_metrics_moves_the_device_state_of_every_one(syst
 
 
 def test_a_device_tracks_a_bounded_number_of_metrics(system, start, monkeypatch):
-    monkeypatch.setattr(repository_module, "MAX_LATEST_METRICS", 100)
+    monkeypatch.setattr(devices_module, "MAX_LATEST_METRICS", 100)
     system.register("d-1")
     readings = [{"metric": f"m{index:03d}", "ts": start + index, "value": index} for index in range(250)]
     system.post("d-1", readings)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from infra.bench.capacity import CapacityMeter
+from bench.capacity import CapacityMeter
 from telemetry.domain.readings import HOUR_MS
 from tests.aws import dynamodb_client
 from tests.integration.telemetry.driver import Telemetry
@@ -48,9 +48,9 @@ def one_request(start: int, request: int, values: Callable[[int], tuple[float, f
 @pytest.mark.slow
 @pytest.mark.parametrize("values", [sensor_values, full_precision_values], ids=["sensor", "full-precision"])
 def test_write_units_per_reading_for_100_readings_of_2_metrics_at_1_hz(
-    table, stream, record_property, values
+    handlers, stream, record_property, values
 ):
-    system = Telemetry(table, stream)
+    system = Telemetry(handlers, stream)
     system.register("sensor-0001")
     # A rule that does not fire in this scenario: evaluating rules costs reads, not writes.
     system.rules("sensor-0001", [{"metric": "temperature", "op": "gt", "threshold": 80}])

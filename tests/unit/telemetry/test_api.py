@@ -171,10 +171,12 @@ def test_bad_query_parameters_are_4xx_problems(table, path, query, status):
     problem(call("GET", f"/devices/d-1/{path}", query=query), status)
 
 
-def test_time_ranges_reach_the_last_13_digit_timestamp_and_no_further(table):
+def test_time_ranges_reach_the_last_13_digit_timestamp_and_no_further(handlers):
     register()
     ts = now_ms() - 10_000
-    api.repository.put_alerts("d-1", [Alert("temp", ts, Decimal(30), Rule("temp", "gt", Decimal(25)))])
+    handlers.service.alerts.put_alerts(
+        "d-1", [Alert("temp", ts, Decimal(30), Rule("temp", "gt", Decimal(25)))]
+    )
     everything = {"from": "0", "to": str(MAX_TS)}
     assert [alert["ts"] for alert in body(call("GET", "/devices/d-1/alerts", query=everything))["items"]] == [
         ts

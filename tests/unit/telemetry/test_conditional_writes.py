@@ -10,7 +10,9 @@ from botocore.exceptions import ClientError
 
 from telemetry.domain.readings import BucketKey
 from telemetry.domain.rollups import Stats
-from telemetry.repository import MAX_CONDITION_ATTEMPTS, BucketFull, ContentionError, TelemetryRepository
+from telemetry.repository.readings import BucketFull, ReadingsRepository
+from telemetry.repository.rollups import RollupsRepository
+from telemetry.repository.table import MAX_CONDITION_ATTEMPTS, ContentionError
 
 
 class RefusingClient:
@@ -28,15 +30,19 @@ class RefusingClient:
         return {"Responses": {table: [] for table in request["RequestItems"]}}
 
 
-def repository(client: RefusingClient) -> TelemetryRepository:
-    return TelemetryRepository("telemetry", client)
+def rollups(client: RefusingClient) -> RollupsRepository:
+    return RollupsRepository("telemetry", client)
+
+
+def readings(client: RefusingClient) -> ReadingsRepository:
+    return ReadingsRepository("telemetry", client)
 
 
 def test_a_rollup_that_keeps_changing_gives_up_after_a_bounded_number_of_attempts():
     client = RefusingClient("ConditionalCheckFailedException", "The conditional request failed")
     stats = {0: Stats(count=2, min=Decimal(1), max=Decimal(2), sum=Decimal(3))}
     with pytest.raises(ContentionError, match="kept changing"):
-        repository(client).save_minute_stats(
+        rollups(client).save_minute_stats(
             "d-1", "temp", 1_800_000_000_000 - 1_800_000_000_000 % 3_600_000, stats
         )
     assert len(client.updates) == MAX_CONDITION_ATTEMPTS
@@ -48,6 +54,6 @@ def test_a_full_bucket_is_a_422_naming_it_not_a_retry():
     client = RefusingClient("ValidationException", "Item size has exceeded the maximum allowed size")
     bucket = BucketKey("temp", 1_800_000_000_000 - 1_800_000_000_000 % 60_000)
     with pytest.raises(BucketFull, match="a bucket holds about 25,000") as full:
-        repository(client).store_readings("d-1", {bucket: {0: Decimal(1)}}, retention_days=7)
+        readings(client).store_readings("d-1", {bucket: {0: Decimal(1)}}, retention_days=7)
     assert full.value.status == 422
     assert len(client.updates) == 1

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from telemetry.handlers import api, ingest
-from telemetry.repository import ContentionError
+from telemetry.repository.table import ContentionError
 from tests.aws import dynamodb_client
 from tests.events import lambda_context
 from tests.unit.telemetry.support import admin_event, body, device_event, now_ms, readings
@@ -151,11 +151,11 @@ def test_same_metric_and_ts_twice_in_one_batch_counts_the_second_as_a_duplicate(
     assert item[str(ts % 60_000)] == {"N": "1"}
 
 
-def test_a_lost_race_rereads_and_counts_what_the_other_writer_stored_as_duplicates(table, monkeypatch):
+def test_a_lost_race_rereads_and_counts_what_the_other_writer_stored_as_duplicates(handlers, monkeypatch):
     batch = readings("temp", now_ms() - 100_000, 40)
     post("d-1", {"readings": batch[:25]})
     # A stale read: the repository believes nothing is stored, so its conditional write loses the race.
-    monkeypatch.setattr(ingest.repository, "_batch_get", lambda keys, consistent: [])
+    monkeypatch.setattr(handlers.ingestion.readings, "_batch_get", lambda keys, consistent: [])
     assert body(post("d-1", {"readings": batch})) == {"accepted": 15, "duplicates": 25}
 
 
@@ -174,11 +174,11 @@ def test_posting_does_not_need_the_admin_api(table):
     assert post("d-9", {"readings": readings("temp", now_ms() - 1000, 1)})["statusCode"] == 202
 
 
-def test_contention_that_outlasts_the_retries_is_a_503_to_retry(table, monkeypatch):
+def test_contention_that_outlasts_the_retries_is_a_503_to_retry(handlers, monkeypatch):
     def contended(*args, **kwargs):
         raise ContentionError("R#0000000060000#temp kept changing under us; retry")
 
-    monkeypatch.setattr(ingest.repository, "store_readings", contended)
+    monkeypatch.setattr(handlers.ingestion.readings, "store_readings", contended)
     detail = problem(post("d-1", {"readings": readings("temp", now_ms() - 10_000, 3)}), 503)
     assert "retry" in detail["detail"]
 

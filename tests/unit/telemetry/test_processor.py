@@ -10,9 +10,9 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from commons.dynamodb import serialize
-from telemetry import repository as repository_module
 from telemetry.domain.devices import DeviceState, Latest
 from telemetry.handlers import api, processor
+from telemetry.repository import devices as devices_module
 from tests.aws import dynamodb_client
 from tests.events import lambda_context, stream_record
 from tests.unit.telemetry.support import admin_event, body
@@ -187,9 +187,9 @@ def test_alerts_and_state_come_from_new_readings_only(table):
 
 def test_a_device_tracks_a_bounded_number_of_metrics_and_the_known_ones_keep_moving(table, monkeypatch):
     """A device posting endless new metric names must not grow its item past DynamoDB's 400 KB."""
-    monkeypatch.setattr(repository_module, "MAX_LATEST_METRICS", 5)
+    monkeypatch.setattr(devices_module, "MAX_LATEST_METRICS", 5)
     register()
-    repo = repository_module.TelemetryRepository(table, dynamodb_client())
+    repo = devices_module.DevicesRepository(table, dynamodb_client())
     first = {f"m{n}": Latest(1, Decimal(n)) for n in (1, 2, 3)}
     repo.advance_device_state("d-1", DeviceState(1, first))
     later = {f"m{n}": Latest(2, Decimal(10 + n)) for n in (1, 4, 5, 6, 7)}

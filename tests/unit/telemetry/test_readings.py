@@ -18,7 +18,7 @@ from telemetry.domain.readings import (
     unpack,
 )
 from telemetry.domain.rollups import Stats
-from telemetry.repository import expires_at
+from telemetry.repository.table import expires_at
 
 NOW = 1_800_000_000_000
 RETENTION = 7 * 86_400_000

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from telemetry.domain.batch import plan
 from telemetry.domain.devices import DeviceState, advance, state_of
 from telemetry.domain.readings import HOUR_MS, MINUTE_MS, BucketChange, Reading, bucket, hour_of, minute_of
-from telemetry.domain.rollups import Stats, aggregate, combine, latest_versions, minute_stats, newer
+from telemetry.domain.rollups import Stats, aggregate, combine, minute_stats, newer
 
 T0 = 1_800_000_000_000 - 1_800_000_000_000 % HOUR_MS
 
@@ -232,12 +232,3 @@ def test_merging_partial_stats_in_order_equals_the_stats_of_all_values(all_value
     parts = [all_values[:cut], all_values[cut:]]
     merged = combine(Stats.of(part) for part in parts if part)
     assert merged == Stats.of(all_values)
-
-
-@given(st.lists(st.tuples(st.integers(0, 5), st.integers(1, 50)), min_size=1, max_size=30))
-def test_latest_versions_keeps_the_largest_count_of_each_minute_in_any_order(versions):
-    stats = [(minute, Stats(count, d(0), d(0), d(0))) for minute, count in versions]
-    best = latest_versions(stats)
-    assert best == latest_versions(reversed(stats))
-    for minute, count in versions:
-        assert best[minute].count >= count

@@ -67,6 +67,13 @@ class DeviceState(NamedTuple):
         return self.last_seen is None and not self.latest
 
 
+class DeviceRecord(NamedTuple):
+    device_id: str
+    name: str | None
+    created_at: int
+    state: DeviceState
+
+
 def state_of(readings: Iterable[Reading]) -> DeviceState:
     """The state a set of readings implies: the newest ts overall and the newest reading per metric."""
     latest: dict[str, Latest] = {}

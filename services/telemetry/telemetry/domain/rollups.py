@@ -76,16 +76,6 @@ def newer(stored: Mapping[int, Stats], candidates: Mapping[int, Stats]) -> dict[
     }
 
 
-def latest_versions(versions: Iterable[tuple[int, Stats]]) -> dict[int, Stats]:
-    """Coalesce several versions of minute statistics (minute start -> stats) to the newest of each."""
-    best: dict[int, Stats] = {}
-    for minute, stats in versions:
-        current = best.get(minute)
-        if current is None or current.count < stats.count:
-            best[minute] = stats
-    return best
-
-
 class Aggregate(NamedTuple):
     start: int
     period: Period

@@ -15,13 +15,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from commons.dynamodb import CLIENT_CONFIG
 from commons.observability import logger, metrics
-from telemetry.domain.devices import token_from_header, token_matches
-from telemetry.repository import TelemetryRepository
+from telemetry.logic.devices import authenticate
+from telemetry.repository.devices import DevicesRepository
 from telemetry.settings import load_settings
 
 settings = load_settings()
 dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
-repository = TelemetryRepository(settings.table_name, dynamodb)
+devices = DevicesRepository(settings.table_name, dynamodb)
 
 UNAUTHORIZED = "Unauthorized"
 
@@ -54,13 +54,9 @@ def policy(device_id: str, resource: str) -> dict[str, Any]:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    parsed = token_from_header(event.get("authorizationToken"))
     resource = stage_wildcard(event.get("methodArn"))
-    if parsed is None or resource is None:
-        logger.info("Rejected a malformed token or method ARN")
+    device_id = authenticate(devices, event.get("authorizationToken")) if resource is not None else None
+    if resource is None or device_id is None:
+        logger.info("Rejected a token or a malformed method ARN")
         raise Exception(UNAUTHORIZED)  # API Gateway answers 401
-    device_id, token = parsed
-    if not token_matches(token, repository.token_hash(device_id)):
-        logger.info("Rejected a token", extra={"deviceId": device_id})
-        raise Exception(UNAUTHORIZED)
     return policy(device_id, resource)

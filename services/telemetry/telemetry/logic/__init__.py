@@ -1,0 +1,1 @@
+"""Use cases: what each function does, applying the domain's rules through the repository."""

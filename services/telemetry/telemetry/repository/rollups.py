@@ -1,0 +1,62 @@
+"""Minute rollups: one item per (device, metric, hour), one [count, min, max, sum] per minute."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from telemetry.domain.readings import MINUTE_MS, hour_of
+from telemetry.domain.rollups import Stats, newer
+from telemetry.repository.table import (
+    HOUR_SK,
+    TYPE_ROLLUP,
+    Entry,
+    TelemetryTable,
+    device_pk,
+    hour_sk,
+    item_key,
+    num,
+    text,
+)
+
+
+class RollupsRepository(TelemetryTable):
+    def minute_stats(self, device_id: str, metric: str, start: int, end: int) -> dict[int, Stats]:
+        """Per-minute statistics of ``metric`` for every hour overlapping [start, end]: minute start -> stats."""
+        minutes: dict[int, Stats] = {}
+        lower, upper = hour_sk(metric, hour_of(start)), hour_sk(metric, hour_of(end))
+        for item in self._query(device_pk(device_id), lower, upper):
+            match = HOUR_SK.fullmatch(item["sk"]["S"])
+            if match is None:
+                continue
+            hour = int(match.group(2))
+            for index, entry in _minute_entries(item).items():
+                minutes[hour + index * MINUTE_MS] = entry
+        return minutes
+
+    def save_minute_stats(self, device_id: str, metric: str, hour: int, minutes: Mapping[int, Stats]) -> int:
+        """Write minute entries (minute index in the hour -> stats) into the hour's rollup item, each only
+        if it is newer than the stored one (more readings). One UpdateItem for all of them; returns how
+        many entries were written. Redelivering the same versions writes nothing new."""
+        key = item_key(device_pk(device_id), hour_sk(metric, hour))
+        return self._write_entries(
+            key,
+            {"type": text(TYPE_ROLLUP)},
+            dict(minutes),
+            lambda stats: Entry(
+                {"L": [num(stats.count), num(stats.min), num(stats.max), num(stats.sum)]},
+                "(attribute_not_exists({name}) OR {name}[0] < {guard})",  # newer means more readings
+                num(stats.count),
+            ),
+            lambda current, pending: newer(_minute_entries(current), pending),
+        )
+
+
+def _minute_entries(item: Mapping[str, Any]) -> dict[int, Stats]:
+    entries = {}
+    for name, value in item.items():
+        if name.isdigit():
+            count, low, high, total = (entry["N"] for entry in value["L"])
+            entries[int(name)] = Stats(int(count), Decimal(low), Decimal(high), Decimal(total))
+    return entries
