@@ -1,5 +1,5 @@
 """Each function's environment, parsed once at init into a typed, frozen value; a missing or invalid
-variable fails the init, naming it (decision 15)."""
+variable fails the init, naming it (decision 22)."""
 
 from __future__ import annotations
 

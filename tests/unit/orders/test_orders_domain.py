@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from commons.errors import Conflict, Unprocessable
 from orders import api_models
 from orders.api_models import CreateOrderRequest, LineRequest
-from orders.domain import states
+from orders.domain import model, states
 from orders.domain.model import (
     Money,
     Order,
@@ -304,3 +304,12 @@ def test_domain_records_are_built_with_keywords():
     ]
     assert len(calls) > 20  # the records are found at all
     assert [where for where, positional in calls if positional] == []
+
+
+@pytest.mark.parametrize("name", ["Money", "Product", "OrderLine", "Payment", "Order"])
+def test_each_domain_record_and_its_wire_model_carry_the_same_fields(name):
+    """A field added to a record but not to its pydantic model would silently drop out of API responses
+    (``Order.of`` validates the record's dict, and the models ignore unknown keys)."""
+    record = getattr(model, name)
+    wire = getattr(api_models, name)
+    assert set(record._fields) == set(wire.model_fields), name

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +14,9 @@ from orders.logic.catalogue import CATALOGUE, seed_products
 from orders.repository.orders import OrdersRepository
 from orders.repository.table import TryAgain
 from tests.aws import dynamodb_client
+from tests.imports import imported_modules
 from tests.unit.orders.support import items_of_type, ordering, stock_of
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 ALICE = Caller(subject="alice", groups=frozenset())
 
 
@@ -106,43 +103,22 @@ def test_every_stored_item_has_a_type(tables):
     assert record["expiresAt"] == record["expiresAt"].to_integral_value()  # a number, epoch seconds
 
 
-IMPORT_PROBE = """
-import importlib, json, sys
-importlib.import_module(sys.argv[1])
-print(json.dumps(sorted(sys.modules)))
-"""
-
-
-def imported_by(module: str) -> set[str]:
-    env = {
-        "PYTHONPATH": ":".join(str(REPO_ROOT / p) for p in ("shared/python", "services/orders")),
-        "ORDERS_TABLE_NAME": "orders",
-        "PAYMENTS_TABLE_NAME": "payments",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORT_PROBE, module], capture_output=True, text=True, env=env, check=True
-    )
-    return set(json.loads(result.stdout))
-
-
 @pytest.mark.parametrize("module", ["orders.handlers.payment_processor", "orders.handlers.order_updater"])
 def test_stream_handlers_do_not_import_the_api(module):
-    modules = imported_by(module)
+    modules = imported_modules(module)
     assert module in modules
     assert not {"commons.api", "orders.handlers.api", "orders.logic.ordering"} & modules
     assert not any(name.startswith("aws_lambda_powertools.event_handler") for name in modules)
 
 
 def test_only_the_payment_processor_imports_the_payment_provider():
-    assert "orders.logic.payment_provider" not in imported_by("orders.handlers.api")
-    assert "orders.logic.payment_provider" not in imported_by("orders.handlers.order_updater")
-    assert "orders.logic.payment_provider" in imported_by("orders.handlers.payment_processor")
+    assert "orders.logic.payment_provider" not in imported_modules("orders.handlers.api")
+    assert "orders.logic.payment_provider" not in imported_modules("orders.handlers.order_updater")
+    assert "orders.logic.payment_provider" in imported_modules("orders.handlers.payment_processor")
 
 
 def test_domain_does_not_import_boto3():
-    modules = imported_by("orders.domain.states") | imported_by("orders.domain.pricing")
+    modules = imported_modules("orders.domain.states") | imported_modules("orders.domain.pricing")
     assert not {"boto3", "botocore"} & modules
 
 

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from commons.errors import SettingsError
 from telemetry import settings
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.imports import imported_modules
 
 
 @pytest.mark.parametrize(
@@ -50,18 +43,6 @@ def test_valid_environments_give_the_settings(environ, expected):
 def test_each_problem_is_named(environ, problem):
     with pytest.raises(SettingsError, match=problem):
         settings.load_settings(environ)
-
-
-def imported_modules(module: str) -> set[str]:
-    code = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "shared/python"), str(ROOT / "services/telemetry")]),
-    }
-    output = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=ROOT
-    ).stdout
-    return set(json.loads(output))
 
 
 def test_the_authorizer_imports_neither_pydantic_nor_the_resolver_nor_xray():
