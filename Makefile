@@ -42,7 +42,7 @@ setup: $(VENV_STAMP) $(NODE_STAMP) $(JAVA_STAMP) ## Create .venv, install Python
 lint: $(VENV_STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/python infra clients tests $(wildcard services/*/*/)
+	$(VENV)/bin/mypy shared/python infra local_runtime bench clients tests $(wildcard services/*/*/)
 
 format: $(VENV_STAMP) ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -58,15 +58,15 @@ infra-test: setup ## CDK assertion tests, cdk-nag and cfn-lint on the synthesize
 	$(PY) -m pytest tests/infra -q
 
 local-test: setup ## Local runtime contract tests and end-to-end tests over HTTP
-	$(PY) -m pytest tests/local tests/e2e -q
+	$(PY) -m pytest tests/local_runtime tests/e2e -q
 
 test: setup lint unit integration infra-test local-test ## Lint, unit, integration, infrastructure, local runtime and end-to-end tests (CI runs this, then make demo)
 
 bench: setup ## Benchmarks and the cost model: .bench/results.json and docs/performance.md
-	$(PY) -m infra.bench
+	$(PY) -m bench
 
 up: setup ## Run the whole system locally on 127.0.0.1:3000 (PORT=... for another) until Ctrl-C
-	$(PY) -m infra.local --port $(PORT)
+	$(PY) -m local_runtime --port $(PORT)
 
 synth: setup ## Synthesize every stack into cdk.out/ (no AWS account; the first build downloads the layer's wheels)
 	npx --no-install cdk synth --quiet --no-notices -c stage=$(STAGE)
@@ -79,7 +79,7 @@ deploy: setup ## Deploy one stack: make deploy SERVICE=account|layer|orders|tele
 	npx --no-install cdk deploy "$$stack" --exclusively -c stage=$(STAGE) --require-approval broadening
 
 seed: setup ## Load the product catalogue into a deployed orders stack (idempotent): make seed [STAGE=dev]
-	PYTHONPATH=services/orders:shared/python $(PY) -m orders.seed --stack Orders-$(STAGE)
+	PYTHONPATH=services/orders:shared/python $(PY) -m orders.logic.catalogue --stack Orders-$(STAGE)
 
 destroy: setup ## Remove one stack: make destroy SERVICE=layer|orders|telemetry [STAGE=dev]
 	@case "$(SERVICE)" in layer) stack=Layer;; orders) stack=Orders;; telemetry) stack=Telemetry;; \

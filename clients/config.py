@@ -59,8 +59,9 @@ class Endpoint:
     token: str | None
 
 
-class LocalRuntime:
-    """The development endpoints of a local runtime (they do not exist on a deployed stack)."""
+class LocalRuntimeClient:
+    """A client of a running local runtime's development endpoints (``/_local/...``: health, session, tokens,
+    dead letters); they do not exist on a deployed stack."""
 
     def __init__(self, origin: str = DEFAULT_LOCAL_URL, transport: httpx.BaseTransport | None = None) -> None:
         self.origin = origin.rstrip("/")
@@ -119,10 +120,10 @@ class LocalRuntime:
         return {str(name): list(records or []) for name, records in dict(found or {}).items()}
 
 
-def local_runtime(local: str | None, env: Mapping[str, str]) -> LocalRuntime | None:
+def local_runtime_client(local: str | None, env: Mapping[str, str]) -> LocalRuntimeClient | None:
     """``local`` is a URL, ``USE_LOCAL``, or None (then only ``LOCAL_RUNTIME_URL`` names one)."""
     origin = local or env.get(LOCAL_ENV) or (DEFAULT_LOCAL_URL if local == USE_LOCAL else None)
-    return LocalRuntime(origin) if origin else None
+    return LocalRuntimeClient(origin) if origin else None
 
 
 def resolve(
@@ -131,7 +132,7 @@ def resolve(
     url: str | None = None,
     api_key: str | None = None,
     token: str | None = None,
-    local: str | LocalRuntime | None = None,
+    local: str | LocalRuntimeClient | None = None,
     subject: str = "cli-user",
     groups: tuple[str, ...] = (),
     need_token: bool = True,
@@ -139,7 +140,7 @@ def resolve(
 ) -> Endpoint:
     """The endpoint for ``target``: flags, then environment, then the local runtime (if any)."""
     env = os.environ if env is None else env
-    runtime = local if isinstance(local, LocalRuntime) else local_runtime(local, env)
+    runtime = local if isinstance(local, LocalRuntimeClient) else local_runtime_client(local, env)
     url = url or env.get(target.url_env)
     api_key = api_key or env.get(target.key_env)
     token = token or env.get(target.token_env)

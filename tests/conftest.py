@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.local.dynamodb_local import DUMMY_CREDENTIALS, DynamoDBLocal
+from local_runtime.dynamodb_local import DUMMY_CREDENTIALS, DynamoDBLocal
 from tests.aws import ENDPOINT, dynamodb_client
 
 os.environ.update(DUMMY_CREDENTIALS)

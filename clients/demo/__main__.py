@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from clients.config import LocalRuntime
+from clients.config import LocalRuntimeClient
 from clients.demo.harness import Check
 from clients.demo.orders import OrdersScenario, order_checks
 from clients.demo.process import RuntimeProcess, StartupFailed, say
@@ -46,7 +46,7 @@ def phase(name: str) -> Iterator[None]:
     say(f"  done in {time.monotonic() - started:.1f}s")
 
 
-def scenario(runtime: LocalRuntime, args: argparse.Namespace) -> tuple[str, list[Check]]:
+def scenario(runtime: LocalRuntimeClient, args: argparse.Namespace) -> tuple[str, list[Check]]:
     started = time.monotonic()
     stats = {name: RequestStats() for name in ("storefront", "storefront (admin)", "fleet", "operator")}
     with phase(f"orders: {args.customers} customers ordering concurrently"):
@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"\nThe local runtime did not start: {error}. Its last output ({process.log_path}):\n")
             say(process.log_tail())
             return 2
-        report, checks = scenario(LocalRuntime(process.origin), args)
+        report, checks = scenario(LocalRuntimeClient(process.origin), args)
         print(report, flush=True)
         failed = [check.name for check in checks if not check.held]
         code = 1 if failed else 0

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from clients.config import STOREFRONT, LocalRuntime, resolve
+from clients.config import STOREFRONT, LocalRuntimeClient, resolve
 from clients.demo.harness import PATIENT, Check, converge, parallel
 from clients.http import ApiError, RequestStats
 from clients.storefront import LIVE_STATUSES, Order, PlacedOrder, StorefrontClient
@@ -49,7 +49,12 @@ class OrdersOutcome:
 
 class OrdersScenario:
     def __init__(
-        self, runtime: LocalRuntime, customers: int, stats: RequestStats, admin_stats: RequestStats, seed: int
+        self,
+        runtime: LocalRuntimeClient,
+        customers: int,
+        stats: RequestStats,
+        admin_stats: RequestStats,
+        seed: int,
     ):
         self.runtime = runtime
         self.customers = [f"customer-{index + 1}" for index in range(customers)]

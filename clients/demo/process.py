@@ -1,10 +1,9 @@
-"""The local runtime (``python -m infra.local``) as a child process of the demo, and the demo's progress lines."""
+"""The local runtime (``python -m local_runtime``) as a child process of the demo, and the demo's progress lines."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,10 @@ from pathlib import Path
 
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-from clients.config import LocalRuntime
+from clients.config import LocalRuntimeClient
+
+# The demo runs the local runtime it talks to: it takes the runtime's own way to pick a port.
+from local_runtime.dynamodb_local import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMPORT_PATHS = ("shared/python", "services/orders", "services/telemetry", ".")
@@ -22,18 +24,12 @@ def say(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class StartupFailed(Exception):
     pass
 
 
 class RuntimeProcess:
-    """``python -m infra.local`` on a free port with its state in a temporary directory, in memory."""
+    """``python -m local_runtime`` on a free port with its state in a temporary directory, in memory."""
 
     def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -49,7 +45,7 @@ class RuntimeProcess:
         env["PYTHONUNBUFFERED"] = "1"
         command = [
             sys.executable,
-            *("-m", "infra.local", "--port", str(self.port)),
+            *("-m", "local_runtime", "--port", str(self.port)),
             *("--state-dir", str(self.state_dir), "--in-memory"),
         ]
         with self.log_path.open("wb") as log:
@@ -75,7 +71,7 @@ class RuntimeProcess:
 
     def wait_ready(self, timeout_s: float) -> None:
         assert self.process is not None
-        runtime = LocalRuntime(self.origin)
+        runtime = LocalRuntimeClient(self.origin)
         deadline = time.monotonic() + timeout_s
         with tqdm(
             desc="starting the local runtime", bar_format="{desc} {elapsed} {postfix}", file=sys.stderr

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from clients.config import DEVICE, OPERATOR, LocalRuntime, resolve
+from clients.config import DEVICE, OPERATOR, LocalRuntimeClient, resolve
 from clients.demo.harness import PATIENT, Check, converge, parallel
 from clients.devices import DeviceClient, FleetAdminClient, PostResult, Reading, Rule, first_crossed
 from clients.http import ClientError, RequestStats
@@ -54,7 +54,7 @@ class TelemetryOutcome:
 class TelemetryScenario:
     def __init__(
         self,
-        runtime: LocalRuntime,
+        runtime: LocalRuntimeClient,
         *,
         devices: int,
         duration_s: float,

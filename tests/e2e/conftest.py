@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.local.dynamodb_local import free_port
-from infra.local.runtime import LocalRuntime, RuntimeOptions
-from infra.local.synth import synthesize
+from local_runtime.dynamodb_local import free_port
+from local_runtime.runtime import LocalRuntime, RuntimeOptions
+from local_runtime.synth import synthesize
 
 
 @dataclass

@@ -14,12 +14,12 @@ import httpx
 import pytest
 
 from clients import fleet, storefront
-from clients.config import DEVICE, OPERATOR, STOREFRONT, LocalRuntime, resolve
+from clients.config import DEVICE, OPERATOR, STOREFRONT, LocalRuntimeClient, resolve
 from clients.devices import DeviceClient, FleetAdminClient, Reading, Rule, device_id_of
 from clients.http import ApiError, HttpClient, RequestStats
 from clients.simulator import Simulator
 from clients.storefront import StorefrontClient
-from infra.local.issuer import InvalidToken
+from local_runtime.issuer import InvalidToken
 from tests.e2e.conftest import System, eventually
 
 
@@ -427,7 +427,7 @@ def test_the_fleet_command_line_simulates_a_small_fleet(system: System, capsys):
 
 
 def test_local_discovery_reads_the_session_and_mints_tokens(system: System):
-    runtime = LocalRuntime(origin(system))
+    runtime = LocalRuntimeClient(origin(system))
     assert runtime.health()
     assert runtime.session()["apis"] == system.session["apis"]
     pools = system.runtime.gateway.user_pools()

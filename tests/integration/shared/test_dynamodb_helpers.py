@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBStreamEvent
 
+from bench.capacity import CapacityMeter
 from commons.dynamodb import condition_raises, decode_cursor, encode_cursor, serialize
 from commons.errors import Conflict
-from infra.bench.capacity import CapacityMeter
 from tests.aws import dynamodb_client
 from tests.unit.telemetry.support import create_table
 

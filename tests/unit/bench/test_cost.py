@@ -1,10 +1,10 @@
-"""The cost model's arithmetic (infra/bench/cost.py), checked against sums done by hand."""
+"""The cost model's arithmetic (bench/cost.py), checked against sums done by hand."""
 
 from __future__ import annotations
 
 import pytest
 
-from infra.bench.cost import Assumptions, FunctionUse, Prices, UnitOfWork, dollars_per_million, unit_of_work
+from bench.cost import Assumptions, FunctionUse, Prices, UnitOfWork, dollars_per_million, unit_of_work
 
 
 def test_each_line_is_the_price_times_what_one_unit_of_work_uses():

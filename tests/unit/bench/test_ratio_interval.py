@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from infra.bench.coldstart import ratio_interval
+from bench.coldstart import ratio_interval
 
 FLOOR = [190.0, 192.0, 193.5, 195.0, 196.0, 198.0, 200.0, 201.0, 204.0, 207.0, 212.0]
 

@@ -1,4 +1,4 @@
-"""Each function's cold start over its kind's reference (infra/bench/coldstart.py): which reference a
+"""Each function's cold start over its kind's reference (bench/coldstart.py): which reference a
 function gets, where the reference runs, and the ratio and interval computed from the run's samples."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.bench.coldstart import (
+from bench.coldstart import (
     FLOOR_DIR,
     REFERENCE_TARGET,
     REFERENCES,
@@ -20,8 +20,8 @@ from infra.bench.coldstart import (
     ratio_interval,
     reference_summary,
 )
-from infra.bench.tables import KINDS
-from infra.local.assembly import (
+from bench.tables import KINDS
+from local_runtime.assembly import (
     ApiSpec,
     Assembly,
     AuthorizerSpec,
@@ -147,7 +147,7 @@ def test_a_function_wired_as_two_kinds_is_an_error():
 
 def test_every_reference_is_a_handler_in_the_floor_directory_built_on_the_libraries_alone():
     """Nothing of the project's own code: a reference is what the libraries cost, used as documented."""
-    ours = {"commons", "orders", "telemetry", "infra", "tests"}
+    ours = {"commons", "orders", "telemetry", "infra", "local_runtime", "bench", "tests"}
     for kind, reference in REFERENCES.items():
         module, _, name = reference.handler.rpartition(".")
         tree = ast.parse((FLOOR_DIR / f"{module}.py").read_text())

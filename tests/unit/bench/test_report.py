@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.bench.charts import cold_start_chart
-from infra.bench.report import cold_start_section, missed_targets
-from infra.bench.tables import cold_start_table, headline
+from bench.charts import cold_start_chart
+from bench.report import cold_start_section, missed_targets
+from bench.tables import cold_start_table, headline
 
 FLOOR_MS = 200.0
 
@@ -77,7 +77,7 @@ def test_a_function_over_its_reference_is_named_with_what_its_own_code_costs():
     # 270 / 250 = 1.08: 20 ms over its reference, where 1.05 allows 12.5.
     assert "Over the target in this run: `orders.api` 1.08 (20 ms over its reference, 12 ms allowed)." in text
     assert "telemetry.api" not in text
-    assert "python -m infra.bench.profile <function>" in text
+    assert "python -m bench.profile <function>" in text
 
 
 def test_ratios_whose_interval_holds_the_target_are_named_as_within_the_noise():

@@ -15,8 +15,8 @@ from clients.config import (
     STOREFRONT,
     USE_LOCAL,
     ConfigError,
-    LocalRuntime,
-    local_runtime,
+    LocalRuntimeClient,
+    local_runtime_client,
     resolve,
 )
 
@@ -27,7 +27,7 @@ SESSION = {
 }
 
 
-def fake_runtime(calls: list[str] | None = None) -> LocalRuntime:
+def fake_runtime(calls: list[str] | None = None) -> LocalRuntimeClient:
     calls = [] if calls is None else calls
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -42,7 +42,7 @@ def fake_runtime(calls: list[str] | None = None) -> LocalRuntime:
             return httpx.Response(200, json={"orders-dlq": [{"r": 1}], "other": []})
         return httpx.Response(404)
 
-    return LocalRuntime("http://local:3000", transport=httpx.MockTransport(handler))
+    return LocalRuntimeClient("http://local:3000", transport=httpx.MockTransport(handler))
 
 
 ENV = {
@@ -122,9 +122,9 @@ def test_missing_settings_name_the_flag_and_the_variable():
 
 
 def test_the_local_runtime_can_be_named_by_variable(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(LocalRuntime, "session", lambda self: SESSION)
+    monkeypatch.setattr(LocalRuntimeClient, "session", lambda self: SESSION)
     monkeypatch.setattr(
-        LocalRuntime, "token", lambda self, service, subject, groups=(): f"t-{service}-{self.origin}"
+        LocalRuntimeClient, "token", lambda self, service, subject, groups=(): f"t-{service}-{self.origin}"
     )
     endpoint = resolve(STOREFRONT, env={"LOCAL_RUNTIME_URL": "http://127.0.0.1:4000"})
     assert endpoint.token == "t-orders-http://127.0.0.1:4000"
@@ -140,7 +140,7 @@ def test_health_can_require_the_runtime_to_be_a_given_process():
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"status": "ok", "pid": 4242})
 
-    runtime = LocalRuntime("http://local:3000", transport=httpx.MockTransport(answer))
+    runtime = LocalRuntimeClient("http://local:3000", transport=httpx.MockTransport(answer))
     assert runtime.health() is True
     assert runtime.health(pid=4242) is True
     assert runtime.health(pid=1234) is False
@@ -148,7 +148,7 @@ def test_health_can_require_the_runtime_to_be_a_given_process():
 
 @pytest.mark.parametrize("body", [b"<html>ok</html>", b"[1, 2]"])
 def test_another_server_answering_200_is_not_the_runtime(body: bytes):
-    runtime = LocalRuntime(
+    runtime = LocalRuntimeClient(
         "http://local:3000", transport=httpx.MockTransport(lambda _: httpx.Response(200, content=body))
     )
     assert runtime.health(pid=4242) is False
@@ -158,7 +158,7 @@ def test_an_unreachable_runtime_is_a_clear_config_error():
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")
 
-    runtime = LocalRuntime("http://127.0.0.1:9", transport=httpx.MockTransport(refuse))
+    runtime = LocalRuntimeClient("http://127.0.0.1:9", transport=httpx.MockTransport(refuse))
     assert runtime.health() is False
     with pytest.raises(ConfigError, match=re.escape("no local runtime at http://127.0.0.1:9")):
         resolve(STOREFRONT, local=runtime, env={})
@@ -182,8 +182,8 @@ def test_local_takes_no_value_so_the_command_after_it_stays_the_command(argv, co
 
 def test_which_local_runtime_each_way_of_naming_one_reaches():
     env = {"LOCAL_RUNTIME_URL": "http://127.0.0.1:5000"}
-    assert local_runtime(None, {}) is None
-    assert local_runtime(None, env).origin == "http://127.0.0.1:5000"
-    assert local_runtime(USE_LOCAL, {}).origin == DEFAULT_LOCAL_URL
-    assert local_runtime(USE_LOCAL, env).origin == "http://127.0.0.1:5000"
-    assert local_runtime("http://127.0.0.1:4000", env).origin == "http://127.0.0.1:4000"
+    assert local_runtime_client(None, {}) is None
+    assert local_runtime_client(None, env).origin == "http://127.0.0.1:5000"
+    assert local_runtime_client(USE_LOCAL, {}).origin == DEFAULT_LOCAL_URL
+    assert local_runtime_client(USE_LOCAL, env).origin == "http://127.0.0.1:5000"
+    assert local_runtime_client("http://127.0.0.1:4000", env).origin == "http://127.0.0.1:4000"

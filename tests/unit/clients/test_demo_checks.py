@@ -209,7 +209,7 @@ def test_the_demo_does_not_take_another_runtime_on_its_port_for_its_own(tmp_path
         asked.append(pid)
         return pid is None or pid == 1  # ready, but as process 1
 
-    monkeypatch.setattr(config.LocalRuntime, "health", other_runtime_answers)
+    monkeypatch.setattr(config.LocalRuntimeClient, "health", other_runtime_answers)
     monkeypatch.setattr("clients.demo.process.time.sleep", lambda _: None)
     runtime = process.RuntimeProcess(tmp_path, port=3000)
     runtime.process = ChildThatExits()  # type: ignore[assignment]

@@ -1,0 +1,50 @@
+"""`make up`: synthesize if needed, run the whole system locally until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+from pathlib import Path
+
+from local_runtime.runtime import STATE_DIR, LocalRuntime, RuntimeOptions
+from local_runtime.synth import synthesize, up_to_date
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument(
+        "--state-dir", type=Path, default=STATE_DIR, help="where data, keys and checkpoints live"
+    )
+    parser.add_argument("--in-memory", action="store_true", help="keep DynamoDB Local's data in memory only")
+    args = parser.parse_args()
+    if up_to_date():
+        print("templates are up to date (cdk.out/)", flush=True)
+    else:
+        print("synthesizing the CDK app into cdk.out/ ...", flush=True)
+        synthesize(force=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    options = RuntimeOptions(port=args.port, state_dir=args.state_dir, persistent=not args.in_memory)
+    with LocalRuntime(options) as runtime:
+        session = runtime.session()
+        print("\nLocal runtime ready. Base URLs (a route's URL is its base URL + its path):", flush=True)
+        for service, url in session["apis"].items():
+            print(f"  {service:<10} {url}")
+        print("API keys (header x-api-key):")
+        for plan, key in session["apiKeys"].items():
+            print(f"  {plan:<10} {key}")
+        origin = runtime.gateway.config.origin
+        print(
+            f"Tokens: {origin}/_local/token?service=orders&sub=alice&groups=admin   Session: {origin}/_local/session"
+        )
+        print("Press Ctrl-C to stop.\n", flush=True)
+        stop.wait()
+        print("stopping...", flush=True)
+
+
+if __name__ == "__main__":
+    main()

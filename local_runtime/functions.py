@@ -1,0 +1,300 @@
+"""Run Lambda functions locally: each invoke in an isolated worker process of its own function.
+
+A worker is one execution environment: its first invoke pays the init (a cold start), later
+ones reuse it (warm). Workers run concurrently up to a limit per function, with the function's
+own environment exactly as the template sets it plus what Lambda sets, its code and layers on
+the import path, a real context object, and the timeout enforced by killing the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from local_runtime.assembly import REGION, FunctionSpec
+from local_runtime.sites import runtime_site
+
+WORKER = Path(__file__).with_name("worker.py")
+LogSink = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    request_id: str
+    result: Any = None
+    error: dict[str, Any] | None = None
+    duration_ms: float = 0.0
+    init_ms: float | None = None  # set on a cold start
+    # Set on a cold start: from starting the environment's process to the end of this first invoke.
+    cold_start_ms: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def platform_line(kind: str, record: Mapping[str, Any]) -> str:
+    """A system log line as Lambda writes it for a function with the JSON log format: its size is
+    what the cost model bills as log bytes, so it carries the same fields."""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    return json.dumps({"time": stamp, "type": kind, "record": dict(record)}, separators=(",", ":"))
+
+
+def print_log(function_name: str, line: str) -> None:
+    """One structured line per log line, tagged with the function's name."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        record = {"message": line}
+    print(json.dumps({"function": function_name, **record}), flush=True)
+
+
+def lambda_environment(spec: FunctionSpec, extra: Mapping[str, str]) -> dict[str, str]:
+    """The variables a function sees: the template's, Lambda's own, then the local overrides."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": spec.initialization_type,
+        "LAMBDA_TASK_ROOT": str(spec.code_dir),
+        "LAMBDA_RUNTIME_DIR": str(Path(sys.executable).parent),
+        "_HANDLER": spec.handler,
+        "_LOCAL_FUNCTION_ARN": spec.arn,
+        **spec.environment,
+        **extra,
+    }
+
+
+class _Worker:
+    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: LogSink) -> None:
+        self.started = time.monotonic()
+        read_fd, write_fd = os.pipe()
+        # Lambda's order: task root, layers, then the runtime's boto3. -S keeps the venv's site-packages off.
+        import_paths = [str(spec.code_dir), *(str(p) for p in spec.layer_paths), str(runtime_site())]
+        self.process = subprocess.Popen(  # noqa: S603 - our interpreter and worker script
+            # -u: the function's prints reach its log at once, as Lambda's runtime writes them, even when
+            # a timeout stops it next.
+            [sys.executable, "-I", "-S", "-u", str(WORKER), str(write_fd)],
+            env={
+                **env,
+                # One log stream per execution environment, as Lambda names them.
+                "AWS_LAMBDA_LOG_STREAM_NAME": f"local/[$LATEST]{uuid.uuid4().hex}",
+                "_LOCAL_IMPORT_PATHS": json.dumps(import_paths),
+            },
+            cwd=spec.code_dir,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            text=True,
+        )
+        os.close(write_fd)
+        self.answers: IO[str] = os.fdopen(read_fd, "r")
+        self.fresh = True
+        threading.Thread(target=self._forward_logs, args=(spec.name, log), daemon=True).start()
+
+    def _forward_logs(self, name: str, log: LogSink) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            log(name, line.rstrip("\n"))
+
+    def read_answer(self, timeout_s: float) -> dict[str, Any] | None:
+        ready, _, _ = select.select([self.answers], [], [], max(0.0, timeout_s))
+        if not ready:
+            return None
+        line = self.answers.readline()
+        return (
+            json.loads(line)
+            if line
+            else {"error": {"errorType": "Runtime.ExitError", "errorMessage": "exited"}}
+        )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            self.process.kill()
+        self.process.wait()
+        self.answers.close()
+        if self.process.stdin:
+            self.process.stdin.close()
+
+
+class FunctionRuntime:
+    """Invokes one function; reuses idle environments, starts new ones up to ``max_concurrency``."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        extra_environment: Mapping[str, str],
+        *,
+        log: LogSink = print_log,
+        max_concurrency: int = 8,
+    ) -> None:
+        self.spec = spec
+        self.environment = lambda_environment(spec, extra_environment)
+        self.log = log
+        self._idle: list[_Worker] = []
+        self._all: set[_Worker] = set()
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._lock = threading.Lock()
+        self.cold_starts = 0
+        self.invocations = 0
+
+    def invoke(self, event: Any, *, timeout_s: float | None = None) -> Invocation:
+        """Invoke synchronously. ``timeout_s`` caps the wait below the function's own timeout
+        (API Gateway's integration timeout); the function's timeout kills the environment."""
+        request_id = str(uuid.uuid4())
+        with self._slots:
+            worker = self._checkout()
+            started = time.monotonic()
+            init_ms = None
+            if worker.fresh:
+                # Lambda gives init up to 10 s of its own before the invoke's timeout starts.
+                init = worker.read_answer(10.0) or {"init": {"error": {"errorType": "Runtime.InitTimeout"}}}
+                worker.fresh = False
+                init_ms = float(init.get("init", {}).get("durationMs", 0.0))
+                self.cold_starts += 1
+                init_error = init.get("init", {}).get("error") or init.get("error")
+                self.log(self.spec.name, platform_line("platform.initStart", self._init_start()))
+                if init_error:
+                    failed: dict[str, Any] = {
+                        "initializationType": self.spec.initialization_type,
+                        "phase": "init",
+                        "status": "error",
+                    }
+                    failed["metrics"] = {"durationMs": round(init_ms, 2)}
+                    self.log(self.spec.name, platform_line("platform.initReport", failed))
+                    self._discard(worker)
+                    cold_ms = (time.monotonic() - worker.started) * 1000
+                    return Invocation(request_id, error=init_error, init_ms=init_ms, cold_start_ms=cold_ms)
+                started = time.monotonic()
+            deadline_s = self.spec.timeout_s if timeout_s is None else min(timeout_s, self.spec.timeout_s)
+            request = {
+                "requestId": request_id,
+                "event": event,
+                "deadlineEpochMs": (time.time() + self.spec.timeout_s) * 1000,
+            }
+            self.log(
+                self.spec.name,
+                platform_line(
+                    "platform.start",
+                    {"requestId": request_id, "functionArn": self.spec.arn, "version": "$LATEST"},
+                ),
+            )
+            try:
+                assert worker.process.stdin is not None
+                worker.process.stdin.write(json.dumps(request) + "\n")
+                worker.process.stdin.flush()
+            except (BrokenPipeError, OSError):
+                self._discard(worker)
+                return Invocation(
+                    request_id, error={"errorType": "Runtime.ExitError", "errorMessage": "exited"}
+                )
+            answer = worker.read_answer(deadline_s)
+            answered = time.monotonic()
+            elapsed_ms = (answered - started) * 1000
+            cold_start_ms = (answered - worker.started) * 1000 if init_ms is not None else None
+            self.invocations += 1
+            if answer is None:
+                self._discard(worker)  # a timed-out environment is reset, as in Lambda
+                message = f"Task timed out after {deadline_s:.2f} seconds"
+                self.log(
+                    self.spec.name,
+                    platform_line("platform.timeout", {"requestId": request_id, "message": message}),
+                )
+                self._report(request_id, elapsed_ms, init_ms, None, "timeout")
+                return Invocation(
+                    request_id,
+                    error={"errorType": "Sandbox.Timedout", "errorMessage": message},
+                    duration_ms=elapsed_ms,
+                    init_ms=init_ms,
+                    cold_start_ms=cold_start_ms,
+                )
+            if answer.get("error", {}).get("errorType") == "Runtime.ExitError" or not worker.alive():
+                self._discard(worker)
+            else:
+                self._checkin(worker)
+            duration_ms = float(answer.get("durationMs", elapsed_ms))
+            status = "error" if answer.get("error") else "success"
+            self._report(request_id, duration_ms, init_ms, answer.get("maxMemoryUsedMB"), status)
+            return Invocation(
+                request_id, answer.get("result"), answer.get("error"), duration_ms, init_ms, cold_start_ms
+            )
+
+    def _report(
+        self, request_id: str, duration_ms: float, init_ms: float | None, memory_mb: Any, status: str
+    ) -> None:
+        metrics = {
+            "durationMs": round(duration_ms, 2),
+            # Since 2025-08-01 a cold start's bill includes its init; Lambda rounds up to the millisecond.
+            "billedDurationMs": math.ceil(duration_ms + (init_ms or 0.0)),
+            "memorySizeMB": self.spec.memory_mb,
+            "maxMemoryUsedMB": memory_mb,
+            **({"initDurationMs": round(init_ms, 2)} if init_ms is not None else {}),
+        }
+        record = {"requestId": request_id, "metrics": metrics, "status": status}
+        self.log(self.spec.name, platform_line("platform.report", record))
+
+    def _init_start(self) -> dict[str, Any]:
+        return {
+            "initializationType": self.spec.initialization_type,
+            "phase": "init",
+            "runtimeVersion": "python:3.13",
+            "runtimeVersionArn": f"arn:aws:lambda:{REGION}::runtime:local-python3.13",
+            "functionName": self.spec.name,
+            "functionVersion": "$LATEST",
+        }
+
+    def _checkout(self) -> _Worker:
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+                self._all.discard(worker)
+        worker = _Worker(self.spec, self.environment, self.log)
+        with self._lock:
+            self._all.add(worker)
+        return worker
+
+    def _checkin(self, worker: _Worker) -> None:
+        with self._lock:
+            self._idle.append(worker)
+
+    def _discard(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._lock:
+            self._all.discard(worker)
+
+    def warm_environments(self) -> int:
+        with self._lock:
+            return len(self._idle)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            workers, self._all, self._idle = list(self._all), set(), []
+        for worker in workers:
+            worker.kill()

@@ -1,0 +1,285 @@
+"""The whole system on this machine: DynamoDB Local, the tables, the functions, the API Gateway
+emulator and one stream poller per event source mapping, all from the synthesized templates."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import secrets
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from local_runtime.assembly import REPO_ROOT, Assembly, TableSpec, load_assembly
+from local_runtime.dynamodb_local import DUMMY_CREDENTIALS, DynamoDBLocal, free_port
+from local_runtime.functions import FunctionRuntime, LogSink, print_log
+from local_runtime.gateway import ApiKey, Gateway, GatewayConfig
+from local_runtime.issuer import LocalIssuer, write_private
+from local_runtime.seed import seeder_for
+from local_runtime.server import ServerThread
+from local_runtime.stream_stores import CheckpointStore, OnFailureStore
+from local_runtime.streams import StreamPoller
+
+STATE_DIR = REPO_ROOT / ".local"
+
+
+@dataclass
+class RuntimeOptions:
+    outdir: Path = REPO_ROOT / "cdk.out"
+    state_dir: Path = STATE_DIR
+    port: int = 3000
+    persistent: bool = True  # keep DynamoDB Local's data under state_dir/dynamodb
+    poll_interval_s: float = 0.25
+    integration_timeout_s: float = 29.0
+    log: LogSink = print_log
+
+
+def _api_key_value() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(40))
+
+
+# boto3 reads a service's endpoint from this variable itself: functions create their clients as in Lambda.
+ENDPOINT = "AWS_ENDPOINT_URL_DYNAMODB"
+
+
+class LocalRuntime:
+    def __init__(self, options: RuntimeOptions | None = None) -> None:
+        self.options = options or RuntimeOptions()
+        self.assembly: Assembly = load_assembly(self.options.outdir)
+        self.database: DynamoDBLocal | None = None
+        self.functions: dict[str, FunctionRuntime] = {}
+        self.pollers: list[StreamPoller] = []
+        self.failures = OnFailureStore(self.options.state_dir / "on-failure")
+        self.issuer = LocalIssuer(self.options.state_dir / "issuer-key.pem")
+        self.api_keys = self._load_api_keys()
+        self._server: ServerThread | None = None
+        self._outer_environment: dict[str, str | None] = {}
+        self.gateway = Gateway(
+            self.assembly.apis,
+            self.functions,
+            self.api_keys,
+            self.issuer,
+            GatewayConfig(port=self.options.port, integration_timeout_s=self.options.integration_timeout_s),
+            dev_endpoints={
+                "health": self._health,
+                "session": self._session,
+                "token": self._token,
+                "dlq": self._dlq,
+            },
+        )
+        self.gateway.accepting = False
+
+    @property
+    def ready(self) -> bool:
+        return self.gateway.accepting
+
+    # -- state kept across restarts ---------------------------------------------------------------
+
+    def _load_api_keys(self) -> list[ApiKey]:
+        """One key per usage plan, generated once and kept in .local/api-keys.json."""
+        path = self.options.state_dir / "api-keys.json"
+        stored: dict[str, dict[str, str]] = json.loads(path.read_text()) if path.exists() else {}
+        plans = sorted({plan.name for api in self.assembly.apis.values() for plan in api.usage_plans})
+        for plan in plans:
+            stored.setdefault(plan, {"id": secrets.token_hex(5), "value": _api_key_value()})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_private(path, json.dumps(stored, indent=2).encode())
+        return [ApiKey(id=stored[plan]["id"], value=stored[plan]["value"], plans=[plan]) for plan in plans]
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def start(self) -> LocalRuntime:
+        """Serve first (health answers 503 until everything is up), then start the rest; a failure
+        part way stops whatever had started, so no DynamoDB Local outlives a failed start."""
+        try:
+            self._start_server()
+            self._start_system()
+        except BaseException:
+            self.stop()
+            raise
+        self.gateway.accepting = True
+        return self
+
+    def _start_system(self) -> None:
+        db_path = self.options.state_dir / "dynamodb" if self.options.persistent else None
+        self.database = DynamoDBLocal(port=free_port(), db_path=db_path).start()
+        # In-process users (the seeder, tests) talk to this database until stop() puts back what was there.
+        self._outer_environment = {name: os.environ.get(name) for name in (*DUMMY_CREDENTIALS, ENDPOINT)}
+        os.environ.update({**DUMMY_CREDENTIALS, ENDPOINT: self.database.endpoint})
+        for table in self.assembly.tables.values():
+            self._ensure_table(table)
+        local_env = {
+            **DUMMY_CREDENTIALS,
+            ENDPOINT: self.database.endpoint,
+            # Were a function to use Powertools' Tracer, it must stay off: no X-Ray daemon runs here.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        for key, spec in self.assembly.functions.items():
+            self.functions[key] = FunctionRuntime(spec, local_env, log=self.options.log)
+        self._start_pollers()
+
+    def stop(self) -> None:
+        self.gateway.accepting = False
+        if self._server is not None:
+            self._server.stop()
+        for poller in self.pollers:
+            poller.stop()
+        for runtime in self.functions.values():
+            runtime.shutdown()
+        if self.database is not None:
+            self.database.stop()
+        for name, value in self._outer_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._outer_environment = {}
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def _ensure_table(self, table: TableSpec) -> None:
+        assert self.database is not None
+        client = self.database.client()
+        props = table.properties
+        request: dict[str, Any] = {
+            "TableName": table.name,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if props.get("StreamSpecification"):
+            request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+        if props.get("GlobalSecondaryIndexes"):
+            request["GlobalSecondaryIndexes"] = [
+                {"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]}
+                for i in props["GlobalSecondaryIndexes"]
+            ]
+        try:
+            client.create_table(**request)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+            self._check_kept_table(table, client.describe_table(TableName=table.name)["Table"])
+        else:
+            if table.ttl_attribute:
+                client.update_time_to_live(
+                    TableName=table.name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+                )
+        # Every start, not only the first: seeding adds only what is missing, so a first start stopped
+        # half-way through it is completed by the next.
+        seed = seeder_for(table)
+        if seed is not None:
+            seed(table.name, client)
+
+    def _check_kept_table(self, table: TableSpec, kept: Mapping[str, Any]) -> None:
+        """A table kept from an earlier run must have the template's keys, indexes and stream: one made from
+        an older template would serve queries and mappings it cannot answer."""
+        props = table.properties
+
+        def shape(keys: Any, indexes: Any, stream: bool) -> tuple[Any, ...]:
+            return (
+                sorted((k["AttributeName"], k["KeyType"]) for k in keys),
+                sorted(i["IndexName"] for i in indexes or ()),
+                stream,
+            )
+
+        wanted = shape(
+            props["KeySchema"], props.get("GlobalSecondaryIndexes"), bool(props.get("StreamSpecification"))
+        )
+        found = shape(
+            kept["KeySchema"],
+            kept.get("GlobalSecondaryIndexes"),
+            bool(kept.get("StreamSpecification", {}).get("StreamEnabled")),
+        )
+        if found != wanted:
+            raise RuntimeError(
+                f"the local table {table.name} was made from an older template (keys, indexes, stream: {found}; "
+                f"the template has {wanted}). Remove {self.options.state_dir / 'dynamodb'} (the local data) to start "
+                "from empty tables."
+            )
+
+    def _start_pollers(self) -> None:
+        assert self.database is not None
+        checkpoints = CheckpointStore(self.options.state_dir / "checkpoints.json")
+        for mapping in self.assembly.mappings:
+            table = self.assembly.tables[mapping.table]
+            queue = self.assembly.queues.get(mapping.on_failure_queue) if mapping.on_failure_queue else None
+            poller = StreamPoller(
+                mapping,
+                self.functions[mapping.function],
+                table_name=table.name,
+                streams_client=self.database.streams_client(),
+                dynamodb_client=self.database.client(),
+                checkpoints=checkpoints,
+                failures=self.failures,
+                queue_name=queue,
+                poll_interval_s=self.options.poll_interval_s,
+                log=functools.partial(self.options.log, self.functions[mapping.function].spec.name),
+            )
+            poller.start()
+            self.pollers.append(poller)
+
+    def _start_server(self) -> None:
+        self._server = ServerThread(self.gateway.app, self.options.port).start()
+
+    # -- development endpoints (exist only locally) ---------------------------------------------
+
+    async def _health(self, _: Request) -> Response:
+        # The process id tells a launcher that the runtime answering is the one it started.
+        return JSONResponse(
+            {"status": "ok" if self.ready else "starting", "pid": os.getpid()}, 200 if self.ready else 503
+        )
+
+    def session(self) -> dict[str, Any]:
+        plans = {plan.name: plan for api in self.assembly.apis.values() for plan in api.usage_plans}
+        return {
+            "apis": self.gateway.base_urls(),
+            "apiKeys": {key.plans[0]: key.value for key in self.api_keys},
+            "usagePlans": {
+                name: {
+                    "rateLimit": plan.rate_limit,
+                    "burstLimit": plan.burst_limit,
+                    "quota": {"limit": plan.quota_limit, "period": plan.quota_period},
+                }
+                for name, plan in plans.items()
+            },
+        }
+
+    async def _session(self, _: Request) -> Response:
+        return JSONResponse(self.session())
+
+    def token(self, service: str, subject: str, groups: Sequence[str] = ()) -> str:
+        """A token from the user pool that ``service``'s API trusts, as that pool's hosted sign-in gives one."""
+        pools = self.gateway.user_pools()
+        if not pools.get(service):
+            with_pools = sorted(name for name, found in pools.items() if found)
+            raise ValueError(f"service must be one whose API has a user pool: one of {', '.join(with_pools)}")
+        return self.issuer.mint(subject, list(groups), pool=pools[service][0])
+
+    async def _token(self, request: Request) -> Response:
+        subject = request.query_params.get("sub")
+        if not subject:
+            return JSONResponse({"message": "sub is required"}, 400)
+        groups = [g for g in request.query_params.get("groups", "").split(",") if g]
+        try:
+            return JSONResponse(
+                {"token": self.token(request.query_params.get("service", ""), subject, groups)}
+            )
+        except ValueError as error:
+            return JSONResponse({"message": str(error)}, 400)
+
+    async def _dlq(self, _: Request) -> Response:
+        return JSONResponse(self.failures.read_all())
