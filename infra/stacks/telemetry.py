@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from infra.config import StageConfig
@@ -19,6 +20,14 @@ class TelemetryStack(ServiceStack):
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, stage=stage, **kwargs)
         readings = table(self, "TelemetryTable", stage, ttl=True)
+        fleet = "fleet"  # the admin API lists devices; only device items carry its keys
+        readings.add_global_secondary_index(
+            index_name=fleet,
+            partition_key=dynamodb.Attribute(name="gsi1pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="gsi1sk", type=dynamodb.AttributeType.STRING),
+            # Keys only: device state changes with every batch and is read from the table, not copied here.
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
         env = {
             "TELEMETRY_TABLE_NAME": readings.table_name,
             "RETENTION_DAYS": str(stage.readings_retention_days),
@@ -27,7 +36,8 @@ class TelemetryStack(ServiceStack):
         api_fn = self.function(
             "Api", "api", "Operators' API: devices, readings, aggregates, rules, alerts",
             memory_size=512, timeout_s=10, environment=env,
-            grants={readings: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]}, snap_start=True,
+            grants={readings: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"]},
+            index_queries={readings: [fleet]}, snap_start=True,
         )  # fmt: skip
         ingest_fn = self.function(
             "Ingest", "ingest", "Devices post batches of readings", memory_size=512, timeout_s=10, environment=env,
@@ -58,6 +68,7 @@ class TelemetryStack(ServiceStack):
         )  # fmt: skip
         for method, path in [
             ("POST", "/devices"),
+            ("GET", "/devices"),
             ("GET", "/devices/{deviceId}"),
             ("GET", "/devices/{deviceId}/telemetry"),
             ("GET", "/devices/{deviceId}/aggregates"),

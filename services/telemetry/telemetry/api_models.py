@@ -133,6 +133,13 @@ class Device(ApiModel):
         )
 
 
+class DevicePage(ApiModel):
+    """Registered devices, ascending by id."""
+
+    items: list[Device]
+    next_token: str | None = Field(description="Pass as nextToken for the next page; null on the last page")
+
+
 class ReadingOut(ApiModel):
     metric: str
     value: Number

@@ -19,6 +19,7 @@ from tests.unit.telemetry.support import CUSTOMER, admin_event, body, device_eve
 
 ROUTES = [
     ("POST", "/devices", {"deviceId": "d-1"}),
+    ("GET", "/devices", None),
     ("GET", "/devices/d-1", None),
     ("GET", "/devices/d-1/telemetry", None),
     ("GET", "/devices/d-1/aggregates", None),
@@ -54,7 +55,7 @@ def test_every_route_is_for_admins_only(table, method, path, payload):
     problem(anonymous, 401)
 
 
-@pytest.mark.parametrize(("method", "path", "payload"), ROUTES[1:])
+@pytest.mark.parametrize(("method", "path", "payload"), ROUTES[2:])
 def test_unknown_devices_are_404_on_every_device_route(table, method, path, payload):
     query = {"metric": "temp"} if path.endswith("aggregates") else None
     problem(call(method, path, payload, query), 404)
@@ -258,3 +259,52 @@ def test_a_cursor_beyond_the_requested_range_gives_an_empty_last_page(table):
     assert len(page["items"]) == 100
     narrowed = {"to": str(start + 5_000), "nextToken": page["nextToken"]}
     assert body(call("GET", "/devices/d-1/telemetry", query=narrowed)) == {"items": [], "nextToken": None}
+
+
+def test_devices_are_listed_by_id_a_page_at_a_time_with_their_state(table):
+    for device_id in ("d-3", "d-1", "d-5", "d-2", "d-4"):
+        register(device_id, name=f"sensor {device_id}")
+    assert (
+        ingest.handler(
+            device_event("d-2", {"readings": readings("temp", now_ms() - 1000, 1)}), lambda_context()
+        )["statusCode"]
+        == 202
+    )
+    listed, query = [], {"limit": "2"}
+    while True:
+        page = body(call("GET", "/devices", query=query))
+        assert len(page["items"]) <= 2
+        listed += page["items"]
+        if page["nextToken"] is None:
+            break
+        query = {"limit": "2", "nextToken": page["nextToken"]}
+    assert [device["deviceId"] for device in listed] == ["d-1", "d-2", "d-3", "d-4", "d-5"]
+    assert listed[0] == body(call("GET", "/devices/d-1"))
+    assert {device["name"] for device in listed} == {f"sensor d-{n}" for n in range(1, 6)}
+    assert all("token" not in device and "tokenHash" not in device for device in listed)
+
+
+def test_only_devices_are_listed_and_an_empty_fleet_is_one_empty_page(table):
+    assert body(call("GET", "/devices")) == {"items": [], "nextToken": None}
+    register("d-1")
+    call("PUT", "/devices/d-1/rules", {"rules": [{"metric": "temp", "op": "gt", "threshold": 5}]})
+    assert [device["deviceId"] for device in body(call("GET", "/devices"))["items"]] == ["d-1"]
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ({"limit": "0"}, 422),
+        ({"limit": "101"}, 422),
+        ({"limit": "ten"}, 422),
+        ({"nextToken": "not-a-token"}, 400),
+        # A well-formed cursor for another listing (a device's alerts) is refused, not followed.
+        (
+            {"nextToken": base64.urlsafe_b64encode(b'{"pk":{"S":"DEVICE#d-1"},"sk":{"S":"A#1"}}').decode()},
+            400,
+        ),
+    ],
+)
+def test_bad_list_parameters_are_4xx(table, query, status):
+    register("d-1")
+    problem(call("GET", "/devices", query=query), status)

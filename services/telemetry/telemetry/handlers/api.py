@@ -27,6 +27,7 @@ from telemetry.api_models import (
     AlertPage,
     Device,
     DeviceCreated,
+    DevicePage,
     Problem,
     PutRules,
     ReadingOut,
@@ -49,6 +50,7 @@ Metric = Annotated[str | None, Query(pattern=METRIC, description="One metric; al
 From = Annotated[int | None, Query(alias="from", ge=0, le=MAX_TS, description="Epoch ms, inclusive")]
 To = Annotated[int | None, Query(alias="to", ge=0, le=MAX_TS, description="Epoch ms, inclusive")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many items per page")]
+DevicesPerPage = Annotated[int, Query(ge=1, le=100, description="At most this many devices per page")]
 NextToken = Annotated[str | None, Query(alias="nextToken", max_length=2048)]
 
 REASONS = {
@@ -90,6 +92,15 @@ def create_app(service: DevicesService) -> APIGatewayRestResolver:
             body=DeviceCreated(device_id=device_id, token=token),
             headers={"Cache-Control": "no-store"},
         )
+
+    @app.get(
+        "/devices",
+        summary="Registered devices with their latest readings, by id (administrators)",
+        responses=responses(DevicePage, 400, 422),
+    )
+    def list_devices(limit: DevicesPerPage = 50, next_token: NextToken = None) -> DevicePage:
+        devices, token = service.list_devices(limit, next_token)
+        return DevicePage(items=[Device.of(device) for device in devices], next_token=token)
 
     @app.get(
         "/devices/<deviceId>", summary="A device and its latest readings", responses=responses(Device, 404)

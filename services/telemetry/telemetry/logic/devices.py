@@ -81,6 +81,9 @@ class DevicesService:
         self.devices.create_device(device_id, name, hash_token(token), self._now_ms())
         return device_id, token
 
+    def list_devices(self, limit: int, next_token: str | None) -> tuple[list[DeviceRecord], str | None]:
+        return self.devices.list_devices(limit, next_token)
+
     def get_device(self, device_id: str) -> DeviceRecord:
         device = self.devices.get_device(device_id) if is_device_id(device_id) else None
         if device is None:

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from commons.dynamodb import condition_raises, is_condition_failure
+from commons.dynamodb import condition_raises, decode_cursor, encode_cursor, is_condition_failure
 from commons.errors import Conflict, NotFound
 from telemetry.domain.devices import DeviceRecord, DeviceState, Latest, advance, split_state, within_capacity
 from telemetry.repository.table import (
     DEVICE_SK,
+    FLEET_INDEX,
+    FLEET_PARTITION,
     MAX_CONDITION_ATTEMPTS,
     TYPE_DEVICE,
     ContentionError,
@@ -42,6 +44,8 @@ class DevicesRepository(TelemetryTable):
             "createdAt": num(created_at),
             "tokenHash": text(token_hash),
             "latest": {"M": {}},
+            "gsi1pk": text(FLEET_PARTITION),
+            "gsi1sk": text(device_id),
         }
         if name is not None:
             item["name"] = text(name)
@@ -60,14 +64,31 @@ class DevicesRepository(TelemetryTable):
         item = self.db.get_item(TableName=self.table_name, Key=item_key(device_pk(device_id), DEVICE_SK)).get(
             "Item"
         )
-        if not item:
-            return None
-        return DeviceRecord(
-            device_id=item["deviceId"]["S"],
-            name=item["name"]["S"] if "name" in item else None,
-            created_at=int(item["createdAt"]["N"]),
-            state=_device_state(item),
+        return _device_record(item) if item else None
+
+    def list_devices(self, limit: int, next_token: str | None) -> tuple[list[DeviceRecord], str | None]:
+        """One page of devices, ascending by id: their keys from the fleet index, then the items in one batch
+        (the index holds keys only, so the state every reading batch updates is not copied into it)."""
+        start = decode_cursor(
+            next_token,
+            {"pk": "S", "sk": "S", "gsi1pk": "S", "gsi1sk": "S"},
+            fixed={"gsi1pk": FLEET_PARTITION},
         )
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": FLEET_INDEX,
+            "KeyConditionExpression": "gsi1pk = :fleet",
+            "ExpressionAttributeValues": {":fleet": text(FLEET_PARTITION)},
+            "Limit": limit,
+        }
+        if start:
+            query["ExclusiveStartKey"] = start
+        page = self.db.query(**query)
+        keys = [item_key(entry["pk"]["S"], DEVICE_SK) for entry in page.get("Items", [])]
+        found = {item["pk"]["S"]: item for item in self._batch_get(keys, consistent=False)}
+        # A device deleted between the query and the batch read is simply not listed.
+        devices = [_device_record(found[key["pk"]["S"]]) for key in keys if key["pk"]["S"] in found]
+        return devices, encode_cursor(page.get("LastEvaluatedKey"))
 
     def device_exists(self, device_id: str) -> bool:
         response = self.db.get_item(
@@ -155,3 +176,12 @@ def _device_state(item: Mapping[str, Any]) -> DeviceState:
     }
     last_seen = int(item["lastSeen"]["N"]) if "lastSeen" in item else None
     return DeviceState(last_seen, latest)
+
+
+def _device_record(item: Mapping[str, Any]) -> DeviceRecord:
+    return DeviceRecord(
+        device_id=item["deviceId"]["S"],
+        name=item["name"]["S"] if "name" in item else None,
+        created_at=int(item["createdAt"]["N"]),
+        state=_device_state(item),
+    )

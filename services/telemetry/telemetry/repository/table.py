@@ -4,7 +4,8 @@
 pk                       sk                                  type         attributes
 =======================  ==================================  ===========  =========================================
 ``DEVICE#<id>``          ``DEVICE``                          DEVICE       deviceId, name?, createdAt, tokenHash,
-                                                                          lastSeen?, latest {metric: {value, ts}}
+                                                                          lastSeen?, latest {metric: {value, ts}},
+                                                                          gsi1pk ``FLEET``, gsi1sk ``<id>``
 ``DEVICE#<id>``          ``RULES``                           RULES        rules [{metric, op, threshold}]
 ``DEVICE#<id>``          ``R#<minute:013d>#<metric>``        READINGS     expiresAt; one attribute per reading, named
                                                                           by its ms offset in the minute ("0".."59999")
@@ -13,6 +14,7 @@ pk                       sk                                  type         attrib
 ``DEVICE#<id>``          ``A#<ts:013d>#<metric>``            ALERT        metric, ts, value, rule
 =======================  ==================================  ===========  =========================================
 
+Only device items carry gsi1pk/gsi1sk, so the ``fleet`` index (keys only) lists the devices and nothing else.
 Attributes whose names are all digits are data (readings, minute statistics); the rest are bookkeeping.
 Readings are top-level attributes rather than a map so one UpdateItem can create or extend a bucket
 (a nested ``SET r.#o`` fails when the map does not exist yet) and each costs no map overhead.
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 Item = dict[str, Any]
 
 DEVICE_SK = "DEVICE"
+FLEET_INDEX = "fleet"
+FLEET_PARTITION = "FLEET"
 RULES_SK = "RULES"
 TYPE_DEVICE = "DEVICE"
 TYPE_RULES = "RULES"
