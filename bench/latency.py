@@ -67,12 +67,13 @@ class Scenario:
         system.alert_above(self.device, 29)
 
     def routes(self) -> list[Route]:
-        s, n, m = self.system, self.samples, self.operator_samples
-        device = self.device.device_id
-        operator = s.operator()
+        return [*self._orders_routes(), *self._telemetry_routes()]
 
-        def get(client: httpx.Client, path: str, **params: Any) -> Callable[[int], float]:
-            return lambda _: s.request(client, "GET", path, params=params or None, expect=200)[1]
+    def _get(self, client: httpx.Client, path: str, **params: Any) -> Callable[[int], float]:
+        return lambda _: self.system.request(client, "GET", path, params=params or None, expect=200)[1]
+
+    def _orders_routes(self) -> list[Route]:
+        s, n = self.system, self.samples
 
         def place(_: int) -> float:
             order_id, elapsed = s.place_order(self.customer)
@@ -84,30 +85,16 @@ class Scenario:
                 client, "POST", f"/orders/{self.orders[offset + i]}/{action}", expect=200
             )[1]
 
-        def register(_: int) -> float:
-            body = {"deviceId": f"bench-{uuid.uuid4().hex[:12]}"}
-            return s.request(operator, "POST", "/devices", json=body, expect=201)[1]
+        def one_order(i: int) -> float:
+            return self._get(self.customer, f"/orders/{self.orders[i % len(self.orders)]}")(i)
 
-        def rules(_: int) -> float:
-            body = {"rules": [{"metric": "temperature", "op": "gt", "threshold": 29}]}
-            return s.request(operator, "PUT", f"/devices/{device}/rules", json=body, expect=200)[1]
-
-        def uncached(_: int) -> float:
-            s.clear_authorizer_cache()
-            return self.uncached.post()
-
-        telemetry_window = {"from": self.device.start, "to": self.device.start + 3_600_000}
         return [
-            Route("orders GET /products", "orders.api", "storefront", n, get(self.storefront, "/products")),
-            Route("orders POST /orders", "orders.api", "storefront", 2 * n + 2 * WARM_UP, place, s.drain),
-            Route("orders GET /orders", "orders.api", "storefront", n, get(self.customer, "/orders")),
             Route(
-                "orders GET /orders/{orderId}",
-                "orders.api",
-                "storefront",
-                n,
-                lambda i: get(self.customer, f"/orders/{self.orders[i % len(self.orders)]}")(i),
+                "orders GET /products", "orders.api", "storefront", n, self._get(self.storefront, "/products")
             ),
+            Route("orders POST /orders", "orders.api", "storefront", 2 * n + 2 * WARM_UP, place, s.drain),
+            Route("orders GET /orders", "orders.api", "storefront", n, self._get(self.customer, "/orders")),
+            Route("orders GET /orders/{orderId}", "orders.api", "storefront", n, one_order),
             Route(
                 "orders POST /orders/{orderId}/fulfil",
                 "orders.api",
@@ -124,6 +111,33 @@ class Scenario:
                 order_action(self.customer, "cancel", n + WARM_UP),
                 s.drain,
             ),
+        ]
+
+    def _telemetry_routes(self) -> list[Route]:
+        s, n, m = self.system, self.samples, self.operator_samples
+        device = self.device.device_id
+        operator = s.operator()
+
+        def register(_: int) -> float:
+            body = {"deviceId": f"bench-{uuid.uuid4().hex[:12]}"}
+            return s.request(operator, "POST", "/devices", json=body, expect=201)[1]
+
+        def rules(_: int) -> float:
+            body = {"rules": [{"metric": "temperature", "op": "gt", "threshold": 29}]}
+            return s.request(operator, "PUT", f"/devices/{device}/rules", json=body, expect=200)[1]
+
+        def uncached(_: int) -> float:
+            s.clear_authorizer_cache()
+            return self.uncached.post()
+
+        def admin_get(path: str, **params: Any) -> Route:
+            route = path.replace(device, "{deviceId}")
+            return Route(
+                f"telemetry GET {route}", "telemetry.api", "operator", m, self._get(operator, path, **params)
+            )
+
+        telemetry_window = {"from": self.device.start, "to": self.device.start + 3_600_000}
+        return [
             Route(
                 "telemetry POST /devices/{deviceId}/telemetry",
                 "telemetry.ingest",
@@ -150,34 +164,11 @@ class Scenario:
             ),
             Route("telemetry POST /devices", "telemetry.api", "operator", m, register),
             Route("telemetry PUT /devices/{deviceId}/rules", "telemetry.api", "operator", m, rules),
-            Route(
-                "telemetry GET /devices/{deviceId}",
-                "telemetry.api",
-                "operator",
-                m,
-                get(operator, f"/devices/{device}"),
-            ),
-            Route(
-                "telemetry GET /devices/{deviceId}/telemetry",
-                "telemetry.api",
-                "operator",
-                m,
-                get(operator, f"/devices/{device}/telemetry", metric="temperature", **telemetry_window),
-            ),
-            Route(
-                "telemetry GET /devices/{deviceId}/aggregates",
-                "telemetry.api",
-                "operator",
-                m,
-                get(operator, f"/devices/{device}/aggregates", metric="temperature", period="minute"),
-            ),
-            Route(
-                "telemetry GET /devices/{deviceId}/alerts",
-                "telemetry.api",
-                "operator",
-                m,
-                get(operator, f"/devices/{device}/alerts", limit=100),
-            ),
+            admin_get("/devices", limit=50),
+            admin_get(f"/devices/{device}"),
+            admin_get(f"/devices/{device}/telemetry", metric="temperature", **telemetry_window),
+            admin_get(f"/devices/{device}/aggregates", metric="temperature", period="minute"),
+            admin_get(f"/devices/{device}/alerts", limit=100),
         ]
 
 

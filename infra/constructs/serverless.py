@@ -232,10 +232,18 @@ class ServiceApi(Construct):
         self.cors_origin = stage.cors_allow_origin
         self.cors_headers = [*CORS_HEADERS, *cors_headers]
         self._methods: dict[str, list[str]] = {}
+        self.api = self._rest_api(stage, service)
+        self._execution_logs(stage)
+        self._cors_on_gateway_responses()
+        self.usage_plans = {name: self._usage_plan(name, service) for name in plans}
+        self._suppress_findings()
+
+    def _rest_api(self, stage: StageConfig, service: str) -> apigw.RestApi:
+        """Regional, API key on every method, stage throttling, JSON access logs, tracing."""
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=stage.log_retention, removal_policy=stage.removal_policy
         )
-        self.api = apigw.RestApi(
+        return apigw.RestApi(
             self,
             "Api",
             rest_api_name=f"{service}-{stage.name}",
@@ -265,6 +273,8 @@ class ServiceApi(Construct):
             ),
             default_method_options=apigw.MethodOptions(api_key_required=True),
         )
+
+    def _execution_logs(self, stage: StageConfig) -> None:
         # API Gateway writes its execution logs (logging_level) to a group it names and creates itself, kept
         # forever; declared here, before the stage, it has the stage's retention and goes with the stack.
         execution_logs = logs.LogGroup(
@@ -275,6 +285,8 @@ class ServiceApi(Construct):
             removal_policy=stage.removal_policy,
         )
         self.api.deployment_stage.node.add_dependency(execution_logs)
+
+    def _cors_on_gateway_responses(self) -> None:
         # API Gateway's own answers (401, 403, 429, 5xx) carry the origin too, so a page can read them.
         for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):
             self.api.add_gateway_response(
@@ -282,25 +294,27 @@ class ServiceApi(Construct):
                 type=response_type,
                 response_headers={"Access-Control-Allow-Origin": f"'{self.cors_origin}'"},
             )
-        self.usage_plans: dict[str, apigw.UsagePlan] = {}
-        for name in plans:
-            limits = USAGE_PLANS[name]
-            self.usage_plans[name] = self.api.add_usage_plan(
-                f"{name.title()}Plan",
-                name=name,
-                description=f"{service} clients of kind '{name}'",
-                throttle=apigw.ThrottleSettings(rate_limit=limits.rate_limit, burst_limit=limits.burst_limit),
-                quota=apigw.QuotaSettings(limit=limits.daily_quota, period=apigw.Period.DAY),
-                api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
-            )
+
+    def _usage_plan(self, name: str, service: str) -> apigw.UsagePlan:
+        limits = USAGE_PLANS[name]
+        return self.api.add_usage_plan(
+            f"{name.title()}Plan",
+            name=name,
+            description=f"{service} clients of kind '{name}'",
+            throttle=apigw.ThrottleSettings(rate_limit=limits.rate_limit, burst_limit=limits.burst_limit),
+            quota=apigw.QuotaSettings(limit=limits.daily_quota, period=apigw.Period.DAY),
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
+        )
+
+    def _suppress_findings(self) -> None:
         NagSuppressions.add_resource_suppressions(
             self.api,
             [
                 NagPackSuppression(
                     id="AwsSolutions-APIG2",
-                    reason="Requests are validated in the functions (pydantic models, and the device "
-                    "route's own parser), which answer RFC 9457 problem documents naming each bad field; a "
-                    "gateway validator would answer in another shape first.",
+                    reason="Requests are validated in the functions (Powertools' resolver with pydantic "
+                    "models), which answer RFC 9457 problem documents naming each bad field; a gateway "
+                    "validator would answer in another shape first.",
                 ),
                 NagPackSuppression(
                     id="AwsSolutions-APIG3",
