@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
 import re
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +51,37 @@ def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
 def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     """DynamoDB JSON -> plain Python (boto3's TypeDeserializer: numbers as Decimal)."""
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
+BATCH_GET_ATTEMPTS = 8
+
+
+def batch_get(
+    db: DynamoDBClient,
+    table_name: str,
+    keys: Sequence[Mapping[str, Any]],
+    *,
+    consistent: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[dict[str, Any]]:
+    """Every item that exists among ``keys`` (DynamoDB JSON), in requests of 100 keys. DynamoDB may answer
+    part of a request and return the rest as UnprocessedKeys: those are asked again after a backoff with
+    full jitter, as the DynamoDB guide advises; when they keep coming back, ServiceBusy (503) says retry."""
+    items: list[dict[str, Any]] = []
+    for begin in range(0, len(keys), BATCH_GET_LIMIT):
+        chunk = {"Keys": list(keys[begin : begin + BATCH_GET_LIMIT]), "ConsistentRead": consistent}
+        request: dict[str, Any] = {table_name: chunk}
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            response = db.batch_get_item(RequestItems=request)
+            items.extend(response.get("Responses", {}).get(table_name, []))
+            request = {table: part for table, part in response.get("UnprocessedKeys", {}).items() if part}
+            if not request:
+                break
+            sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+        else:
+            raise ServiceBusy("DynamoDB kept deferring reads; retry")
+    return items
 
 
 def is_condition_failure(error: ClientError) -> bool:

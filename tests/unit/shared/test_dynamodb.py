@@ -6,6 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from commons.dynamodb import (
+    batch_get,
     condition_raises,
     decode_cursor,
     deserialize,
@@ -14,7 +15,7 @@ from commons.dynamodb import (
     retry_later,
     serialize,
 )
-from commons.errors import BadRequest, Conflict
+from commons.errors import BadRequest, Conflict, ServiceBusy
 from tests.aws import dynamodb_client
 
 TABLE = "things"
@@ -186,3 +187,46 @@ def test_what_dynamodb_refuses_only_for_now_is_a_503_to_retry(code, detail):
 )
 def test_anything_else_is_not_for_the_client_to_retry(error):
     assert retry_later(error) is None
+
+
+class Deferring:
+    """A client whose BatchGetItem answers at most ``per_call`` keys and defers the rest, ``stuck`` times
+    answering none at all first (what DynamoDB does under throttling or for large responses)."""
+
+    def __init__(self, per_call: int, stuck: int = 0) -> None:
+        self.per_call, self.stuck, self.requests = per_call, stuck, []
+
+    def batch_get_item(self, RequestItems):
+        self.requests.append(RequestItems)
+        ((table, part),) = RequestItems.items()
+        keys = part["Keys"]
+        answered = [] if self.stuck > 0 else keys[: self.per_call]
+        self.stuck -= 1
+        rest = keys[len(answered) :]
+        return {
+            "Responses": {table: [{**key, "found": {"BOOL": True}} for key in answered]},
+            "UnprocessedKeys": {table: {**part, "Keys": rest}} if rest else {},
+        }
+
+
+def test_batch_get_asks_again_for_deferred_keys_in_requests_of_100():
+    keys = [{"pk": {"S": f"k{n:03d}"}} for n in range(250)]
+    client = Deferring(per_call=60)
+    items = batch_get(client, TABLE, keys, consistent=True, sleep=lambda _: None)
+    assert sorted(item["pk"]["S"] for item in items) == sorted(key["pk"]["S"] for key in keys)
+    assert max(len(request[TABLE]["Keys"]) for request in client.requests) == 100
+    assert all(request[TABLE]["ConsistentRead"] for request in client.requests)
+
+
+def test_batch_get_that_stays_deferred_is_a_503_to_retry():
+    waits = []
+    with pytest.raises(ServiceBusy, match="retry"):
+        batch_get(Deferring(per_call=1, stuck=100), TABLE, [{"pk": {"S": "k"}}], sleep=waits.append)
+    assert len(waits) == 8
+    assert all(0 <= wait <= 1 for wait in waits)
+
+
+def test_batch_get_of_existing_and_missing_items(table):
+    put_if_absent(dynamodb_client(), TABLE, serialize({"pk": "a"}))
+    items = batch_get(dynamodb_client(), TABLE, [{"pk": {"S": "a"}}, {"pk": {"S": "missing"}}])
+    assert items == [{"pk": {"S": "a"}}]

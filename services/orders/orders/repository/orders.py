@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import random
-import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -25,6 +24,7 @@ from orders.repository.table import (
     BY_CUSTOMER_INDEX,
     ORDER_CURSOR_KEYS,
     TTL_ATTRIBUTE,
+    OrdersTable,
     TryAgain,
     customer_partition,
     idempotency_item,
@@ -36,7 +36,6 @@ from orders.repository.table import (
 )
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 TRANSACTION_ATTEMPTS = 4
@@ -78,14 +77,7 @@ class _Expression:
         return params
 
 
-class OrdersRepository:
-    def __init__(
-        self, table_name: str, dynamodb: DynamoDBClient, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
-        self.table_name = table_name
-        self.db = dynamodb
-        self._sleep = sleep
-
+class OrdersRepository(OrdersTable):
     def get_order(self, order_id: str) -> Order | None:
         response = self.db.get_item(
             TableName=self.table_name, Key=serialize(order_key(order_id)), ConsistentRead=True

@@ -15,11 +15,15 @@ only inside the same transaction as the order change that justifies it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from commons.errors import DomainError
 from orders.domain.model import IdempotencyRecord, Order, PaymentRecord, Product
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 BY_CUSTOMER_INDEX = "byCustomer"
 TTL_ATTRIBUTE = "expiresAt"
@@ -35,6 +39,17 @@ class TryAgain(DomainError):
     """Contention we could not resolve by retrying (TransactionConflict): the client may retry."""
 
     status = 503
+
+
+class OrdersTable:
+    """What the orders table's repositories share: the table, the client, and how to wait before a retry."""
+
+    def __init__(
+        self, table_name: str, dynamodb: DynamoDBClient, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.table_name = table_name
+        self.db = dynamodb
+        self._sleep = sleep
 
 
 def product_key(product_id: str) -> dict[str, str]:

@@ -22,16 +22,14 @@ Readings are top-level attributes rather than a map so one UpdateItem can create
 
 from __future__ import annotations
 
-import random
 import re
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from botocore.exceptions import ClientError
 
-from commons.dynamodb import is_condition_failure
+from commons.dynamodb import batch_get, is_condition_failure
 from commons.errors import DomainError
 from telemetry.domain.readings import METRIC_PATTERN, MINUTE_MS, BucketKey
 
@@ -51,7 +49,6 @@ TYPE_READINGS = "READINGS"
 TYPE_ROLLUP = "ROLLUP"
 TYPE_ALERT = "ALERT"
 MAX_CONDITION_ATTEMPTS = 6
-BATCH_GET_LIMIT = 100
 BUCKET_SK = re.compile(r"R#(\d{13})#(" + METRIC_PATTERN.pattern + ")")
 HOUR_SK = re.compile(r"H#(" + METRIC_PATTERN.pattern + r")#(\d{13})")
 
@@ -107,9 +104,8 @@ _V = TypeVar("_V")
 
 
 class ContentionError(DomainError):
-    """A conditional write kept losing races, or DynamoDB kept deferring reads: the caller's retry (the
-    client's after this 503, or the stream's) finishes it; what was written stays written and counts as
-    duplicates then."""
+    """A conditional write kept losing races: the caller's retry (the client's after this 503, or the
+    stream's) finishes it; what was written stays written and counts as duplicates then."""
 
     status = 503
 
@@ -191,25 +187,7 @@ class TelemetryTable:
             options["ExclusiveStartKey"] = last
 
     def _batch_get(self, keys: Sequence[Mapping[str, Any]], *, consistent: bool) -> list[Item]:
-        """BatchGetItem in chunks of 100, retrying UnprocessedKeys with backoff and full jitter."""
-        items: list[Item] = []
-        for begin in range(0, len(keys), BATCH_GET_LIMIT):
-            request: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": list(keys[begin : begin + BATCH_GET_LIMIT]),
-                    "ConsistentRead": consistent,
-                }
-            }
-            for attempt in range(10):
-                response = self.db.batch_get_item(RequestItems=request)
-                items.extend(response.get("Responses", {}).get(self.table_name, []))
-                request = {table: part for table, part in response.get("UnprocessedKeys", {}).items() if part}
-                if not request:
-                    break
-                time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
-            else:
-                raise ContentionError("DynamoDB kept deferring reads; retry")
-        return items
+        return batch_get(self.db, self.table_name, keys, consistent=consistent)
 
     def _current(self, error: ClientError, key: Mapping[str, Any]) -> Item | None:
         """The item as it was when a conditional write failed (ReturnValuesOnConditionCheckFailure),
