@@ -35,7 +35,7 @@ class Plan:
 
 FULL = Plan(
     # With 11 runs an API function's 90% interval over the pooled floor was 0.04 to 0.19 wide on a shared 2-core
-    # machine, with 25 it was 0.06 (decision 25). Its ratio to the reference resamples only the reference runs
+    # machine, with 25 it was 0.06. Its ratio to the reference resamples only the reference runs
     # made beside it, as many as its own, so that interval is the wider one at any count.
     cold_runs=25,
     cold_warm_up=True,
