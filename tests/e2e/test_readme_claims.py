@@ -1,0 +1,233 @@
+"""Claims the README's comparison table makes that no other test covers.
+
+"No Docker, no AWS account": `python -m local_runtime` (what `make up` runs) is started with an environment of
+its own: no AWS credentials, no AWS config or credentials file, no instance metadata, a HOME of its own, proxy
+settings that send any HTTP(S) call off loopback to a closed port, and a PATH that holds only Java and Node.js
+(what DynamoDB Local and the CDK synth need) beside a `docker`, `podman` and `finch` that record any call and
+fail. Both services are then driven end to end over HTTP, and every process the runtime started is checked to be
+Python or Java.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from local_runtime.assembly import REPO_ROOT
+from local_runtime.dynamodb_local import free_port
+from local_runtime.synth import synthesize
+from tests.e2e.conftest import eventually
+
+CONTAINER_RUNTIMES = ("docker", "podman", "finch")
+CLOSED_PORT_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens there
+
+
+@dataclass
+class Isolated:
+    process: subprocess.Popen[bytes]
+    origin: str
+    session: dict[str, Any]
+    container_calls: Path
+    output: Path
+
+    def client(self, service: str, plan: str, token: str) -> httpx.Client:
+        headers = {"x-api-key": self.session["apiKeys"][plan], "Authorization": f"Bearer {token}"}
+        return httpx.Client(base_url=self.session["apis"][service], headers=headers, timeout=30)
+
+    def token(self, service: str, subject: str, groups: str = "") -> str:
+        params = {"service": service, "sub": subject, "groups": groups}
+        return httpx.get(f"{self.origin}/_local/token", params=params).json()["token"]
+
+
+def _bin_dir(root: Path, calls: Path) -> Path:
+    """Java and Node.js, and container runtimes that only record that they were called."""
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    for tool in ("java", "node"):
+        found = shutil.which(tool)
+        assert found, f"{tool} is needed on this machine (`make setup` installs it)"
+        (bin_dir / tool).symlink_to(found)
+    for name in CONTAINER_RUNTIMES:
+        stub = bin_dir / name
+        stub.write_text(f'#!/bin/sh\necho "{name} $*" >> "{calls}"\nexit 127\n')
+        stub.chmod(0o755)
+    return bin_dir
+
+
+def _environment(root: Path, bin_dir: Path) -> dict[str, str]:
+    home = root / "home"
+    home.mkdir()
+    proxies = dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"), CLOSED_PORT_PROXY)
+    return {
+        "PATH": str(bin_dir),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "AWS_CONFIG_FILE": str(home / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "DOCKER_HOST": "unix:///nonexistent/docker.sock",
+        **proxies,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+
+
+def _wait_until_up(
+    process: subprocess.Popen[bytes], origin: str, output: Path, timeout_s: float = 180
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the runtime exited with {process.returncode}:\n{output.read_text()[-4000:]}")
+        try:
+            health = httpx.get(f"{origin}/_local/health", timeout=2)
+        except httpx.TransportError:
+            health = None
+        if health is not None and health.status_code == 200:
+            assert health.json()["pid"] == process.pid, "another runtime answers on this port"
+            return
+        time.sleep(0.25)
+    pytest.fail(f"the runtime was not up within {timeout_s}s:\n{output.read_text()[-4000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)  # what Ctrl-C on `make up` sends
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # Only what this test started: the runtime's process group and the processes below it (DynamoDB
+            # Local runs in a session of its own).
+            started = _descendants(process.pid)
+            os.killpg(process.pid, signal.SIGKILL)
+            for pid, name in started.items():
+                if _name_of(pid) == name:
+                    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                        os.kill(pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
+    synthesize()  # here, with this machine's tools; the runtime below finds the templates up to date
+    root = tmp_path_factory.mktemp("no-docker-no-aws")
+    calls = root / "container-calls.txt"
+    output = root / "runtime-output.txt"
+    port = free_port()
+    env = _environment(root, _bin_dir(root, calls))
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "local_runtime",
+                "--port",
+                str(port),
+                "--state-dir",
+                str(root / "state"),
+                "--in-memory",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(process, origin, output)
+        session = httpx.get(f"{origin}/_local/session").json()
+        yield Isolated(process, origin, session, calls, output)
+    finally:
+        _stop(process)
+
+
+def _name_of(pid: int) -> str | None:
+    """The command name of a running process, None once it has ended."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.index("(") + 1 : text.rindex(")")]
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """The processes below ``pid`` (its whole tree, whatever their sessions) and their command names."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # it ended meanwhile
+            continue
+        name_end = text.rindex(")")
+        fields = text[name_end + 2 :].split()
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        names[child] = text[text.index("(") + 1 : name_end]
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found[child] = names[child]
+                frontier.append(child)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+def test_the_whole_system_runs_with_no_docker_and_no_aws_account(isolated: Isolated):
+    # Orders: API key, Cognito JWT, the orders stream to the payment processor and back through the payments stream.
+    shopper = isolated.token("orders", f"readme-{uuid.uuid4().hex[:6]}")
+    with isolated.client("orders", "storefront", shopper) as shop:
+        assert shop.get("/products").status_code == 200
+        body = {"items": [{"productId": "travel-mug", "quantity": 1}], "paymentToken": "tok_visa"}
+        created = shop.post("/orders", json=body)
+        assert created.status_code == 201, created.text
+        order_id = created.json()["orderId"]
+        eventually(lambda: shop.get(f"/orders/{order_id}").json()["status"] == "PAID", timeout_s=20)
+
+    # Telemetry: an operator registers a device; the device posts through the Lambda authorizer; the stream
+    # processor updates the device's latest reading.
+    operator = isolated.token("telemetry", "readme-operator", "admin")
+    with isolated.client("telemetry", "operator", operator) as admin:
+        device_id = f"readme-{uuid.uuid4().hex[:8]}"
+        registered = admin.post("/devices", json={"deviceId": device_id, "name": "readme sensor"})
+        assert registered.status_code == 201, registered.text
+        reading = {"metric": "temperature", "value": 21, "ts": int(time.time() * 1000)}
+        with isolated.client("telemetry", "fleet", registered.json()["token"]) as device:
+            posted = device.post(f"/devices/{device_id}/telemetry", json={"readings": [reading]})
+            assert posted.status_code == 202, posted.text
+
+        def latest() -> Any:
+            return admin.get(f"/devices/{device_id}").json().get("latest", {}).get("temperature")
+
+        eventually(lambda: latest() == {"value": 21, "ts": reading["ts"]}, timeout_s=20)
+
+    # Everything the runtime started (function workers, DynamoDB Local) is Python or Java.
+    started = _descendants(isolated.process.pid)
+    assert any(name == "java" for name in started.values()), started
+    assert all(name == "java" or name.startswith("python") for name in started.values()), started
+    assert not isolated.container_calls.exists(), isolated.container_calls.read_text()
+
+    # Ctrl-C stops it cleanly, leaving nothing it started behind.
+    _stop(isolated.process)
+    assert isolated.process.returncode == 0, isolated.output.read_text()[-4000:]
+    left = {pid: name for pid, name in started.items() if _name_of(pid) == name}
+    assert not left, left
+    assert not isolated.container_calls.exists(), isolated.container_calls.read_text()
