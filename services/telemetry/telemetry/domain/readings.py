@@ -9,6 +9,7 @@ of the order readings arrive in, and a value DynamoDB could not hold exactly is 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -170,6 +171,11 @@ def _reading_problems(index: int, item: object, now_ms: int, retention_ms: int) 
     if "ts" in item and (reason := ts_problem(item["ts"], now_ms, retention_ms)):
         problems.append(ReadingProblem(f"{at}/ts", reason, index))
     return problems
+
+
+def now_ms() -> int:
+    """Now, in epoch milliseconds: every ts in telemetry is one."""
+    return time.time_ns() // 1_000_000
 
 
 def minute_of(ts: int) -> int:

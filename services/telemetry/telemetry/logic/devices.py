@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,7 @@ from telemetry.domain.devices import (
     token_from_header,
     token_matches,
 )
-from telemetry.domain.readings import DAY_MS, MAX_FUTURE_MS, Reading
+from telemetry.domain.readings import DAY_MS, MAX_FUTURE_MS, Reading, now_ms
 from telemetry.domain.rollups import Aggregate, Period, aggregate
 from telemetry.domain.rules import Alert, Rule
 from telemetry.repository.alerts import AlertsRepository
@@ -29,11 +28,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 MAX_RANGE_MS: dict[Period, int] = {"minute": 7 * DAY_MS, "hour": 366 * DAY_MS}
-Page = tuple[list[Reading], str | None]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def authenticate(devices: DevicesRepository, authorization: object) -> str | None:
@@ -99,7 +93,7 @@ class DevicesService:
         end: int | None,
         limit: int,
         next_token: str | None,
-    ) -> Page:
+    ) -> tuple[list[Reading], str | None]:
         self._require_device(device_id)
         start, end = self._time_range(start, end)
         return self.readings.readings_page(

@@ -6,8 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from commons.observability import MetricUnit, metrics
-from telemetry.domain.readings import bucket, parse_batch
-from telemetry.logic.devices import now_ms
+from telemetry.domain.readings import bucket, now_ms, parse_batch
 from telemetry.repository.readings import ReadingsRepository, Stored
 from telemetry.settings import Settings
 
