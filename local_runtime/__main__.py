@@ -18,6 +18,9 @@ def main() -> None:
     parser.add_argument(
         "--state-dir", type=Path, default=STATE_DIR, help="where data, keys and checkpoints live"
     )
+    parser.add_argument(
+        "--web-port", type=int, default=None, help="where the web pages are served (default: --port + 1)"
+    )
     parser.add_argument("--in-memory", action="store_true", help="keep DynamoDB Local's data in memory only")
     args = parser.parse_args()
     if up_to_date():
@@ -28,12 +31,18 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    options = RuntimeOptions(port=args.port, state_dir=args.state_dir, persistent=not args.in_memory)
+    web_port = args.port + 1 if args.web_port is None else args.web_port
+    options = RuntimeOptions(
+        port=args.port, web_port=web_port, state_dir=args.state_dir, persistent=not args.in_memory
+    )
     with LocalRuntime(options) as runtime:
         session = runtime.session()
         print("\nLocal runtime ready. Base URLs (a route's URL is its base URL + its path):", flush=True)
         for service, url in session["apis"].items():
             print(f"  {service:<10} {url}")
+        print("Web pages (sign in through the local managed login):")
+        for page, url in runtime.pages.items():
+            print(f"  {page:<10} {url}")
         print("API keys (header x-api-key):")
         for plan, key in session["apiKeys"].items():
             print(f"  {plan:<10} {key}")

@@ -24,7 +24,7 @@ import fnmatch
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +36,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from local_runtime.assembly import ACCOUNT, REGION, ApiSpec, RouteSpec, UsagePlanSpec
 from local_runtime.authorizers import AuthorizerCache, Authorizers
@@ -82,7 +82,7 @@ def _is_binary(header: str | None, binary_media_types: tuple[str, ...]) -> bool:
     return bool(media_type) and any(fnmatch.fnmatchcase(media_type, t.lower()) for t in binary_media_types)
 
 
-def _allowed_hosts(host: str) -> list[str]:
+def allowed_hosts(host: str) -> list[str]:
     """The Host names the gateway answers: loopback's, or any when it listens on every interface."""
     every_interface = ("0.0.0.0", "::")  # noqa: S104 - recognising the address, not binding to it
     return ["*"] if host in every_interface else sorted({host, "127.0.0.1", "localhost", "[::1]"})
@@ -171,6 +171,7 @@ class Gateway:
         config: GatewayConfig,
         *,
         dev_endpoints: dict[str, Callable[[Request], Awaitable[Response]]] | None = None,
+        extra_routes: Sequence[BaseRoute] = (),
     ) -> None:
         self.config = config
         self.functions = functions
@@ -194,6 +195,7 @@ class Gateway:
         self.app = Starlette(
             routes=[
                 *(Route(f"/_local/{name}", endpoint) for name, endpoint in self.dev_endpoints.items()),
+                *extra_routes,
                 Route(
                     "/{path:path}",
                     self.handle,
@@ -201,7 +203,7 @@ class Gateway:
                 ),
             ],
             # /_local/token mints any caller's token: a web page must not reach it through DNS rebinding.
-            middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=_allowed_hosts(config.host))],
+            middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(config.host))],
         )
 
     def base_urls(self) -> dict[str, str]:

@@ -36,7 +36,7 @@ class LocalIssuer:
     def __init__(self, key_file: Path | None = None, lifetime_s: int = 3600) -> None:
         self.lifetime_s = lifetime_s
         self._key = self._load_or_create(key_file)
-        self._public = self._key.public_key()
+        self.public_key = self._key.public_key()
 
     @staticmethod
     def _load_or_create(key_file: Path | None) -> rsa.RSAPrivateKey:
@@ -55,14 +55,25 @@ class LocalIssuer:
         return key
 
     def mint(
-        self, subject: str, groups: list[str] | None = None, lifetime_s: int | None = None, *, pool: str
+        self,
+        subject: str,
+        groups: list[str] | None = None,
+        lifetime_s: int | None = None,
+        *,
+        pool: str,
+        use: str = "id",
     ) -> str:
+        """An ID token, or with ``use="access"`` an access token (which names its client, not an audience,
+        as Cognito's do: the APIs' authorizers take ID tokens)."""
         now = int(time.time())
+        audience = (
+            {"aud": AUDIENCE} if use == "id" else {"client_id": AUDIENCE, "scope": "openid email profile"}
+        )
         claims: dict[str, Any] = {
             "sub": subject,
             "iss": issuer_of(pool),
-            "aud": AUDIENCE,
-            "token_use": "id",
+            **audience,
+            "token_use": use,
             "auth_time": now,
             "iat": now,
             "exp": now + (self.lifetime_s if lifetime_s is None else lifetime_s),
@@ -79,7 +90,7 @@ class LocalIssuer:
             return dict(
                 jwt.decode(
                     token,
-                    self._public,
+                    self.public_key,
                     algorithms=["RS256"],
                     audience=AUDIENCE,
                     issuer=[issuer_of(pool) for pool in pools],

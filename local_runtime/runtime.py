@@ -20,12 +20,14 @@ from starlette.responses import JSONResponse, Response
 from local_runtime.assembly import REPO_ROOT, Assembly, TableSpec, load_assembly
 from local_runtime.dynamodb_local import DUMMY_CREDENTIALS, DynamoDBLocal, free_port
 from local_runtime.functions import FunctionRuntime, LogSink, print_log
-from local_runtime.gateway import ApiKey, Gateway, GatewayConfig
+from local_runtime.gateway import ApiKey, Gateway, GatewayConfig, allowed_hosts
 from local_runtime.issuer import LocalIssuer, write_private
+from local_runtime.oauth import ManagedLogin
 from local_runtime.seed import seeder_for
 from local_runtime.server import ServerThread
 from local_runtime.stream_stores import CheckpointStore, OnFailureStore
 from local_runtime.streams import StreamPoller
+from local_runtime.web import site
 
 STATE_DIR = REPO_ROOT / ".local"
 
@@ -35,6 +37,7 @@ class RuntimeOptions:
     outdir: Path = REPO_ROOT / "cdk.out"
     state_dir: Path = STATE_DIR
     port: int = 3000
+    web_port: int | None = None  # serve the web pages on this port (another origin than the APIs)
     persistent: bool = True  # keep DynamoDB Local's data under state_dir/dynamodb
     poll_interval_s: float = 0.25
     integration_timeout_s: float = 29.0
@@ -61,6 +64,8 @@ class LocalRuntime:
         self.issuer = LocalIssuer(self.options.state_dir / "issuer-key.pem")
         self.api_keys = self._load_api_keys()
         self._server: ServerThread | None = None
+        self._web_server: ServerThread | None = None
+        self.login = ManagedLogin(self.issuer, self._user_pools, lambda: self.web_origin)
         self._outer_environment: dict[str, str | None] = {}
         self.gateway = Gateway(
             self.assembly.apis,
@@ -74,8 +79,20 @@ class LocalRuntime:
                 "token": self._token,
                 "dlq": self._dlq,
             },
+            extra_routes=self.login.routes(),
         )
         self.gateway.accepting = False
+
+    @property
+    def web_origin(self) -> str:
+        return f"http://{self.gateway.config.host}:{self.options.web_port}"
+
+    @property
+    def pages(self) -> dict[str, str]:
+        """The web pages' URLs (none when the runtime serves no pages)."""
+        if self.options.web_port is None:
+            return {}
+        return {"storefront": f"{self.web_origin}/storefront/", "fleet": f"{self.web_origin}/fleet/"}
 
     @property
     def ready(self) -> bool:
@@ -128,8 +145,9 @@ class LocalRuntime:
 
     def stop(self) -> None:
         self.gateway.accepting = False
-        if self._server is not None:
-            self._server.stop()
+        for server in (self._server, self._web_server):
+            if server is not None:
+                server.stop()
         for poller in self.pollers:
             poller.stop()
         for runtime in self.functions.values():
@@ -234,6 +252,30 @@ class LocalRuntime:
 
     def _start_server(self) -> None:
         self._server = ServerThread(self.gateway.app, self.options.port).start()
+        if self.options.web_port is not None:
+            pages = site(self.web_config, allowed_hosts(self.gateway.config.host))
+            self._web_server = ServerThread(pages, self.options.web_port).start()
+
+    def _user_pools(self) -> set[str]:
+        return {pool for pools in self.gateway.user_pools().values() for pool in pools}
+
+    def web_config(self) -> dict[str, Any]:
+        """The pages' config.json (docs/web.md): each page's API, its plan's key, and its pool's managed login."""
+        session, pools, origin = self.session(), self.gateway.user_pools(), self.gateway.config.origin
+
+        def page(service: str, plan: str) -> dict[str, Any]:
+            return {
+                "api": {"url": session["apis"][service], "apiKey": session["apiKeys"][plan]},
+                "auth": {
+                    "authorizeUrl": f"{origin}/oauth2/authorize",
+                    "tokenUrl": f"{origin}/oauth2/token",
+                    "logoutUrl": f"{origin}/logout",
+                    "clientId": pools[service][0],
+                    "scope": "openid email profile",
+                },
+            }
+
+        return {"storefront": page("orders", "storefront"), "fleet": page("telemetry", "operator")}
 
     # -- development endpoints (exist only locally) ---------------------------------------------
 

@@ -45,7 +45,7 @@ class RuntimeProcess:
         env["PYTHONUNBUFFERED"] = "1"
         command = [
             sys.executable,
-            *("-m", "local_runtime", "--port", str(self.port)),
+            *("-m", "local_runtime", "--port", str(self.port), "--web-port", str(free_port())),
             *("--state-dir", str(self.state_dir), "--in-memory"),
         ]
         with self.log_path.open("wb") as log:

@@ -136,6 +136,8 @@ def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
                 "local_runtime",
                 "--port",
                 str(port),
+                "--web-port",
+                str(free_port()),
                 "--state-dir",
                 str(root / "state"),
                 "--in-memory",
