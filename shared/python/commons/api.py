@@ -43,13 +43,15 @@ def documented_responses(
     errors: Iterable[int],
     status: int = 200,
 ) -> dict[int, OpenAPIResponse]:
-    """A route's OpenAPI responses: its success, and a problem document for each error it can answer."""
+    """A route's OpenAPI responses: its success, and a problem document for each error it can answer.
+    422 is always among them: Powertools documents one on every validated route, in its own shape, where
+    ours answers a problem document (``reasons`` must say why)."""
     success: OpenAPIResponseContentModel = {"model": model}
     problem_content: OpenAPIResponseContentModel = {"model": problem_model}
     documented: dict[int, OpenAPIResponse] = {
         status: {"description": model.__doc__ or model.__name__, "content": {"application/json": success}}
     }
-    for error in errors:
+    for error in sorted({*errors, 422}):
         documented[error] = {"description": reasons[error], "content": {PROBLEM_JSON: problem_content}}
     return documented
 
@@ -107,6 +109,13 @@ def create_resolver(
     def on_unsupported_content_type(_: RequestUnsupportedContentType) -> Response[Any]:
         return on_domain_error(UnsupportedMediaType(content_type()))
 
+    def on_value_error(error: ValueError) -> Response[Any]:
+        # Powertools' validation raises a bare ValueError for a multipart body without a boundary (it wraps
+        # every other parse failure); to this JSON API any non-JSON body is the wrong media type, not a 500.
+        if not is_json(content_type()):
+            return on_domain_error(UnsupportedMediaType(content_type()))
+        return on_unexpected(error)
+
     def on_service_error(error: ServiceError) -> Response[Any]:
         return problem(error.status_code, str(error.msg), request_path())
 
@@ -125,6 +134,7 @@ def create_resolver(
     app.exception_handler(DomainError)(on_domain_error)
     app.exception_handler(RequestValidationError)(on_validation_error)
     app.exception_handler(RequestUnsupportedContentType)(on_unsupported_content_type)
+    app.exception_handler(ValueError)(on_value_error)
     app.exception_handler(ServiceError)(on_service_error)
     app.not_found(on_not_found)
     app.exception_handler(Exception)(on_unexpected)

@@ -488,3 +488,56 @@ def test_fulfil_from_any_state_but_paid_is_409(tables, status, payment):
     assert code == 409
     assert problem["status"] == 409
     assert call(api.handler, "GET", f"/orders/{order['orderId']}")[1]["status"] == status.value
+
+
+def test_idempotency_keys_of_different_customers_never_collide_whatever_their_characters(tables):
+    """Regression: with the key stored as IDEMPOTENCY#<sub>#<key>, sub "victim#k1" with key "x" and sub
+    "victim" with key "k1#x" named one item, so the first caller was answered the second's order (a 201
+    replay), and a different body got a 409 that told it the key existed."""
+    _, victims, _ = call(
+        api.handler,
+        "POST",
+        "/orders",
+        body=order_body((BEANS, 1)),
+        sub="victim",
+        headers={"Idempotency-Key": "k1#x"},
+    )
+    code, attackers, headers = call(
+        api.handler,
+        "POST",
+        "/orders",
+        body=order_body((BEANS, 1)),
+        sub="victim#k1",
+        headers={"Idempotency-Key": "x"},
+    )
+    assert code == 201
+    assert attackers["orderId"] != victims["orderId"]
+    assert attackers["customerId"] == "victim#k1"
+    assert "Idempotent-Replayed" not in headers
+    other_body = order_body((BEANS, 2))
+    code, _, _ = call(
+        api.handler, "POST", "/orders", body=other_body, sub="victim#k1", headers={"Idempotency-Key": "y"}
+    )
+    assert code == 201
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "multipart/form-data",
+        "multipart/form-data; boundary=",
+        "multipart/form-data; charset=utf-8",
+        "application/x-www-form-urlencoded",
+        "text/plain",
+    ],
+)
+def test_a_body_that_is_not_json_is_a_415_never_a_500(tables, content_type):
+    """Regression: a multipart Content-Type without a usable boundary was answered 500 (Powertools' validation
+    raises a bare ValueError for it before the route runs)."""
+    code, problem, response = call(
+        api.handler, "POST", "/orders", body=order_body((BEANS, 1)), headers={"Content-Type": content_type}
+    )
+    assert code == 415, problem
+    assert response["multiValueHeaders"]["Content-Type"] == ["application/problem+json"]
+    assert content_type in problem["detail"]
+    assert items_of_type(tables[0], "ORDER") == []

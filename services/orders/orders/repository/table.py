@@ -5,7 +5,7 @@ Orders table (single-table design, every item has ``type``):
     item          pk                          sk            gsi1pk (byCustomer)   gsi1sk
     PRODUCT       PRODUCT#<productId>         PRODUCT       CATALOGUE             PRODUCT#<productId>
     ORDER         ORDER#<orderId>             ORDER         CUSTOMER#<sub>        <createdAt>#<orderId>
-    IDEMPOTENCY   IDEMPOTENCY#<sub>#<key>     IDEMPOTENCY   -                     -        (expiresAt: TTL)
+    IDEMPOTENCY   IDEMPOTENCY#<len>#<sub>#<key> IDEMPOTENCY -                   -        (expiresAt: TTL)
 
 Payments table: one item per order, ``pk`` = the order id, ``type`` = PAYMENT.
 
@@ -61,7 +61,9 @@ def order_key(order_id: str) -> dict[str, str]:
 
 
 def idempotency_key(customer_id: str, key: str) -> dict[str, str]:
-    return {"pk": f"IDEMPOTENCY#{customer_id}#{key}", "sk": TYPE_IDEMPOTENCY}
+    # The customer id's length goes first: both parts may hold '#', and without it ("a#b", "c") and ("a", "b#c")
+    # would name one item, so one customer's key could replay another's order.
+    return {"pk": f"IDEMPOTENCY#{len(customer_id)}#{customer_id}#{key}", "sk": TYPE_IDEMPOTENCY}
 
 
 def customer_partition(customer_id: str) -> str:
