@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -58,6 +61,8 @@ class DynamoDBLocal:
     process: subprocess.Popen[bytes] | None = None
     # Its output, in a file rather than a pipe nobody reads while it runs (a full pipe would block it).
     output: IO[bytes] | None = None
+    # Held while a process serves db_path: the kernel drops it when we die, however we die.
+    lock: IO[str] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -88,6 +93,7 @@ class DynamoDBLocal:
         storage = ["-inMemory"]
         if self.db_path is not None:
             self.db_path.mkdir(parents=True, exist_ok=True)
+            self._claim_data_directory()
             storage = ["-dbPath", str(self.db_path)]
         command = [
             java,
@@ -97,6 +103,7 @@ class DynamoDBLocal:
             "-jar",
             str(jar),
             "-sharedDb",
+            "-disableTelemetry",
             *storage,
             "-port",
             str(self.port),
@@ -106,12 +113,36 @@ class DynamoDBLocal:
         self.process = subprocess.Popen(  # noqa: S603 - fixed command, no shell
             command, cwd=jar.parent, stdout=self.output, stderr=subprocess.STDOUT, start_new_session=True
         )
+        if self.lock is not None:
+            self.lock.seek(0)
+            self.lock.truncate()
+            self.lock.write(str(self.process.pid))
+            self.lock.flush()
         try:
             self._wait_ready(timeout)
         except BaseException:  # no DynamoDB Local outlives a failed start, Ctrl-C included
             self.stop()
             raise
         return self
+
+    def _claim_data_directory(self) -> None:
+        """One DynamoDB Local per data directory. A runtime still running holds the lock: refuse. A runtime
+        killed (SIGKILL) lost its lock but may have left its JVM, which has a session of its own: stop it,
+        so two JVMs never share one database file."""
+        assert self.db_path is not None
+        self.lock = (self.db_path / "owner.pid").open("a+")
+        try:
+            fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.lock.close()
+            self.lock = None
+            raise DynamoDBLocalError(
+                f"another local runtime is using {self.db_path}; stop it first"
+            ) from None
+        self.lock.seek(0)
+        orphan = self.lock.read().strip()
+        if orphan.isdigit() and _is_dynamodb_local_serving(int(orphan), self.db_path):
+            _stop_process(int(orphan))
 
     def _output_text(self) -> str:
         if self.output is None:
@@ -136,6 +167,9 @@ class DynamoDBLocal:
 
     def stop(self) -> None:
         if self.process is None:
+            if self.lock is not None:
+                self.lock.close()
+                self.lock = None
             return
         if self.process.poll() is None:
             self.process.terminate()
@@ -148,9 +182,39 @@ class DynamoDBLocal:
             self.output.close()
             self.output = None
         self.process = None
+        if self.lock is not None:
+            self.lock.close()  # releases the lock
+            self.lock = None
 
     def __enter__(self) -> DynamoDBLocal:
         return self.start()
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def _is_dynamodb_local_serving(pid: int, db_path: Path) -> bool:
+    """Whether process ``pid`` is a DynamoDB Local on ``db_path`` (not a stranger that reused the pid)."""
+    try:
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return (
+        b"-dbPath" in arguments
+        and str(db_path).encode() in arguments
+        and any(argument.endswith(b"DynamoDBLocal.jar") for argument in arguments)
+    )
+
+
+def _stop_process(pid: int, timeout: float = 10.0) -> None:
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            # "Z": it has exited, and only its parent (gone) has not reaped it.
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                return
+        except OSError:  # gone
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)

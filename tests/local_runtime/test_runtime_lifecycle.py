@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ import pytest
 
 from local_runtime import runtime as runtime_module
 from local_runtime.assembly import TableSpec
-from local_runtime.dynamodb_local import DynamoDBLocal, free_port
+from local_runtime.dynamodb_local import REPO_ROOT, DynamoDBLocal, DynamoDBLocalError, free_port
 from local_runtime.runtime import LocalRuntime, RuntimeOptions
 from tests.aws import dynamodb_client
 
@@ -219,6 +222,47 @@ def test_dynamodb_local_keeps_its_data_across_a_restart_on_the_same_db_path(tmp_
         assert restarted.client().get_item(TableName="Kept", Key={"pk": {"S": "order-1"}})["Item"] == item
 
 
+@pytest.mark.slow
+def test_one_data_directory_is_served_by_one_database_at_a_time(tmp_path: Path):
+    db_path = tmp_path / "dynamodb"
+    with (
+        DynamoDBLocal(db_path=db_path),
+        pytest.raises(DynamoDBLocalError, match="another local runtime is using"),
+    ):
+        DynamoDBLocal(db_path=db_path).start()
+    with DynamoDBLocal(db_path=db_path) as after:  # free again once the first stopped
+        assert after.client().list_tables()["TableNames"] == []
+
+
+@pytest.mark.slow
+def test_a_database_orphaned_by_a_killed_runtime_is_stopped_before_the_next_one_starts(tmp_path: Path):
+    """Regression: SIGKILL of make up's process group left DynamoDB Local running (its JVM has a session of
+    its own), and after a restart two JVMs shared one database file."""
+    db_path = tmp_path / "dynamodb"
+    started = tmp_path / "orphan-pid"
+    script = (
+        "import sys, time; from pathlib import Path; from local_runtime.dynamodb_local import DynamoDBLocal\n"
+        f"database = DynamoDBLocal(db_path=Path({str(db_path)!r})).start()\n"
+        f"Path({str(started)!r}).write_text(str(database.process.pid)); time.sleep(600)\n"
+    )
+    runtime = subprocess.Popen([sys.executable, "-c", script], cwd=REPO_ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        orphan = int(started.read_text())
+        runtime.kill()  # as SIGKILL of the process group would: the JVM, in its own session, lives on
+        runtime.wait()
+        assert Path(f"/proc/{orphan}").exists()
+        with DynamoDBLocal(db_path=db_path) as restarted:
+            assert restarted.process is not None
+            assert restarted.process.pid != orphan
+            assert not _alive(orphan)
+            assert restarted.client().list_tables()["TableNames"] == []
+    finally:
+        runtime.kill()
+
+
 def orders_like_table(name: str, *, with_index: bool) -> TableSpec:
     properties: dict[str, Any] = {
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -254,3 +298,10 @@ def test_a_kept_table_is_seeded_at_every_start_and_refused_when_its_template_cha
             runtime._ensure_table(orders_like_table("kept", with_index=True))
     finally:
         runtime.database.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
