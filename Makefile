@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 JAVA_STAMP := .local/.java-ok
+CHROMIUM_STAMP := .local/.chromium-ok
+export CHROMIUM ?= chromium
 SERVICE ?=
 STAGE ?= dev
 PORT ?= 3000
@@ -15,7 +17,7 @@ export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: help setup lint format unit integration infra-test local-test test demo up bench synth deploy seed destroy openapi lock clean
+.PHONY: help setup lint format unit integration infra-test local-test web-test screenshots test demo up bench synth deploy seed destroy openapi lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +37,13 @@ $(JAVA_STAMP):
 	@command -v java >/dev/null || { echo "java not found: installing openjdk-17-jre-headless"; \
 		apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; }
 	@java -version 2>&1 | head -1
+	touch $@
+
+$(CHROMIUM_STAMP):
+	@mkdir -p .local
+	@command -v $(CHROMIUM) >/dev/null || { echo "$(CHROMIUM) not found: installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && apt-get install -y -qq chromium; }
+	@$(CHROMIUM) --version
 	touch $@
 
 setup: $(VENV_STAMP) $(NODE_STAMP) $(JAVA_STAMP) ## Create .venv, install Python and Node packages, check Java
@@ -60,7 +69,13 @@ infra-test: setup ## CDK assertion tests, cdk-nag and cfn-lint on the synthesize
 local-test: setup ## Local runtime contract tests and end-to-end tests over HTTP
 	$(PY) -m pytest tests/local_runtime tests/e2e -q
 
-test: setup lint unit integration infra-test local-test ## Lint, unit, integration, infrastructure, local runtime and end-to-end tests (CI runs this, then make demo)
+web-test: setup $(CHROMIUM_STAMP) ## The web pages in headless Chromium against the local runtime (tests/web)
+	$(PY) -m pytest tests/web -q
+
+screenshots: setup $(CHROMIUM_STAMP) ## Refresh docs/screenshots/ (the pages the README shows)
+	SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest tests/web/test_screenshots.py -q
+
+test: setup lint unit integration infra-test local-test web-test ## Lint, unit, integration, infrastructure, local runtime, end-to-end and browser tests (CI runs this, then make demo)
 
 bench: setup ## Benchmarks and the cost model: .bench/results.json and docs/performance.md
 	$(PY) -m bench
@@ -72,18 +87,18 @@ synth: setup ## Synthesize every stack into cdk.out/ (no AWS account; the first 
 	npx --no-install cdk synth --quiet --no-notices -c stage=$(STAGE)
 	$(VENV)/bin/cfn-lint
 
-deploy: setup ## Deploy one stack: make deploy SERVICE=account|layer|orders|telemetry [STAGE=dev]
+deploy: setup ## Deploy one stack: make deploy SERVICE=account|layer|orders|telemetry|web [STAGE=dev]
 	@case "$(SERVICE)" in account) stack=ApiGatewayAccount;; layer) stack=Layer-$(STAGE);; \
-		orders) stack=Orders-$(STAGE);; telemetry) stack=Telemetry-$(STAGE);; \
-		*) echo "SERVICE must be account, layer, orders or telemetry"; exit 2;; esac; \
+		orders) stack=Orders-$(STAGE);; telemetry) stack=Telemetry-$(STAGE);; web) stack=Web-$(STAGE);; \
+		*) echo "SERVICE must be account, layer, orders, telemetry or web"; exit 2;; esac; \
 	npx --no-install cdk deploy "$$stack" --exclusively -c stage=$(STAGE) --require-approval broadening
 
 seed: setup ## Load the product catalogue into a deployed orders stack (idempotent): make seed [STAGE=dev]
 	PYTHONPATH=services/orders:shared/python $(PY) -m orders.logic.catalogue --stack Orders-$(STAGE)
 
-destroy: setup ## Remove one stack: make destroy SERVICE=layer|orders|telemetry [STAGE=dev]
-	@case "$(SERVICE)" in layer) stack=Layer;; orders) stack=Orders;; telemetry) stack=Telemetry;; \
-		*) echo "SERVICE must be layer, orders or telemetry"; exit 2;; esac; \
+destroy: setup ## Remove one stack: make destroy SERVICE=layer|orders|telemetry|web [STAGE=dev]
+	@case "$(SERVICE)" in layer) stack=Layer;; orders) stack=Orders;; telemetry) stack=Telemetry;; web) stack=Web;; \
+		*) echo "SERVICE must be layer, orders, telemetry or web"; exit 2;; esac; \
 	npx --no-install cdk destroy "$$stack-$(STAGE)" --exclusively -c stage=$(STAGE)
 
 demo: setup ## Run the end-to-end scenario and print its report

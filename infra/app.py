@@ -3,6 +3,7 @@
 cdk synth -c stage=dev            # or: make synth
 cdk deploy ApiGatewayAccount      # once per account and region, before any service stack
 cdk deploy Orders-dev -c stage=dev
+cdk deploy Web-dev -c stage=dev    # after the service stacks
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from infra.stacks.account import ApiGatewayAccountStack
 from infra.stacks.layer import LayerStack
 from infra.stacks.orders import OrdersStack
 from infra.stacks.telemetry import TelemetryStack
+from infra.stacks.web import WebStack
 
 
 def build_app(context: dict[str, object] | None = None, outdir: str | None = None) -> cdk.App:
@@ -32,6 +34,10 @@ def build_app(context: dict[str, object] | None = None, outdir: str | None = Non
     LayerStack(app, f"Layer-{stage.name}", stage=stage, env=env, description="Shared Lambda layer (commons)")
     OrdersStack(app, f"Orders-{stage.name}", stage=stage, env=env, description="Orders and payments service")
     TelemetryStack(app, f"Telemetry-{stage.name}", stage=stage, env=env, description="Telemetry service")
+    # After the service stacks: it reads what they publish in SSM when CloudFormation deploys it.
+    WebStack(
+        app, f"Web-{stage.name}", stage=stage, env=env, description="Web pages: storefront and fleet console"
+    )
     cdk.Tags.of(app).add("project", PROJECT)
     cdk.Tags.of(app).add("stage", stage.name)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))

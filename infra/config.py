@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -9,6 +10,8 @@ from aws_cdk import aws_logs as logs
 
 PROJECT = "serverless-reference"
 DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS = 7, 3650  # as the telemetry functions accept it
+# The stages' log retentions in days (a RetentionDays member's value is its name).
+LOG_RETENTION_DAYS = {logs.RetentionDays.ONE_WEEK: 7, logs.RetentionDays.THREE_MONTHS: 90}
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,15 @@ class StageConfig:
     # The origin browsers may call the APIs from: context `corsOrigin`. "*" is safe here because no
     # credentials ride on cookies (API keys and tokens are headers a page must add itself).
     cors_allow_origin: str = "*"
+    # Another origin the web pages are served from besides the Web stack's CloudFront domain (a custom domain
+    # in front of the distribution, or http://localhost:<port> to develop the pages against this stage): its
+    # pages are added to the web clients' callback and sign-out URLs. Context `webOrigin`, no trailing slash.
+    web_origin: str | None = None
+
+    @property
+    def log_retention_days(self) -> int:
+        """``log_retention`` in days, for what keeps logs outside CloudWatch (the web stack's log bucket)."""
+        return LOG_RETENTION_DAYS[self.log_retention]
 
     @property
     def retains_data(self) -> bool:
@@ -39,6 +51,11 @@ class StageConfig:
     def layer_parameter_name(self) -> str:
         """The SSM parameter through which service stacks find the layer: no stack export ties them."""
         return f"/{PROJECT}/{self.name}/layer-version-arn"
+
+    def service_parameter_name(self, service: str, name: str) -> str:
+        """An SSM parameter a service stack publishes for the web stack (``api-url``, ``user-pool-id``,
+        ``auth-url``, ``web-api-key-id``): as for the layer, no stack export ties them."""
+        return f"/{PROJECT}/{self.name}/{service}/{name}"
 
 
 USAGE_PLANS: dict[str, UsagePlanLimits] = {
@@ -62,11 +79,24 @@ def _retention_days(app: cdk.App) -> int:
     return int(raw)
 
 
+def _web_origin(app: cdk.App) -> str | None:
+    raw = app.node.try_get_context("webOrigin")
+    if not raw:
+        return None
+    origin = str(raw).rstrip("/")
+    if not re.fullmatch(r"https://[a-z0-9.-]+(:[0-9]+)?|http://localhost(:[0-9]+)?", origin):
+        raise ValueError(
+            f"context webOrigin must be https://<host> (or http://localhost:<port>), no path: {raw!r}"
+        )
+    return origin
+
+
 def stage_config(app: cdk.App) -> StageConfig:
     name = str(app.node.try_get_context("stage") or "dev")
     retention_days = _retention_days(app)
     cors_origin = str(app.node.try_get_context("corsOrigin") or "*")
     alarm_email = app.node.try_get_context("alarmEmail")
+    web_origin = _web_origin(app)
     if name == "dev":
         return StageConfig(
             name=name,
@@ -77,6 +107,7 @@ def stage_config(app: cdk.App) -> StageConfig:
             alarm_email=alarm_email,
             readings_retention_days=retention_days,
             cors_allow_origin=cors_origin,
+            web_origin=web_origin,
         )
     return StageConfig(
         name=name,
@@ -87,4 +118,5 @@ def stage_config(app: cdk.App) -> StageConfig:
         alarm_email=alarm_email,
         readings_retention_days=retention_days,
         cors_allow_origin=cors_origin,
+        web_origin=web_origin,
     )

@@ -191,6 +191,17 @@ def _ssm_layer_names(template: Template, function: dict[str, Any]) -> list[str]:
     return names
 
 
+def _deployment_functions(template: Template) -> set[str]:
+    """The functions CloudFormation itself invokes while deploying (custom resources' providers, such as a
+    bucket deployment's): nothing calls them once the stack is up, so the local runtime has nothing to run."""
+    return {
+        str(logical_id(resource["Properties"]["ServiceToken"]))
+        for resource in template.get("Resources", {}).values()
+        if str(resource.get("Type", "")).startswith(("Custom::", "AWS::CloudFormation::CustomResource"))
+        and "ServiceToken" in resource.get("Properties", {})
+    }
+
+
 def load_assembly(outdir: Path) -> Assembly:
     templates = load_templates(outdir)
     published_layers = {
@@ -213,7 +224,10 @@ def load_assembly(outdir: Path) -> Assembly:
             )
         for logical in resources_of(template, "AWS::SQS::Queue"):
             queues[_key(stack, logical)] = local_name(stack, logical)
+        deployment_only = _deployment_functions(template)
         for logical, function in resources_of(template, "AWS::Lambda::Function").items():
+            if logical in deployment_only:
+                continue
             props = function["Properties"]
             layer_names = _ssm_layer_names(template, function)
             missing = [name for name in layer_names if name not in published_layers]

@@ -306,6 +306,20 @@ class ServiceApi(Construct):
             api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
         )
 
+    def add_key(self, plan: str, purpose: str) -> apigw.IApiKey:
+        """An API key of the usage plan ``plan``, its value drawn by API Gateway (no template holds it)."""
+        key = self.api.add_api_key(
+            f"{plan.title()}{purpose.title()}Key", description=f"{plan} plan: {purpose}"
+        )
+        self.usage_plans[plan].add_api_key(key)
+        return key
+
+    @property
+    def base_url(self) -> str:
+        """The stage's URL without a trailing slash (``api.url`` has one), as clients join paths to it."""
+        stage = self.api.deployment_stage
+        return f"https://{self.api.rest_api_id}.execute-api.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}/{stage.stage_name}"
+
     def _suppress_findings(self) -> None:
         NagSuppressions.add_resource_suppressions(
             self.api,

@@ -56,7 +56,7 @@ class OrdersStack(ServiceStack):
         self.stream_processor(updater_fn, payments, batch_size=50)
 
         customers = UserPoolAuth(
-            self, "Customers", stage=stage, self_sign_up=True,
+            self, "Customers", stage=stage, service=self.service, self_sign_up=True,
             why_mfa_optional="Shoppers may buy without a second factor; MFA (TOTP) is offered to all and "
             "docs/deploy.md asks administrators to enrol.",
         )  # fmt: skip
@@ -76,6 +76,6 @@ class OrdersStack(ServiceStack):
             ("POST", "/orders/{orderId}/fulfil"),
         ]:
             api.route(method, path, api_fn, authorizer=customers.authorizer)
-        self.finish(api, customers)
+        self.finish(api, customers, web_plan="storefront")
         # `make seed STAGE=...` finds the table to load the catalogue into through this output.
         cdk.CfnOutput(self, "TableName", value=orders.table_name)

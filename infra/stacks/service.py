@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.config import StageConfig
@@ -100,9 +101,9 @@ class ServiceStack(cdk.Stack):
         )
         self.stream_processors[name] = (function, processor)
 
-    def finish(self, api: ServiceApi, users: UserPoolAuth) -> None:
-        """CORS preflights for the routes, monitoring over everything the stack declared, and the
-        outputs a deployer needs."""
+    def finish(self, api: ServiceApi, users: UserPoolAuth, *, web_plan: str) -> None:
+        """CORS preflights for the routes, monitoring over everything the stack declared, the outputs a
+        deployer needs, and what the web stack needs for this service's page (its API key is of ``web_plan``)."""
         api.add_cors_preflights()
         Monitoring(
             self,
@@ -119,6 +120,28 @@ class ServiceStack(cdk.Stack):
         cdk.CfnOutput(self, "UserPoolClientId", value=users.client.user_pool_client_id)
         for name, plan in api.usage_plans.items():
             cdk.CfnOutput(self, f"{name.title()}UsagePlanId", value=plan.usage_plan_id)
+        self._publish_for_the_web_page(api, users, web_plan)
+
+    def _publish_for_the_web_page(self, api: ServiceApi, users: UserPoolAuth, plan: str) -> None:
+        """SSM parameters the web stack reads at deploy time (as service stacks read the layer's): no stack
+        export ties them, so each stack still deploys and rolls back alone. The page's API key is created
+        here, with the plan it belongs to; only its id is published (the web stack reads its value)."""
+        key = api.add_key(plan, "web")
+        cdk.CfnOutput(self, "WebApiKeyId", value=key.key_id)
+        published = {
+            "api-url": (api.base_url, "the API's base URL, no trailing slash"),
+            "user-pool-id": (users.user_pool.user_pool_id, "the user pool the web page signs in to"),
+            "auth-url": (users.domain.base_url(), "the user pool's managed-login domain"),
+            "web-api-key-id": (key.key_id, f"the id of the web page's API key ({plan} plan)"),
+        }
+        for name, (value, what) in published.items():
+            ssm.StringParameter(
+                self,
+                f"{name.title().replace('-', '')}Parameter",
+                parameter_name=self.stage.service_parameter_name(self.service, name),
+                string_value=value,
+                description=f"{self.service}: {what}; read by the web stack at deploy time",
+            )
 
     def _name_of(self, function: lambda_.Function) -> str:
         return next(name for name, fn in self.functions.items() if fn is function)

@@ -59,7 +59,7 @@ class TelemetryStack(ServiceStack):
             filters=[{"dynamodb": {"NewImage": {"type": {"S": ["READINGS"]}}}}],
         )  # fmt: skip
 
-        operators = UserPoolAuth(self, "Operators", stage=stage, self_sign_up=False)
+        operators = UserPoolAuth(self, "Operators", stage=stage, service=self.service, self_sign_up=False)
         devices = self.token_authorizer("DeviceTokenAuthorizer", authorizer_fn)
         api = ServiceApi(self, "Fleet", stage=stage, service=self.service, plans=["fleet", "operator"])
         api.route(
@@ -76,4 +76,4 @@ class TelemetryStack(ServiceStack):
             ("GET", "/devices/{deviceId}/alerts"),
         ]:
             api.route(method, path, api_fn, authorizer=operators.authorizer)
-        self.finish(api, operators)
+        self.finish(api, operators, web_plan="operator")  # the fleet console is the operators' page

@@ -10,10 +10,7 @@ Python or Java.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -30,6 +27,7 @@ from local_runtime.assembly import REPO_ROOT
 from local_runtime.dynamodb_local import free_port
 from local_runtime.synth import synthesize
 from tests.e2e.conftest import eventually
+from tests.e2e.processes import descendants, name_of, stop, wait_until_up
 
 CONTAINER_RUNTIMES = ("docker", "podman", "finch")
 CLOSED_PORT_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens there
@@ -85,41 +83,6 @@ def _environment(root: Path, bin_dir: Path) -> dict[str, str]:
     }
 
 
-def _wait_until_up(
-    process: subprocess.Popen[bytes], origin: str, output: Path, timeout_s: float = 180
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the runtime exited with {process.returncode}:\n{output.read_text()[-4000:]}")
-        try:
-            health = httpx.get(f"{origin}/_local/health", timeout=2)
-        except httpx.TransportError:
-            health = None
-        if health is not None and health.status_code == 200:
-            assert health.json()["pid"] == process.pid, "another runtime answers on this port"
-            return
-        time.sleep(0.25)
-    pytest.fail(f"the runtime was not up within {timeout_s}s:\n{output.read_text()[-4000:]}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)  # what Ctrl-C on `make up` sends
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            # Only what this test started: the runtime's process group and the processes below it (DynamoDB
-            # Local runs in a session of its own).
-            started = _descendants(process.pid)
-            os.killpg(process.pid, signal.SIGKILL)
-            for pid, name in started.items():
-                if _name_of(pid) == name:
-                    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
-                        os.kill(pid, signal.SIGKILL)
-            process.wait()
-
-
 @pytest.fixture(scope="module")
 def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
     synthesize()  # here, with this machine's tools; the runtime below finds the templates up to date
@@ -150,45 +113,11 @@ def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
         )
     origin = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(process, origin, output)
+        wait_until_up(process, origin, output)
         session = httpx.get(f"{origin}/_local/session").json()
         yield Isolated(process, origin, session, calls, output)
     finally:
-        _stop(process)
-
-
-def _name_of(pid: int) -> str | None:
-    """The command name of a running process, None once it has ended."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.index("(") + 1 : text.rindex(")")]
-
-
-def _descendants(pid: int) -> dict[int, str]:
-    """The processes below ``pid`` (its whole tree, whatever their sessions) and their command names."""
-    parents: dict[int, int] = {}
-    names: dict[int, str] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # it ended meanwhile
-            continue
-        name_end = text.rindex(")")
-        fields = text[name_end + 2 :].split()
-        child = int(stat.parent.name)
-        parents[child] = int(fields[1])
-        names[child] = text[text.index("(") + 1 : name_end]
-    found: dict[int, str] = {}
-    frontier = [pid]
-    while frontier:
-        parent = frontier.pop()
-        for child, its_parent in parents.items():
-            if its_parent == parent and child not in found:
-                found[child] = names[child]
-                frontier.append(child)
-    return found
+        stop(process)
 
 
 @pytest.mark.slow
@@ -222,14 +151,14 @@ def test_the_whole_system_runs_with_no_docker_and_no_aws_account(isolated: Isola
         eventually(lambda: latest() == {"value": 21, "ts": reading["ts"]}, timeout_s=20)
 
     # Everything the runtime started (function workers, DynamoDB Local) is Python or Java.
-    started = _descendants(isolated.process.pid)
+    started = descendants(isolated.process.pid)
     assert any(name == "java" for name in started.values()), started
     assert all(name == "java" or name.startswith("python") for name in started.values()), started
     assert not isolated.container_calls.exists(), isolated.container_calls.read_text()
 
     # Ctrl-C stops it cleanly, leaving nothing it started behind.
-    _stop(isolated.process)
+    stop(isolated.process)
     assert isolated.process.returncode == 0, isolated.output.read_text()[-4000:]
-    left = {pid: name for pid, name in started.items() if _name_of(pid) == name}
+    left = {pid: name for pid, name in started.items() if name_of(pid) == name}
     assert not left, left
     assert not isolated.container_calls.exists(), isolated.container_calls.read_text()

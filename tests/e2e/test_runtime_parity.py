@@ -261,7 +261,19 @@ def declared_authorizers(outdir: Path) -> set[DeclaredAuthorizer]:
     return authorizers
 
 
+def _custom_resource_providers(resources: dict[str, Any]) -> set[str]:
+    """Functions only CloudFormation calls, while it deploys (a custom resource's ServiceToken names them)."""
+    return {
+        str(token["Fn::GetAtt"][0])
+        for resource in resources.values()
+        if str(resource.get("Type", "")).startswith("Custom::")
+        and isinstance(token := resource.get("Properties", {}).get("ServiceToken"), dict)
+        and "Fn::GetAtt" in token
+    }
+
+
 def declared_functions(outdir: Path) -> set[DeclaredFunction]:
+    """Every function a request or a stream can reach (not those only a deployment runs)."""
     return {
         DeclaredFunction(
             stack=stack,
@@ -274,6 +286,7 @@ def declared_functions(outdir: Path) -> set[DeclaredFunction]:
         )
         for stack, resources in _templates(outdir).items()
         for logical, props in _of_type(resources, "AWS::Lambda::Function").items()
+        if logical not in _custom_resource_providers(resources)
     }
 
 

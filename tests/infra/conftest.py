@@ -46,5 +46,9 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 @pytest.fixture(scope="session")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return synthesize(
-        "prod", tmp_path_factory.mktemp("cdk-prod"), retentionDays="30", corsOrigin="https://shop.example.com"
+        "prod",
+        tmp_path_factory.mktemp("cdk-prod"),
+        retentionDays="30",
+        corsOrigin="https://shop.example.com",
+        webOrigin="https://shop.example.com",
     )

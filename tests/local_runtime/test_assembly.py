@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from local_runtime.assembly import _apis
+from local_runtime.assembly import _apis, _deployment_functions
 
 
 def test_a_request_authorizer_keeps_every_identity_source_and_the_stage_its_variables():
@@ -143,3 +143,25 @@ def test_a_pool_the_stack_does_not_declare_cannot_be_emulated(arn):
     # Its tokens come from wherever that pool lives: the runtime refuses to start rather than invent one.
     with pytest.raises(ValueError, match="cannot resolve user pool"):
         _apis("Shop", user_pool_api(arn))
+
+
+def test_functions_that_only_cloudformation_invokes_are_not_run_locally():
+    """A custom resource's provider (a bucket deployment's, an AwsCustomResource's) runs while a stack deploys;
+    nothing calls it afterwards, and its layers (the AWS CLI's) come from no stack of ours."""
+    template = {
+        "Resources": {
+            "Provider": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {"Handler": "index.handler", "Layers": [{"Ref": "AwsCliLayer"}]},
+            },
+            "Deployment": {
+                "Type": "Custom::CDKBucketDeployment",
+                "Properties": {"ServiceToken": {"Fn::GetAtt": ["Provider", "Arn"]}},
+            },
+            "KeyValue": {
+                "Type": "AWS::CloudFormation::CustomResource",
+                "Properties": {"ServiceToken": {"Fn::GetAtt": ["Other", "Arn"]}},
+            },
+        }
+    }
+    assert _deployment_functions(template) == {"Provider", "Other"}
