@@ -101,8 +101,8 @@ destroy: setup ## Remove one stack: make destroy SERVICE=layer|orders|telemetry|
 		*) echo "SERVICE must be layer, orders, telemetry or web"; exit 2;; esac; \
 	npx --no-install cdk destroy "$$stack-$(STAGE)" --exclusively -c stage=$(STAGE)
 
-demo: setup ## Run the end-to-end scenario and print its report
-	$(PY) -m clients.demo
+demo: setup ## Run the end-to-end scenario and print its report (FAULTS=chaos: with injected faults)
+	LOCAL_FAULTS='$(FAULTS)' $(PY) -m clients.demo
 
 openapi: $(VENV_STAMP) ## Regenerate docs/api/*.json from the code (a test fails when they are stale)
 	$(PY) -m infra.openapi

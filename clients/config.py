@@ -114,6 +114,10 @@ class LocalRuntimeClient:
         body = self._get("/_local/token", {"service": service, "sub": subject, "groups": ",".join(groups)})
         return str(body["token"])
 
+    def faults(self) -> dict[str, Any]:
+        """The faults the runtime injects (local_runtime.faults) and how many it has injected so far."""
+        return dict(self._get("/_local/faults"))
+
     def dlq(self) -> dict[str, list[Any]]:
         """Records the stream pollers gave up on, per on-failure destination; empty when all is well."""
         found = self._get("/_local/dlq")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import threading
 from pathlib import Path
 
+from local_runtime.faults import FaultSettings
 from local_runtime.runtime import STATE_DIR, LocalRuntime, RuntimeOptions
 from local_runtime.synth import synthesize, up_to_date
 
@@ -21,6 +23,11 @@ def main() -> None:
     parser.add_argument(
         "--web-port", type=int, default=None, help="where the web pages are served (default: --port + 1)"
     )
+    parser.add_argument(
+        "--faults",
+        default=os.environ.get("LOCAL_FAULTS", ""),
+        help="inject faults: a preset (chaos) or JSON, see local_runtime/faults.py (default: $LOCAL_FAULTS)",
+    )
     parser.add_argument("--in-memory", action="store_true", help="keep DynamoDB Local's data in memory only")
     args = parser.parse_args()
     if up_to_date():
@@ -32,8 +39,13 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     web_port = args.port + 1 if args.web_port is None else args.web_port
+    faults = FaultSettings.parse(args.faults) if args.faults.strip() else None
     options = RuntimeOptions(
-        port=args.port, web_port=web_port, state_dir=args.state_dir, persistent=not args.in_memory
+        port=args.port,
+        web_port=web_port,
+        state_dir=args.state_dir,
+        persistent=not args.in_memory,
+        faults=faults,
     )
     with LocalRuntime(options) as runtime:
         session = runtime.session()
@@ -50,6 +62,8 @@ def main() -> None:
         print(
             f"Tokens: {origin}/_local/token?service=orders&sub=alice&groups=admin   Session: {origin}/_local/session"
         )
+        if faults is not None:
+            print(f"Injecting faults (GET/POST {origin}/_local/faults): {json.dumps(faults.to_json())}")
         print("Press Ctrl-C to stop.\n", flush=True)
         stop.wait()
         print("stopping...", flush=True)

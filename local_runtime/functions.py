@@ -18,11 +18,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
 from local_runtime.assembly import REGION, FunctionSpec
+from local_runtime.faults import Decision, FaultInjector
 from local_runtime.sites import runtime_site
 
 WORKER = Path(__file__).with_name("worker.py")
@@ -152,8 +153,10 @@ class FunctionRuntime:
         *,
         log: LogSink = print_log,
         max_concurrency: int = 8,
+        faults: FaultInjector | None = None,
     ) -> None:
         self.spec = spec
+        self.faults = faults
         self.environment = lambda_environment(spec, extra_environment)
         self.log = log
         self._idle: list[_Worker] = []
@@ -165,7 +168,25 @@ class FunctionRuntime:
 
     def invoke(self, event: Any, *, timeout_s: float | None = None) -> Invocation:
         """Invoke synchronously. ``timeout_s`` caps the wait below the function's own timeout
-        (API Gateway's integration timeout); the function's timeout kills the environment."""
+        (API Gateway's integration timeout); the function's timeout kills the environment. Injected
+        faults (local_runtime.faults), if any, apply around the invocation."""
+        fault = self.faults.decide(self.spec.name, event) if self.faults is not None else None
+        if fault is None:
+            return self._invoke(event, timeout_s)
+        return self._invoke_with(fault, event, timeout_s)
+
+    def _invoke_with(self, fault: Decision, event: Any, timeout_s: float | None) -> Invocation:
+        time.sleep(fault.delay_s)
+        if fault.fail and fault.prevent_execution:
+            return Invocation(str(uuid.uuid4()), error=_injected_error(), duration_ms=fault.delay_s * 1000)
+        invocation = self._invoke(event, timeout_s)
+        if fault.fail:  # the handler ran, its side effects stand; only its answer is lost
+            return replace(invocation, result=None, error=_injected_error())
+        if fault.response is not None and invocation.ok:
+            return replace(invocation, result=fault.response)
+        return invocation
+
+    def _invoke(self, event: Any, timeout_s: float | None) -> Invocation:
         request_id = str(uuid.uuid4())
         with self._slots:
             worker = self._checkout()
@@ -298,3 +319,10 @@ class FunctionRuntime:
             workers, self._all, self._idle = list(self._all), set(), []
         for worker in workers:
             worker.kill()
+
+
+def _injected_error() -> dict[str, Any]:
+    return {
+        "errorType": "FaultInjection.InvocationError",
+        "errorMessage": "An injected fault failed this invocation",
+    }

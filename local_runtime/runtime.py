@@ -16,9 +16,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from local_runtime.assembly import REPO_ROOT, Assembly, TableSpec, load_assembly
 from local_runtime.dynamodb_local import DUMMY_CREDENTIALS, DynamoDBLocal, free_port
+from local_runtime.faults import FaultInjector, FaultSettings, dynamodb_proxy, faults_endpoint
 from local_runtime.functions import FunctionRuntime, LogSink, print_log
 from local_runtime.gateway import ApiKey, Gateway, GatewayConfig, allowed_hosts
 from local_runtime.issuer import LocalIssuer, write_private
@@ -38,6 +40,7 @@ class RuntimeOptions:
     state_dir: Path = STATE_DIR
     port: int = 3000
     web_port: int | None = None  # serve the web pages on this port (another origin than the APIs)
+    faults: FaultSettings | None = None  # None: no fault injection, and no proxy in front of DynamoDB
     persistent: bool = True  # keep DynamoDB Local's data under state_dir/dynamodb
     poll_interval_s: float = 0.25
     integration_timeout_s: float = 29.0
@@ -65,6 +68,8 @@ class LocalRuntime:
         self.api_keys = self._load_api_keys()
         self._server: ServerThread | None = None
         self._web_server: ServerThread | None = None
+        self._proxy_server: ServerThread | None = None
+        self.faults = FaultInjector(self.options.faults)
         self.login = ManagedLogin(self.issuer, self._user_pools, lambda: self.web_origin)
         self._outer_environment: dict[str, str | None] = {}
         self.gateway = Gateway(
@@ -79,7 +84,14 @@ class LocalRuntime:
                 "token": self._token,
                 "dlq": self._dlq,
             },
-            extra_routes=self.login.routes(),
+            extra_routes=[
+                *self.login.routes(),
+                Route(
+                    "/_local/faults",
+                    faults_endpoint(self.faults, proxy_running=self.options.faults is not None),
+                    methods=["GET", "POST"],
+                ),
+            ],
         )
         self.gateway.accepting = False
 
@@ -135,17 +147,17 @@ class LocalRuntime:
             self._ensure_table(table)
         local_env = {
             **DUMMY_CREDENTIALS,
-            ENDPOINT: self.database.endpoint,
+            ENDPOINT: self._functions_dynamodb_endpoint(),
             # Were a function to use Powertools' Tracer, it must stay off: no X-Ray daemon runs here.
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
         for key, spec in self.assembly.functions.items():
-            self.functions[key] = FunctionRuntime(spec, local_env, log=self.options.log)
+            self.functions[key] = FunctionRuntime(spec, local_env, log=self.options.log, faults=self.faults)
         self._start_pollers()
 
     def stop(self) -> None:
         self.gateway.accepting = False
-        for server in (self._server, self._web_server):
+        for server in (self._server, self._web_server, self._proxy_server):
             if server is not None:
                 server.stop()
         for poller in self.pollers:
@@ -255,6 +267,15 @@ class LocalRuntime:
         if self.options.web_port is not None:
             pages = site(self.web_config, allowed_hosts(self.gateway.config.host))
             self._web_server = ServerThread(pages, self.options.web_port).start()
+
+    def _functions_dynamodb_endpoint(self) -> str:
+        """Where the functions reach DynamoDB: the database itself, or a proxy that injects its faults."""
+        assert self.database is not None
+        if self.options.faults is None:
+            return self.database.endpoint
+        port = free_port()
+        self._proxy_server = ServerThread(dynamodb_proxy(self.faults, self.database.endpoint), port).start()
+        return f"http://127.0.0.1:{port}"
 
     def _user_pools(self) -> set[str]:
         return {pool for pools in self.gateway.user_pools().values() for pool in pools}

@@ -64,6 +64,7 @@ def scenario(runtime: LocalRuntimeClient, args: argparse.Namespace) -> tuple[str
             operator_stats=stats["operator"],
         ).run()
     dlq = runtime.dlq()
+    faults = runtime.faults()
     failed_records = sum(len(records) for records in dlq.values())
     checks = [
         *order_checks(orders),
@@ -76,7 +77,7 @@ def scenario(runtime: LocalRuntimeClient, args: argparse.Namespace) -> tuple[str
             else "the failure destinations (/_local/dlq) are empty",
         ),
     ]
-    return render(orders, telemetry, stats, dlq, checks, time.monotonic() - started), checks
+    return render(orders, telemetry, stats, dlq, faults, checks, time.monotonic() - started), checks
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,6 +36,7 @@ def render(
     telemetry: TelemetryOutcome,
     stats: dict[str, RequestStats],
     dlq: dict[str, list[Any]],
+    faults: dict[str, Any],
     checks: list[Check],
     elapsed_s: float,
 ) -> str:
@@ -43,6 +44,8 @@ def render(
     out += orders_section(orders)
     out += ["", *telemetry_section(telemetry)]
     out += ["", *requests_section(stats, telemetry.burst, dlq)]
+    if faults.get("injected"):
+        out += ["", *faults_section(faults)]
     out += ["", *invariants_section(checks)]
     out += ["", f"scenario time: {elapsed_s:.0f}s"]
     return "\n".join(out)
@@ -150,6 +153,14 @@ def requests_section(
     )
     failed_records = sum(len(records) for records in dlq.values())
     out.append(f"  stream records in failure destinations (/_local/dlq): {failed_records}")
+    return out
+
+
+def faults_section(faults: dict[str, Any]) -> list[str]:
+    """What the runtime injected (make demo FAULTS=...): the retries above are the answer to it."""
+    out: list[str] = ["INJECTED FAULTS (the retries above and the streams' retries answer them)"]
+    out += table(["fault", "injected"], sorted(faults["injected"].items()))
+    out.append(f"  settings: functions {faults['functions']}, DynamoDB {faults['dynamodb']}")
     return out
 
 

@@ -21,8 +21,9 @@ async function challengeOf(verifier) {
   return base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
 }
 
+// The page's registered callback URL: /storefront/ even when opened as /storefront/index.html.
 function pageUrl() {
-  return `${location.origin}${location.pathname}`;
+  return `${location.origin}${location.pathname.replace(/index\.html$/, "")}`;
 }
 
 function claimsOf(idToken) {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 INIT_PID = os.getpid()
@@ -130,3 +131,9 @@ def token_authorizer(event: Any, context: Any) -> dict[str, Any]:
         },
         "context": {"deviceId": subject, "weight": 3},
     }
+
+
+def touch(event: Any, context: Any) -> dict[str, Any]:
+    """A side effect a test can see: the file the event names exists once the handler ran."""
+    Path(event["path"]).write_text(context.aws_request_id)
+    return {"touched": event["path"]}
