@@ -17,7 +17,7 @@ export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: help setup lint format unit integration infra-test local-test web-test screenshots test demo up bench synth deploy seed destroy openapi lock clean
+.PHONY: help setup lint format unit integration infra-test local-test web-test screenshots test demo up invoke reset bench synth deploy seed destroy openapi lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -82,6 +82,12 @@ bench: setup ## Benchmarks and the cost model: .bench/results.json and docs/perf
 
 up: setup ## Run the whole system locally on 127.0.0.1:3000 (PORT=... for another) until Ctrl-C
 	$(PY) -m local_runtime --port $(PORT)
+
+invoke: $(VENV_STAMP) ## Invoke one function of the running `make up` once: make invoke FN=orders/api EVENT=event.json (or - for stdin)
+	$(PY) -m local_runtime.invoke $(FN) $(or $(EVENT),-)
+
+reset: ## Clear the local runtime's data (tables, stream positions, failure destinations, logs); keys stay
+	rm -rf .local/dynamodb .local/checkpoints.json .local/on-failure .local/logs
 
 synth: setup ## Synthesize every stack into cdk.out/ (no AWS account; the first build downloads the layer's wheels)
 	npx --no-install cdk synth --quiet --no-notices -c stage=$(STAGE)

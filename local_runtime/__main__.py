@@ -29,6 +29,9 @@ def main() -> None:
         help="inject faults: a preset (chaos) or JSON, see local_runtime/faults.py (default: $LOCAL_FAULTS)",
     )
     parser.add_argument("--in-memory", action="store_true", help="keep DynamoDB Local's data in memory only")
+    parser.add_argument(
+        "--verbose", action="store_true", help="print every log record as JSON, not one line per request"
+    )
     args = parser.parse_args()
     if up_to_date():
         print("templates are up to date (cdk.out/)", flush=True)
@@ -46,6 +49,7 @@ def main() -> None:
         state_dir=args.state_dir,
         persistent=not args.in_memory,
         faults=faults,
+        verbose=args.verbose,
     )
     with LocalRuntime(options) as runtime:
         session = runtime.session()
@@ -64,7 +68,16 @@ def main() -> None:
         )
         if faults is not None:
             print(f"Injecting faults (GET/POST {origin}/_local/faults): {json.dumps(faults.to_json())}")
-        print("Press Ctrl-C to stop.\n", flush=True)
+        print(f"Metrics: {origin}/_local/metrics   Logs, one file per function: {options.state_dir / 'logs'}")
+        print("\nTo try it from another shell:")
+        print(f"  export LOCAL_RUNTIME_URL={origin}")
+        print(
+            f"  curl -H 'x-api-key: {session['apiKeys'].get('storefront', '')}' {session['apis'].get('orders', '')}/products"
+        )
+        print(
+            "\nPress Ctrl-C to stop. One line per request follows (--verbose for every log record).\n",
+            flush=True,
+        )
         stop.wait()
         print("stopping...", flush=True)
 

@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from local_runtime.assembly import REGION, FunctionSpec
 from local_runtime.faults import Decision, FaultInjector
+from local_runtime.metrics import MetricStore
 from local_runtime.sites import runtime_site
 
 WORKER = Path(__file__).with_name("worker.py")
@@ -154,9 +155,12 @@ class FunctionRuntime:
         log: LogSink = print_log,
         max_concurrency: int = 8,
         faults: FaultInjector | None = None,
+        metrics: MetricStore | None = None,
     ) -> None:
         self.spec = spec
         self.faults = faults
+        self.metrics = metrics
+        self._in_flight = 0
         self.environment = lambda_environment(spec, extra_environment)
         self.log = log
         self._idle: list[_Worker] = []
@@ -171,9 +175,32 @@ class FunctionRuntime:
         (API Gateway's integration timeout); the function's timeout kills the environment. Injected
         faults (local_runtime.faults), if any, apply around the invocation."""
         fault = self.faults.decide(self.spec.name, event) if self.faults is not None else None
-        if fault is None:
-            return self._invoke(event, timeout_s)
-        return self._invoke_with(fault, event, timeout_s)
+        with self._lock:
+            self._in_flight += 1
+            concurrent = self._in_flight
+        try:
+            invocation = (
+                self._invoke(event, timeout_s)
+                if fault is None
+                else self._invoke_with(fault, event, timeout_s)
+            )
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+        if self.metrics is not None:
+            self._publish(invocation, concurrent)
+        return invocation
+
+    def _publish(self, invocation: Invocation, concurrent: int) -> None:
+        """What Lambda publishes per invocation in AWS/Lambda, by function name and for all functions."""
+        assert self.metrics is not None
+        points = [
+            ("Invocations", 1.0),
+            ("Errors", 0.0 if invocation.ok else 1.0),
+            ("Duration", invocation.duration_ms),
+            ("ConcurrentExecutions", float(concurrent)),
+        ]
+        self.metrics.put_many("AWS/Lambda", points, [{"FunctionName": self.spec.name}, {}])
 
     def _invoke_with(self, fault: Decision, event: Any, timeout_s: float | None) -> Invocation:
         time.sleep(fault.delay_s)

@@ -151,6 +151,21 @@ class _Call:
 
 
 @dataclass
+class Observed:
+    """What one request came to, for the metrics API Gateway publishes and the terminal's line about it."""
+
+    method: str
+    path: str
+    api: ApiSpec | None = None
+    resource: str | None = None  # the route's path template; None when no route matched
+    function: str | None = None  # the function's local name, when the integration invoked one
+    integration_ms: float | None = None
+    cold: bool = False
+    status: int = 0
+    latency_ms: float = 0.0
+
+
+@dataclass
 class GatewayConfig:
     host: str = "127.0.0.1"
     port: int = 3000
@@ -172,7 +187,9 @@ class Gateway:
         *,
         dev_endpoints: dict[str, Callable[[Request], Awaitable[Response]]] | None = None,
         extra_routes: Sequence[BaseRoute] = (),
+        observer: Callable[[Observed], None] | None = None,
     ) -> None:
+        self.observer = observer
         self.config = config
         self.functions = functions
         self.issuer = issuer
@@ -217,9 +234,15 @@ class Gateway:
 
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
+        started = time.time()
         if not self.accepting:
             return JSONResponse({"message": "The local runtime is starting or stopping"}, 503)
-        response = await self._answer(request, request_id)
+        observed = Observed(request.method, _raw_path(request))
+        response = await self._answer(request, request_id, observed)
+        if self.observer is not None:
+            observed.status = response.status_code
+            observed.latency_ms = (time.time() - started) * 1000
+            self.observer(observed)
         if "x-amzn-ErrorType" in response.headers:
             # API Gateway's own answers carry the API's gateway-response headers (CORS, for one).
             api = self._api_of(_raw_path(request))
@@ -227,10 +250,11 @@ class Gateway:
             response.headers.update(api[1].spec.gateway_response_headers.get(family, {}) if api else {})
         return response
 
-    async def _answer(self, request: Request, request_id: str) -> Response:
+    async def _answer(self, request: Request, request_id: str, observed: Observed) -> Response:
         started = time.time()
         try:
             state, route, path, path_params = self._match(request)
+            observed.api, observed.resource = state.spec, route.path
             call = _Call(request, state, route, path, path_params, request_id, started)
             authorizer_context = await self._authorize(call)
             key = self._check_api_key(state, route, request)
@@ -241,6 +265,9 @@ class Gateway:
             if too_large(event.get("body"), event, MAX_INVOKE_BYTES):  # Lambda refuses it: 413
                 raise Rejected(TOO_LARGE)
             invocation = await self._invoke(route.function, event, self.config.integration_timeout_s)
+            observed.function = self.functions[route.function].spec.name
+            observed.integration_ms = invocation.duration_ms + (invocation.init_ms or 0.0)
+            observed.cold = invocation.init_ms is not None
             if (
                 timed_out(invocation)
                 and self.config.integration_timeout_s < self.functions[route.function].spec.timeout_s

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 from botocore.exceptions import ClientError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,9 +22,11 @@ from starlette.routing import Route
 from local_runtime.assembly import REPO_ROOT, Assembly, TableSpec, load_assembly
 from local_runtime.dynamodb_local import DUMMY_CREDENTIALS, DynamoDBLocal, free_port
 from local_runtime.faults import FaultInjector, FaultSettings, dynamodb_proxy, faults_endpoint
-from local_runtime.functions import FunctionRuntime, LogSink, print_log
-from local_runtime.gateway import ApiKey, Gateway, GatewayConfig, allowed_hosts
+from local_runtime.functions import FunctionRuntime, LogSink
+from local_runtime.gateway import ApiKey, Gateway, GatewayConfig, Observed, allowed_hosts
 from local_runtime.issuer import LocalIssuer, write_private
+from local_runtime.logbook import LogBook, RequestLine, short_name
+from local_runtime.metrics import MetricStore
 from local_runtime.oauth import ManagedLogin
 from local_runtime.seed import seeder_for
 from local_runtime.server import ServerThread
@@ -44,7 +47,8 @@ class RuntimeOptions:
     persistent: bool = True  # keep DynamoDB Local's data under state_dir/dynamodb
     poll_interval_s: float = 0.25
     integration_timeout_s: float = 29.0
-    log: LogSink = print_log
+    log: LogSink | None = None  # None: to the terminal (one line per request); or every line to this sink
+    verbose: bool = False  # every log record to the terminal, as JSON
 
 
 def _api_key_value() -> str:
@@ -70,6 +74,10 @@ class LocalRuntime:
         self._web_server: ServerThread | None = None
         self._proxy_server: ServerThread | None = None
         self.faults = FaultInjector(self.options.faults)
+        self.metrics = MetricStore()
+        self.logs = LogBook(
+            self.options.state_dir / "logs", self.metrics, verbose=self.options.verbose, echo=self.options.log
+        )
         self.login = ManagedLogin(self.issuer, self._user_pools, lambda: self.web_origin)
         self._outer_environment: dict[str, str | None] = {}
         self.gateway = Gateway(
@@ -91,7 +99,10 @@ class LocalRuntime:
                     faults_endpoint(self.faults, proxy_running=self.options.faults is not None),
                     methods=["GET", "POST"],
                 ),
+                Route("/_local/metrics", self._metrics),
+                Route("/_local/invoke", self._invoke_one, methods=["POST"]),
             ],
+            observer=self._observe,
         )
         self.gateway.accepting = False
 
@@ -152,7 +163,9 @@ class LocalRuntime:
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
         for key, spec in self.assembly.functions.items():
-            self.functions[key] = FunctionRuntime(spec, local_env, log=self.options.log, faults=self.faults)
+            self.functions[key] = FunctionRuntime(
+                spec, local_env, log=self.logs, faults=self.faults, metrics=self.metrics
+            )
         self._start_pollers()
 
     def stop(self) -> None:
@@ -172,6 +185,7 @@ class LocalRuntime:
             else:
                 os.environ[name] = value
         self._outer_environment = {}
+        self.logs.close()
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
@@ -257,7 +271,7 @@ class LocalRuntime:
                 failures=self.failures,
                 queue_name=queue,
                 poll_interval_s=self.options.poll_interval_s,
-                log=functools.partial(self.options.log, self.functions[mapping.function].spec.name),
+                log=functools.partial(self.logs, self.functions[mapping.function].spec.name),
             )
             poller.start()
             self.pollers.append(poller)
@@ -276,6 +290,95 @@ class LocalRuntime:
         port = free_port()
         self._proxy_server = ServerThread(dynamodb_proxy(self.faults, self.database.endpoint), port).start()
         return f"http://127.0.0.1:{port}"
+
+    def _observe(self, request: Observed) -> None:
+        """API Gateway's metrics for one request (per API and per API, stage, resource and method, as with
+        detailed metrics on), and the terminal's line about it."""
+        if request.api is not None:
+            api = {"ApiName": request.api.name}
+            detailed = {
+                **api,
+                "Stage": request.api.stage,
+                "Resource": request.resource or "",
+                "Method": request.method,
+            }
+            points = [
+                ("Count", 1.0),
+                ("4XXError", float(400 <= request.status < 500)),
+                ("5XXError", float(request.status >= 500)),
+                ("Latency", request.latency_ms),
+            ]
+            if request.integration_ms is not None:
+                points.append(("IntegrationLatency", request.integration_ms))
+            self.metrics.put_many("AWS/ApiGateway", points, [api, detailed])
+        self.logs.request(
+            RequestLine(
+                api=request.api.service if request.api is not None else "-",
+                method=request.method,
+                path=request.path,
+                status=request.status,
+                latency_ms=request.latency_ms,
+                function=request.function,
+                cold=request.cold,
+            )
+        )
+
+    async def _metrics(self, request: Request) -> Response:
+        """``GET /_local/metrics?namespace=&metric=&dimensions=Name=Value,...&stat=Sum&period=60``, answered
+        as CloudWatch's GetMetricData answers; without a metric, the list of series there are."""
+        query = request.query_params
+        if not query.get("metric"):
+            return JSONResponse(
+                {
+                    "Metrics": [
+                        {
+                            "Namespace": ns,
+                            "MetricName": name,
+                            "Dimensions": [{"Name": k, "Value": v} for k, v in dims],
+                        }
+                        for ns, name, dims in self.metrics.series()
+                    ]
+                }
+            )
+        try:
+            dimensions = dict(pair.split("=", 1) for pair in query.get("dimensions", "").split(",") if pair)
+            result = self.metrics.query(
+                query.get("namespace", ""),
+                query["metric"],
+                dimensions,
+                stat=query.get("stat", "Sum"),
+                period_s=int(query.get("period", "60")),
+            )
+        except ValueError as error:
+            return JSONResponse({"message": str(error)}, 400)
+        return JSONResponse({"MetricDataResults": [result]})
+
+    async def _invoke_one(self, request: Request) -> Response:
+        """``POST /_local/invoke?function=orders/api`` with an event as the body: one invocation, as
+        ``sam local invoke -e`` runs one, on the running system; its result, error and log lines."""
+        wanted = request.query_params.get("function", "")
+        found = [r for r in self.functions.values() if wanted in (r.spec.name, short_name(r.spec.name))]
+        if len(found) != 1:
+            names = sorted(short_name(r.spec.name) for r in self.functions.values())
+            return JSONResponse({"message": f"function must be one of: {', '.join(names)}"}, 404)
+        try:
+            event = json.loads(await request.body() or b"{}")
+        except json.JSONDecodeError as error:
+            return JSONResponse({"message": f"the event is not JSON: {error}"}, 400)
+        runtime = found[0]
+        with self.logs.capture(runtime.spec.name) as lines:
+            invocation = await anyio.to_thread.run_sync(lambda: runtime.invoke(event))
+        return JSONResponse(
+            {
+                "function": short_name(runtime.spec.name),
+                "requestId": invocation.request_id,
+                "result": invocation.result,
+                "error": invocation.error,
+                "durationMs": round(invocation.duration_ms, 2),
+                "initMs": invocation.init_ms,
+                "logs": lines,
+            }
+        )
 
     def _user_pools(self) -> set[str]:
         return {pool for pools in self.gateway.user_pools().values() for pool in pools}

@@ -383,7 +383,18 @@ class StreamPoller:
         batch.last_request_id = invocation.request_id
         batch.last_function_error = not invocation.ok
         self.stats["invocations"] += 1
+        self._publish_iterator_age(batch)
         return invocation
+
+    def _publish_iterator_age(self, batch: Batch) -> None:
+        """Lambda's IteratorAge: how old the batch's last record was when the function got it."""
+        metrics = self.function.metrics
+        created = batch.records[-1].event.get("dynamodb", {}).get("ApproximateCreationDateTime")
+        if metrics is not None and isinstance(created, int | float):
+            age_ms = max(0.0, time.time() * 1000 - float(created) * 1000)
+            metrics.put_many(
+                "AWS/Lambda", [("IteratorAge", age_ms)], [{"FunctionName": self.function.spec.name}]
+            )
 
     def _succeeded(self, shard: Shard, batch: Batch, invocation: Invocation) -> int:
         self.stats["succeeded"] += len(batch.records)
