@@ -75,10 +75,22 @@ web-test: setup $(CHROMIUM_STAMP) ## The web pages in headless Chromium against 
 screenshots: setup $(CHROMIUM_STAMP) ## Refresh docs/screenshots/ (the pages the README shows)
 	SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest tests/web/test_screenshots.py -q
 
+.PHONY: fuzz fuzz-sample
+fuzz: setup ## Generated requests from docs/api/*.json against the local runtime: 500+ per API, a few minutes (FUZZ_SEED=n repeats a run)
+	FUZZ_PROFILE=full $(PY) -m pytest tests/fuzz -q
+
+fuzz-sample: setup ## A small seeded sample of those generated requests (make test runs it)
+	FUZZ_PROFILE=sample $(PY) -m pytest tests/fuzz -q
+
 test: setup lint unit integration infra-test local-test web-test ## Lint, unit, integration, infrastructure, local runtime, end-to-end and browser tests (CI runs this, then make demo)
+test: fuzz-sample
 
 bench: setup ## Benchmarks and the cost model: .bench/results.json and docs/performance.md
 	$(PY) -m bench
+
+.PHONY: load
+load: setup ## Load test with Locust against the local runtime (.load/report.html)
+	$(PY) -m bench.load
 
 up: setup ## Run the whole system locally on 127.0.0.1:3000 (PORT=... for another) until Ctrl-C
 	$(PY) -m local_runtime --port $(PORT)

@@ -1,0 +1,1 @@
+"""Generated requests (Schemathesis) from docs/api/*.json against the real local runtime."""
