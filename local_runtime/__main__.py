@@ -30,6 +30,9 @@ def main() -> None:
     )
     parser.add_argument("--in-memory", action="store_true", help="keep DynamoDB Local's data in memory only")
     parser.add_argument(
+        "--no-watch", action="store_true", help="do not reload functions when their source changes"
+    )
+    parser.add_argument(
         "--verbose", action="store_true", help="print every log record as JSON, not one line per request"
     )
     args = parser.parse_args()
@@ -68,7 +71,8 @@ def main() -> None:
         )
         if faults is not None:
             print(f"Injecting faults (GET/POST {origin}/_local/faults): {json.dumps(faults.to_json())}")
-        print(f"Metrics: {origin}/_local/metrics   Logs, one file per function: {options.state_dir / 'logs'}")
+        print(f"Console (dashboards, alarms): {origin}/_local/console   Metrics: {origin}/_local/metrics")
+        print(f"Logs, one file per function: {options.state_dir / 'logs'}")
         print("\nTo try it from another shell:")
         print(f"  export LOCAL_RUNTIME_URL={origin}")
         print(

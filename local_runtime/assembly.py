@@ -191,6 +191,18 @@ def _ssm_layer_names(template: Template, function: dict[str, Any]) -> list[str]:
     return names
 
 
+def source_of(asset_dir: Path) -> Path:
+    """Where a function's asset was built from, when that is a service's folder (the asset is a copy of
+    ``services/<service>``): functions run their source, so an edit applies at the next cold start and a
+    traceback names ``services/...``. Any other asset runs as it is."""
+    packages = [entry.name for entry in asset_dir.iterdir() if entry.is_dir() and entry.name != "__pycache__"]
+    if len(packages) == 1:
+        source = REPO_ROOT / "services" / packages[0]
+        if (source / packages[0] / "__init__.py").exists():
+            return source
+    return asset_dir
+
+
 def _deployment_functions(template: Template) -> set[str]:
     """The functions CloudFormation itself invokes while deploying (custom resources' providers, such as a
     bucket deployment's): nothing calls them once the stack is up, so the local runtime has nothing to run."""
@@ -242,7 +254,7 @@ def load_assembly(outdir: Path) -> Assembly:
                 logical_id=logical,
                 name=local_name(stack, logical),
                 handler=props["Handler"],
-                code_dir=outdir / asset,
+                code_dir=source_of(outdir / asset),
                 layer_paths=(*LOCAL_LAYER_PATHS, layer_site()) if layer_names else (),
                 environment={name: resolve(value) for name, value in variables.items()},
                 memory_mb=int(props.get("MemorySize", 128)),

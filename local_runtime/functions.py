@@ -89,8 +89,9 @@ def lambda_environment(spec: FunctionSpec, extra: Mapping[str, str]) -> dict[str
 
 
 class _Worker:
-    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: LogSink) -> None:
+    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: LogSink, generation: int = 0) -> None:
         self.started = time.monotonic()
+        self.generation = generation  # which code it imported: refresh() makes newer workers
         read_fd, write_fd = os.pipe()
         # Lambda's order: task root, layers, then the runtime's boto3. -S keeps the venv's site-packages off.
         import_paths = [str(spec.code_dir), *(str(p) for p in spec.layer_paths), str(runtime_site())]
@@ -169,6 +170,7 @@ class FunctionRuntime:
         self._lock = threading.Lock()
         self.cold_starts = 0
         self.invocations = 0
+        self.generation = 0
 
     def invoke(self, event: Any, *, timeout_s: float | None = None) -> Invocation:
         """Invoke synchronously. ``timeout_s`` caps the wait below the function's own timeout
@@ -323,14 +325,30 @@ class FunctionRuntime:
                 if worker.alive():
                     return worker
                 self._all.discard(worker)
-        worker = _Worker(self.spec, self.environment, self.log)
+        worker = _Worker(self.spec, self.environment, self.log, self.generation)
         with self._lock:
             self._all.add(worker)
         return worker
 
     def _checkin(self, worker: _Worker) -> None:
         with self._lock:
-            self._idle.append(worker)
+            current = worker.generation == self.generation
+            if current:
+                self._idle.append(worker)
+        if not current:  # it ran code that has changed since: its next request cold-starts the new code
+            self._discard(worker)
+
+    def refresh(self) -> int:
+        """Replace the execution environments: idle ones now, busy ones when their invocation ends, so the
+        next request imports the code as it is now (what a deploy of new code does). Returns how many
+        environments were running the old code."""
+        with self._lock:
+            self.generation += 1
+            idle, self._idle = self._idle, []
+            stale = len(self._all)
+        for worker in idle:
+            self._discard(worker)
+        return stale
 
     def _discard(self, worker: _Worker) -> None:
         worker.kill()

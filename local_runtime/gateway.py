@@ -36,7 +36,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, request_response
 
 from local_runtime.assembly import ACCOUNT, REGION, ApiSpec, RouteSpec, UsagePlanSpec
 from local_runtime.authorizers import AuthorizerCache, Authorizers
@@ -62,7 +62,6 @@ from local_runtime.issuer import LocalIssuer
 from local_runtime.throttling import Quota, TokenBucket
 
 # Every method reaches the gateway's own matching, so one no route declares gets API Gateway's answer.
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT")
 MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
@@ -213,15 +212,13 @@ class Gateway:
             routes=[
                 *(Route(f"/_local/{name}", endpoint) for name, endpoint in self.dev_endpoints.items()),
                 *extra_routes,
-                Route(
-                    "/{path:path}",
-                    self.handle,
-                    methods=list(HTTP_METHODS),
-                ),
             ],
             # /_local/token mints any caller's token: a web page must not reach it through DNS rebinding.
             middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(config.host))],
         )
+        # Everything else is API Gateway's to answer, whatever the path holds (a route pattern would stop at an
+        # encoded line feed) and whatever the method (API Gateway answers an unknown one itself).
+        self.app.router.default = request_response(self.handle)
 
     def base_urls(self) -> dict[str, str]:
         return {state.spec.service: f"{self.config.origin}{prefix}" for prefix, state in self.apis.items()}
@@ -265,9 +262,10 @@ class Gateway:
             if too_large(event.get("body"), event, MAX_INVOKE_BYTES):  # Lambda refuses it: 413
                 raise Rejected(TOO_LARGE)
             invocation = await self._invoke(route.function, event, self.config.integration_timeout_s)
-            observed.function = self.functions[route.function].spec.name
-            observed.integration_ms = invocation.duration_ms + (invocation.init_ms or 0.0)
-            observed.cold = invocation.init_ms is not None
+            if self.observer is not None:
+                observed.function = self.functions[route.function].spec.name
+                observed.integration_ms = invocation.duration_ms + (invocation.init_ms or 0.0)
+                observed.cold = invocation.init_ms is not None
             if (
                 timed_out(invocation)
                 and self.config.integration_timeout_s < self.functions[route.function].spec.timeout_s

@@ -119,6 +119,16 @@ class LogBook:
             self.out.write(text + "\n")
             self.out.flush()
 
+    def note(self, source: str, text: str) -> None:
+        """A line about the system rather than a function's (an alarm changing state): to the terminal, or to
+        the echo sink as (source, text)."""
+        if self.echo is not None:
+            self.echo(source, text)
+            return
+        with self._lock:
+            self.out.write(f"{_clock()}  {source:<24} {text}\n")
+            self.out.flush()
+
     def _file(self, function_name: str) -> IO[str]:
         assert self.directory is not None
         if function_name not in self._files:

@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from local_runtime import console
+from local_runtime.alarms import ALARM, INITIAL_REASON, AlarmEvaluator, AlarmSpec, AlarmState, load_alarms
 from local_runtime.assembly import REPO_ROOT, Assembly, TableSpec, load_assembly
 from local_runtime.dynamodb_local import DUMMY_CREDENTIALS, DynamoDBLocal, free_port
 from local_runtime.faults import FaultInjector, FaultSettings, dynamodb_proxy, faults_endpoint
@@ -49,6 +51,7 @@ class RuntimeOptions:
     integration_timeout_s: float = 29.0
     log: LogSink | None = None  # None: to the terminal (one line per request); or every line to this sink
     verbose: bool = False  # every log record to the terminal, as JSON
+    alarm_interval_s: float = 10.0  # how often the alarms are evaluated
 
 
 def _api_key_value() -> str:
@@ -67,19 +70,27 @@ class LocalRuntime:
         self.database: DynamoDBLocal | None = None
         self.functions: dict[str, FunctionRuntime] = {}
         self.pollers: list[StreamPoller] = []
-        self.failures = OnFailureStore(self.options.state_dir / "on-failure")
+        self.metrics = MetricStore()
+        self.failures = OnFailureStore(self.options.state_dir / "on-failure", self.metrics)
         self.issuer = LocalIssuer(self.options.state_dir / "issuer-key.pem")
         self.api_keys = self._load_api_keys()
         self._server: ServerThread | None = None
         self._web_server: ServerThread | None = None
         self._proxy_server: ServerThread | None = None
         self.faults = FaultInjector(self.options.faults)
-        self.metrics = MetricStore()
         self.logs = LogBook(
             self.options.state_dir / "logs", self.metrics, verbose=self.options.verbose, echo=self.options.log
         )
         self.login = ManagedLogin(self.issuer, self._user_pools, lambda: self.web_origin)
         self._outer_environment: dict[str, str | None] = {}
+        self.alarms = AlarmEvaluator(
+            load_alarms(self.options.outdir),
+            self.metrics,
+            interval_s=self.options.alarm_interval_s,
+            on_change=self._alarm_changed,
+            before_each=self.failures.publish_depths,
+            on_error=lambda error: self.logs.note("alarms", f"evaluation failed: {error!r}"),
+        )
         self.gateway = Gateway(
             self.assembly.apis,
             self.functions,
@@ -101,6 +112,7 @@ class LocalRuntime:
                 ),
                 Route("/_local/metrics", self._metrics),
                 Route("/_local/invoke", self._invoke_one, methods=["POST"]),
+                *console.routes(console.load_dashboards(self.options.outdir), self.alarms),
             ],
             observer=self._observe,
         )
@@ -142,6 +154,7 @@ class LocalRuntime:
         try:
             self._start_server()
             self._start_system()
+            self.alarms.start()
         except BaseException:
             self.stop()
             raise
@@ -170,6 +183,7 @@ class LocalRuntime:
 
     def stop(self) -> None:
         self.gateway.accepting = False
+        self.alarms.stop()
         for server in (self._server, self._web_server, self._proxy_server):
             if server is not None:
                 server.stop()
@@ -322,6 +336,12 @@ class LocalRuntime:
                 cold=request.cold,
             )
         )
+
+    def _alarm_changed(self, alarm: AlarmSpec, old: AlarmState, new: AlarmState) -> None:
+        """A line on the terminal per change of an alarm's state, but for the first evaluation's OKs."""
+        if old.reason == INITIAL_REASON and new.value != ALARM:
+            return
+        self.logs.note("alarm", f"{alarm.name}: {old.value} -> {new.value}. {new.reason}")
 
     async def _metrics(self, request: Request) -> Response:
         """``GET /_local/metrics?namespace=&metric=&dimensions=Name=Value,...&stat=Sum&period=60``, answered

@@ -12,17 +12,25 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from local_runtime.metrics import MetricStore
+
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 
 
 class OnFailureStore:
     """The on-failure destinations: one append-only JSON-lines file per queue, each line one message
-    body as Lambda would send it to the SQS queue. Survives restarts; inspect with :meth:`read_all`."""
+    body as Lambda would send it to the SQS queue. Survives restarts; inspect with :meth:`read_all`.
 
-    def __init__(self, directory: Path) -> None:
+    With a metric store, each queue's depth is published as SQS publishes it (AWS/SQS
+    ApproximateNumberOfMessagesVisible, by QueueName) when a record is stored and at each
+    :meth:`publish_depths`; nothing receives the messages locally, so the depth only grows."""
+
+    def __init__(self, directory: Path, metrics: MetricStore | None = None) -> None:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.metrics = metrics
+        self._depths: dict[str, int] = {}
 
     def path(self, queue_name: str) -> Path:
         if not _QUEUE_NAME.fullmatch(queue_name):
@@ -32,9 +40,30 @@ class OnFailureStore:
     def append(self, queue_name: str, record: Mapping[str, Any]) -> None:
         line = json.dumps(record, separators=(",", ":")) + "\n"
         with self._lock, self.path(queue_name).open("a", encoding="utf-8") as out:
+            depth = self._depth(queue_name)
             out.write(line)
             out.flush()
             os.fsync(out.fileno())
+            self._depths[queue_name] = depth + 1
+        self._publish(queue_name, depth + 1)
+
+    def _depth(self, queue_name: str) -> int:
+        if queue_name not in self._depths:
+            self._depths[queue_name] = len(self.read(queue_name))
+        return self._depths[queue_name]
+
+    def _publish(self, queue_name: str, depth: int) -> None:
+        if self.metrics is not None:
+            self.metrics.put(
+                "AWS/SQS", "ApproximateNumberOfMessagesVisible", float(depth), {"QueueName": queue_name}
+            )
+
+    def publish_depths(self) -> None:
+        """Every queue's depth, once (SQS publishes it every minute; the alarm evaluator calls this)."""
+        for path in sorted(self.directory.glob("*.jsonl")):
+            with self._lock:
+                depth = self._depth(path.stem)
+            self._publish(path.stem, depth)
 
     def read(self, queue_name: str) -> list[dict[str, Any]]:
         path = self.path(queue_name)

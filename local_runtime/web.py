@@ -29,7 +29,7 @@ PAGES = ("storefront", "fleet")
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
-class _Revalidated(StaticFiles):
+class RevalidatedFiles(StaticFiles):
     """Static files a browser must revalidate: an edit shows on reload, with no build step in between."""
 
     def file_response(self, *args: Any, **kwargs: Any) -> Response:
@@ -50,10 +50,10 @@ def site(config: Callable[[], dict[str, Any]], allowed_hosts: list[str]) -> Star
             Route("/", home),
             Route("/config.json", config_json),
             *(
-                Mount(f"/vendor/{package}", _Revalidated(directory=NODE_MODULES / package))
+                Mount(f"/vendor/{package}", RevalidatedFiles(directory=NODE_MODULES / package))
                 for package in VENDOR_PACKAGES
             ),
-            Mount("/", _Revalidated(directory=WEB_ROOT, html=True)),
+            Mount("/", RevalidatedFiles(directory=WEB_ROOT, html=True)),
         ],
         middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)],
     )

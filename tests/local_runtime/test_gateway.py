@@ -207,7 +207,18 @@ def test_response_headers_and_multi_value_headers_are_returned(gateway):
     assert response.headers.get_list("Set-Cookie") == ["a=1", "b=2"]
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/nowhere"), ("DELETE", "/items"), ("GET", "/")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/nowhere"),
+        ("DELETE", "/items"),
+        ("GET", "/"),
+        # Regressions (found by the fuzzer): the HTTP server answered these itself, as text/plain, before the
+        # gateway saw them: a path with an encoded line feed, and a method outside its list.
+        ("GET", "/nowhere%0Aelse"),
+        ("QUERY", "/items"),
+    ],
+)
 def test_unknown_route_or_method_is_missing_authentication_token(gateway, method, path):
     response = gateway.request(method, path, headers=key())
     assert_gateway_error(

@@ -624,6 +624,7 @@ class RecordingFunction:
         self.spec = FunctionSpec("test", "Consumer", "test-Consumer", "x.y", Path(), (), {})
         self.failing = failing or set()
         self.batches: list[list[str]] = []
+        self.metrics = None  # publishes nothing
 
     def invoke(self, event: dict[str, Any], *, timeout_s: float | None = None) -> Invocation:
         keys = [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]
