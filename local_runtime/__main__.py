@@ -6,12 +6,23 @@ import argparse
 import json
 import os
 import signal
+import socket
 import threading
 from pathlib import Path
 
 from local_runtime.faults import FaultSettings
 from local_runtime.runtime import STATE_DIR, LocalRuntime, RuntimeOptions
 from local_runtime.synth import synthesize, up_to_date
+
+
+def port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def main() -> None:
@@ -45,6 +56,10 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     web_port = args.port + 1 if args.web_port is None else args.web_port
+    for port, what in ((args.port, "--port (PORT)"), (web_port, "--web-port")):
+        if port_taken(port):
+            print(f"port {port} is taken (another make up?): stop what uses it, or choose another {what}")
+            raise SystemExit(2)
     faults = FaultSettings.parse(args.faults) if args.faults.strip() else None
     options = RuntimeOptions(
         port=args.port,

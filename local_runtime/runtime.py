@@ -4,6 +4,7 @@ emulator and one stream poller per event source mapping, all from the synthesize
 from __future__ import annotations
 
 import functools
+import html
 import json
 import os
 import secrets
@@ -16,7 +17,7 @@ from typing import Any
 import anyio
 from botocore.exceptions import ClientError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from local_runtime import console
@@ -37,6 +38,7 @@ from local_runtime.streams import StreamPoller
 from local_runtime.web import site
 
 STATE_DIR = REPO_ROOT / ".local"
+OPENAPI = {service: REPO_ROOT / "docs" / "api" / f"{service}.json" for service in ("orders", "telemetry")}
 
 
 @dataclass
@@ -110,6 +112,8 @@ class LocalRuntime:
                     faults_endpoint(self.faults, proxy_running=self.options.faults is not None),
                     methods=["GET", "POST"],
                 ),
+                Route("/_local/", self._index),
+                Route("/_local/api/{service}.json", self._openapi),
                 Route("/_local/metrics", self._metrics),
                 Route("/_local/invoke", self._invoke_one, methods=["POST"]),
                 *console.routes(console.load_dashboards(self.options.outdir), self.alarms),
@@ -372,6 +376,34 @@ class LocalRuntime:
         except ValueError as error:
             return JSONResponse({"message": str(error)}, 400)
         return JSONResponse({"MetricDataResults": [result]})
+
+    async def _index(self, _: Request) -> Response:
+        """Everything the runtime serves, one link each."""
+        origin = self.gateway.config.origin
+        links = {
+            **{f"{page} page": url for page, url in self.pages.items()},
+            **{f"{service} API (base URL)": url for service, url in self.gateway.base_urls().items()},
+            **{f"{service} OpenAPI document": f"{origin}/_local/api/{service}.json" for service in OPENAPI},
+            "console: dashboards and alarms": f"{origin}/_local/console",
+            "metrics (GetMetricData's shape)": f"{origin}/_local/metrics",
+            "session: API keys and base URLs": f"{origin}/_local/session",
+            "a token: ?service=orders&sub=alice&groups=admin": f"{origin}/_local/token?service=orders&sub=alice",
+            "injected faults": f"{origin}/_local/faults",
+            "stream records given up on": f"{origin}/_local/dlq",
+            "health": f"{origin}/_local/health",
+        }
+        items = "".join(f'<li><a href="{url}">{html.escape(name)}</a></li>' for name, url in links.items())
+        page = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Local runtime</title></head>'
+            f"<body><main><h1>Local runtime</h1><ul>{items}</ul></main></body></html>"
+        )
+        return HTMLResponse(page)
+
+    async def _openapi(self, request: Request) -> Response:
+        service = request.path_params["service"]
+        if service not in OPENAPI:
+            return JSONResponse({"message": f"service must be one of: {', '.join(OPENAPI)}"}, 404)
+        return FileResponse(OPENAPI[service], media_type="application/json")
 
     async def _invoke_one(self, request: Request) -> Response:
         """``POST /_local/invoke?function=orders/api`` with an event as the body: one invocation, as

@@ -4,6 +4,7 @@ function, and one function invoked with a crafted event."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -96,3 +97,19 @@ def test_one_function_is_invoked_with_a_crafted_event_and_answers_with_its_logs(
     path.write_text(json.dumps(event))
     assert invoke.main(["orders/api", str(path), "--url", system.runtime.gateway.config.origin]) == 0
     assert '"statusCode": 200' in capsys.readouterr().out
+
+
+def test_the_index_links_everything_the_runtime_serves_and_every_link_answers(system: System):
+    origin = system.runtime.gateway.config.origin
+    index = httpx.get(f"{origin}/_local/")
+    assert index.status_code == 200
+    links = re.findall(r'href="([^"]+)"', index.text)
+    local = [link for link in links if link.startswith(f"{origin}/_local/")]
+    assert {
+        f"{origin}/_local/console",
+        f"{origin}/_local/api/orders.json",
+        f"{origin}/_local/metrics",
+    } <= set(local)
+    for link in local:
+        assert httpx.get(link).status_code == 200, link
+    assert httpx.get(f"{origin}/_local/api/telemetry.json").json()["info"]["title"] == "Telemetry API"
