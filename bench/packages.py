@@ -36,13 +36,18 @@ def measure(outdir: Path) -> dict[str, Any]:
     sizes: dict[str, Any] = {}
     cache: dict[Path, tuple[int, int]] = {}
     for spec in sorted(assembly.functions.values(), key=short_name):
-        if spec.code_dir not in cache:
-            cache[spec.code_dir] = zipped(spec.code_dir)
-        sizes[short_name(spec)] = {"zipped": cache[spec.code_dir][0], "unzipped": cache[spec.code_dir][1]}
+        shipped = (
+            spec.asset_dir or spec.code_dir
+        )  # the asset, with its bytecode, not the source that runs locally
+        if shipped not in cache:
+            cache[shipped] = zipped(shipped)
+        sizes[short_name(spec)] = {"zipped": cache[shipped][0], "unzipped": cache[shipped][1]}
     for template in load_templates(outdir).values():
         for logical, layer in resources_of(template, "AWS::Lambda::LayerVersion").items():
             asset = layer.get("Metadata", {}).get("aws:asset:path")
-            if asset:
+            # Our layer is a folder asset; CDK's own (the AWS CLI layer of the web stack's bucket deployment)
+            # comes zipped and serves no function of ours.
+            if asset and (outdir / asset).is_dir():
                 packed, unpacked = zipped(outdir / asset)
                 sizes[f"layer:{logical}" if "layer" in sizes else "layer"] = {
                     "zipped": packed,

@@ -58,6 +58,7 @@ class FunctionSpec:
     memory_mb: int = 128
     timeout_s: float = 3.0
     snap_start: bool = False  # SnapStart on published versions: its hooks run at each cold start (worker.py)
+    asset_dir: Path | None = None  # what deploys (code_dir may be its source, which runs locally)
 
     @property
     def arn(self) -> str:
@@ -255,6 +256,7 @@ def load_assembly(outdir: Path) -> Assembly:
                 name=local_name(stack, logical),
                 handler=props["Handler"],
                 code_dir=source_of(outdir / asset),
+                asset_dir=outdir / asset,
                 layer_paths=(*LOCAL_LAYER_PATHS, layer_site()) if layer_names else (),
                 environment={name: resolve(value) for name, value in variables.items()},
                 memory_mb=int(props.get("MemorySize", 128)),
