@@ -17,13 +17,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 DEFAULT_LOCAL_URL = "http://127.0.0.1:3000"
 LOCAL_ENV = "LOCAL_RUNTIME_URL"
-USE_LOCAL = ""  # ``--local``: the local runtime at LOCAL_RUNTIME_URL, else DEFAULT_LOCAL_URL
+USE_LOCAL = ""  # ``--local``: LOCAL_RUNTIME_URL, else the runtime `make up` started (on any PORT), else the default
+# Where `make up` writes its origin while it runs (its state directory's runtime-url), for ``--local`` to find.
+RUNTIME_URL_FILE = Path(__file__).resolve().parents[1] / ".local" / "runtime-url"
 
 
 class ConfigError(Exception):
@@ -124,9 +127,14 @@ class LocalRuntimeClient:
         return {str(name): list(records or []) for name, records in dict(found or {}).items()}
 
 
-def local_runtime_client(local: str | None, env: Mapping[str, str]) -> LocalRuntimeClient | None:
-    """``local`` is a URL, ``USE_LOCAL``, or None (then only ``LOCAL_RUNTIME_URL`` names one)."""
-    origin = local or env.get(LOCAL_ENV) or (DEFAULT_LOCAL_URL if local == USE_LOCAL else None)
+def local_runtime_client(
+    local: str | None, env: Mapping[str, str], started: Path = RUNTIME_URL_FILE
+) -> LocalRuntimeClient | None:
+    """``local`` is a URL, ``USE_LOCAL``, or None (then only ``LOCAL_RUNTIME_URL`` names one). ``USE_LOCAL``
+    finds the runtime `make up` started, whatever its PORT, from the file it writes while it runs."""
+    origin = local or env.get(LOCAL_ENV)
+    if not origin and local == USE_LOCAL:
+        origin = started.read_text().strip() if started.exists() else DEFAULT_LOCAL_URL
     return LocalRuntimeClient(origin) if origin else None
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from local_runtime.faults import FaultSettings
 from local_runtime.runtime import STATE_DIR, LocalRuntime, RuntimeOptions
 from local_runtime.synth import synthesize, up_to_date
+from local_runtime.watch import follow_edits
 
 
 def port_taken(port: int) -> bool:
@@ -25,7 +26,7 @@ def port_taken(port: int) -> bool:
     return False
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument(
@@ -46,7 +47,38 @@ def main() -> None:
     parser.add_argument(
         "--verbose", action="store_true", help="print every log record as JSON, not one line per request"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def announce(runtime: LocalRuntime, options: RuntimeOptions, faults: FaultSettings | None) -> None:
+    """What a person needs to start using it: URLs, keys, where tokens, metrics and logs are, a curl to try."""
+    session = runtime.session()
+    print("\nLocal runtime ready. Base URLs (a route's URL is its base URL + its path):", flush=True)
+    for service, url in session["apis"].items():
+        print(f"  {service:<10} {url}")
+    print("Web pages (sign in through the local managed login):")
+    for page, url in runtime.pages.items():
+        print(f"  {page:<10} {url}")
+    print("API keys (header x-api-key):")
+    for plan, key in session["apiKeys"].items():
+        print(f"  {plan:<10} {key}")
+    origin = runtime.gateway.config.origin
+    print(
+        f"Tokens: {origin}/_local/token?service=orders&sub=alice&groups=admin   Session: {origin}/_local/session"
+    )
+    if faults is not None:
+        print(f"Injecting faults (GET/POST {origin}/_local/faults): {json.dumps(faults.to_json())}")
+    print(f"Console (dashboards, alarms): {origin}/_local/console   Metrics: {origin}/_local/metrics")
+    print(f"Logs, one file per function: {options.state_dir / 'logs'}")
+    print("\nTo try it from another shell:")
+    print(f"  export LOCAL_RUNTIME_URL={origin}")
+    print(
+        f"  curl -H 'x-api-key: {session['apiKeys'].get('storefront', '')}' {session['apis'].get('orders', '')}/products"
+    )
+
+
+def main() -> None:
+    args = parse_args()
     if up_to_date():
         print("templates are up to date (cdk.out/)", flush=True)
     else:
@@ -70,34 +102,23 @@ def main() -> None:
         verbose=args.verbose,
     )
     with LocalRuntime(options) as runtime:
-        session = runtime.session()
-        print("\nLocal runtime ready. Base URLs (a route's URL is its base URL + its path):", flush=True)
-        for service, url in session["apis"].items():
-            print(f"  {service:<10} {url}")
-        print("Web pages (sign in through the local managed login):")
-        for page, url in runtime.pages.items():
-            print(f"  {page:<10} {url}")
-        print("API keys (header x-api-key):")
-        for plan, key in session["apiKeys"].items():
-            print(f"  {plan:<10} {key}")
-        origin = runtime.gateway.config.origin
-        print(
-            f"Tokens: {origin}/_local/token?service=orders&sub=alice&groups=admin   Session: {origin}/_local/session"
-        )
-        if faults is not None:
-            print(f"Injecting faults (GET/POST {origin}/_local/faults): {json.dumps(faults.to_json())}")
-        print(f"Console (dashboards, alarms): {origin}/_local/console   Metrics: {origin}/_local/metrics")
-        print(f"Logs, one file per function: {options.state_dir / 'logs'}")
-        print("\nTo try it from another shell:")
-        print(f"  export LOCAL_RUNTIME_URL={origin}")
-        print(
-            f"  curl -H 'x-api-key: {session['apiKeys'].get('storefront', '')}' {session['apis'].get('orders', '')}/products"
-        )
+        announce(runtime, options, faults)
+        if not args.no_watch:
+            follow_edits(runtime.functions, lambda line: print(line, flush=True), stop)
+            print(
+                "\nEdits under services/ and shared/ apply at the next request (--no-watch to turn that off)."
+            )
         print(
             "\nPress Ctrl-C to stop. One line per request follows (--verbose for every log record).\n",
             flush=True,
         )
-        stop.wait()
+        # The clients' --local finds this runtime by it, whatever the port.
+        found_at = options.state_dir / "runtime-url"
+        found_at.write_text(runtime.gateway.config.origin + "\n")
+        try:
+            stop.wait()
+        finally:
+            found_at.unlink(missing_ok=True)
         print("stopping...", flush=True)
 
 

@@ -180,10 +180,15 @@ def test_local_takes_no_value_so_the_command_after_it_stays_the_command(argv, co
     assert (named.command, named.local) == (command, "http://127.0.0.1:4000")
 
 
-def test_which_local_runtime_each_way_of_naming_one_reaches():
+def test_which_local_runtime_each_way_of_naming_one_reaches(tmp_path):
     env = {"LOCAL_RUNTIME_URL": "http://127.0.0.1:5000"}
-    assert local_runtime_client(None, {}) is None
+    nowhere = tmp_path / "no-runtime-url"
+    assert local_runtime_client(None, {}, nowhere) is None
     assert local_runtime_client(None, env).origin == "http://127.0.0.1:5000"
-    assert local_runtime_client(USE_LOCAL, {}).origin == DEFAULT_LOCAL_URL
+    assert local_runtime_client(USE_LOCAL, {}, nowhere).origin == DEFAULT_LOCAL_URL
+    started = tmp_path / "runtime-url"
+    started.write_text("http://127.0.0.1:3100\n")  # make up PORT=3100 wrote it
+    assert local_runtime_client(USE_LOCAL, {}, started).origin == "http://127.0.0.1:3100"
+    assert local_runtime_client(USE_LOCAL, env, started).origin == "http://127.0.0.1:5000"
     assert local_runtime_client(USE_LOCAL, env).origin == "http://127.0.0.1:5000"
     assert local_runtime_client("http://127.0.0.1:4000", env).origin == "http://127.0.0.1:4000"
