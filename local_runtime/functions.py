@@ -54,17 +54,6 @@ def platform_line(kind: str, record: Mapping[str, Any]) -> str:
     return json.dumps({"time": stamp, "type": kind, "record": dict(record)}, separators=(",", ":"))
 
 
-def print_log(function_name: str, line: str) -> None:
-    """One structured line per log line, tagged with the function's name."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        record = None
-    if not isinstance(record, dict):
-        record = {"message": line}
-    print(json.dumps({"function": function_name, **record}), flush=True)
-
-
 def lambda_environment(spec: FunctionSpec, extra: Mapping[str, str]) -> dict[str, str]:
     """The variables a function sees: the template's, Lambda's own, then the local overrides."""
     return {
@@ -153,7 +142,7 @@ class FunctionRuntime:
         spec: FunctionSpec,
         extra_environment: Mapping[str, str],
         *,
-        log: LogSink = print_log,
+        log: LogSink,
         max_concurrency: int = 8,
         faults: FaultInjector | None = None,
         metrics: MetricStore | None = None,

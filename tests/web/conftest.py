@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -106,3 +107,20 @@ def sign_in(page: Page, user: str, *, admin: bool = False) -> None:
         page.get_by_label("Administrator").check()
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text(f"Signed in as {user}").wait_for()
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious_accessibility_violations(page: Page) -> list[str]:
+    """axe-core's run on the page as it is: every finding printed, the serious and critical ones returned."""
+    page.add_script_tag(path=str(AXE))
+    results: dict[str, Any] = page.evaluate("axe.run()")
+    review = sorted(rule["id"] for rule in results["incomplete"])
+    print(
+        f"axe: {len(results['passes'])} rules pass, {len(results['violations'])} fail, to review by hand: {review}"
+    )
+    for violation in results["violations"]:
+        nodes = [node["target"] for node in violation["nodes"]]
+        print(f"axe: {violation['impact']} {violation['id']}: {violation['help']} {nodes}")
+    return [v["id"] for v in results["violations"] if v["impact"] in ("serious", "critical")]

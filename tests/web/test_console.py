@@ -4,15 +4,12 @@ dashboards drawn from their templates, charts with a summary in words, the alarm
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
 
 from playwright.sync_api import Page, expect
 
 from local_runtime.console import load_dashboards
-from tests.web.conftest import Site
+from tests.web.conftest import Site, serious_accessibility_violations
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 LOADED_MS = 15_000
 
 
@@ -61,12 +58,4 @@ def test_the_console_draws_both_dashboards_charts_and_the_alarms(page: Page, sit
 def test_no_serious_accessibility_violations(page: Page, site: Site) -> None:
     open_console(page, site)
     expect(page.locator("canvas").first).to_be_visible(timeout=LOADED_MS)
-    page.add_script_tag(path=str(AXE))
-    violations: list[dict[str, Any]] = page.evaluate(
-        """async () => (await axe.run()).violations.map((v) => ({
-            id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(" ")),
-        }))"""
-    )
-    for violation in violations:
-        print(f"axe: {violation['impact']} {violation['id']}: {violation['help']} {violation['targets']}")
-    assert [v for v in violations if v["impact"] in ("serious", "critical")] == []
+    assert serious_accessibility_violations(page) == []

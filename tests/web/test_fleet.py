@@ -14,17 +14,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from clients.config import Endpoint
 from clients.devices import DeviceClient, Reading
-from tests.web.conftest import Site, sign_in
+from tests.web.conftest import Site, serious_accessibility_violations, sign_in
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 OPERATOR = "olivia"
 # A page's first calls can each start a new Lambda environment locally (the page sends several at once, and a
 # busy machine makes a cold start take seconds), so the first answer of each kind gets longer than 5 s.
@@ -331,16 +328,7 @@ def test_axe_finds_nothing_serious_on_the_console(page: Page, site: Site, seeded
     page.get_by_text("Chart data as a table").click()
     page.get_by_role("button", name="Add rule").click()
 
-    page.add_script_tag(path=str(AXE))
-    results: dict[str, Any] = page.evaluate("axe.run()")
-    violations = results["violations"]
-    review = sorted(rule["id"] for rule in results["incomplete"])
-    print(f"axe: {len(results['passes'])} rules pass, {len(violations)} fail, to review by hand: {review}")
-    for violation in violations:
-        nodes = [node["target"] for node in violation["nodes"]]
-        print(f"axe: {violation['impact']} {violation['id']}: {violation['help']} {json.dumps(nodes)}")
-    serious = [v["id"] for v in violations if v["impact"] in {"serious", "critical"}]
-    assert not serious, serious
+    assert serious_accessibility_violations(page) == []
 
 
 def test_the_console_fits_a_phone(phone: Page, site: Site, seeded: str) -> None:

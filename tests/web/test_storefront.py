@@ -9,14 +9,12 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Locator, Page, Route, expect
 
-from tests.web.conftest import Site, sign_in
+from tests.web.conftest import Site, serious_accessibility_violations, sign_in
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 BEANS = "Filter beans, 500 g"
 FILTERS = "Paper filters, 100 pack"
 GRINDER = ("burr-grinder", "Conical burr grinder")  # the product test_out_of_stock sells out
@@ -229,12 +227,4 @@ def test_no_serious_accessibility_violations(page: Page, site: Site) -> None:
     add_to_cart(page, FILTERS)
     expect(page.get_by_label(f"Quantity of {FILTERS}")).to_be_visible()
 
-    page.add_script_tag(path=str(AXE))
-    violations: list[dict[str, Any]] = page.evaluate(
-        """async () => (await axe.run()).violations.map((v) => ({
-            id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(" ")),
-        }))"""
-    )
-    for violation in violations:
-        print(f"axe: {violation['impact']} {violation['id']}: {violation['help']} {violation['targets']}")
-    assert [v for v in violations if v["impact"] in ("serious", "critical")] == []
+    assert serious_accessibility_violations(page) == []
