@@ -24,7 +24,8 @@ import httpx
 
 DEFAULT_LOCAL_URL = "http://127.0.0.1:3000"
 LOCAL_ENV = "LOCAL_RUNTIME_URL"
-USE_LOCAL = ""  # ``--local``: LOCAL_RUNTIME_URL, else the runtime `make up` started (on any PORT), else the default
+# ``--local``: LOCAL_RUNTIME_URL, else the runtime `make up` started (on any PORT), else the default.
+USE_LOCAL = ""
 # Where `make up` writes its origin while it runs (its state directory's runtime-url), for ``--local`` to find.
 RUNTIME_URL_FILE = Path(__file__).resolve().parents[1] / ".local" / "runtime-url"
 
