@@ -25,7 +25,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from infra.templates import Template, load_templates, resources_of
-from local_runtime.alarms import AlarmEvaluator, Resolver
+from local_runtime.alarms import AlarmEvaluator
+from local_runtime.template_values import Resolver
 from local_runtime.web import NO_CACHE, NODE_MODULES, RevalidatedFiles
 
 CONSOLE_ROOT = Path(__file__).with_name("console_page")

@@ -4,7 +4,6 @@ emulator and one stream poller per event source mapping, all from the synthesize
 from __future__ import annotations
 
 import functools
-import html
 import json
 import os
 import secrets
@@ -14,21 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 from botocore.exceptions import ClientError
-from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
 
 from local_runtime import console
 from local_runtime.alarms import ALARM, INITIAL_REASON, AlarmEvaluator, AlarmSpec, AlarmState, load_alarms
 from local_runtime.assembly import REPO_ROOT, Assembly, TableSpec, load_assembly
+from local_runtime.dev_endpoints import DevEndpoints
 from local_runtime.dynamodb_local import DUMMY_CREDENTIALS, DynamoDBLocal, free_port
-from local_runtime.faults import FaultInjector, FaultSettings, dynamodb_proxy, faults_endpoint
+from local_runtime.faults import FaultInjector, FaultSettings, dynamodb_proxy
 from local_runtime.functions import FunctionRuntime, LogSink
 from local_runtime.gateway import ApiKey, Gateway, GatewayConfig, Observed, allowed_hosts
 from local_runtime.issuer import LocalIssuer, write_private
-from local_runtime.logbook import LogBook, RequestLine, short_name
+from local_runtime.logbook import LogBook, RequestLine
 from local_runtime.metrics import MetricStore
 from local_runtime.oauth import ManagedLogin
 from local_runtime.seed import seeder_for
@@ -38,7 +34,6 @@ from local_runtime.streams import StreamPoller
 from local_runtime.web import site
 
 STATE_DIR = REPO_ROOT / ".local"
-OPENAPI = {service: REPO_ROOT / "docs" / "api" / f"{service}.json" for service in ("orders", "telemetry")}
 
 
 @dataclass
@@ -99,23 +94,9 @@ class LocalRuntime:
             self.api_keys,
             self.issuer,
             GatewayConfig(port=self.options.port, integration_timeout_s=self.options.integration_timeout_s),
-            dev_endpoints={
-                "health": self._health,
-                "session": self._session,
-                "token": self._token,
-                "dlq": self._dlq,
-            },
             extra_routes=[
                 *self.login.routes(),
-                Route(
-                    "/_local/faults",
-                    faults_endpoint(self.faults, proxy_running=self.options.faults is not None),
-                    methods=["GET", "POST"],
-                ),
-                Route("/_local/", self._index),
-                Route("/_local/api/{service}.json", self._openapi),
-                Route("/_local/metrics", self._metrics),
-                Route("/_local/invoke", self._invoke_one, methods=["POST"]),
+                *DevEndpoints(self).routes(),
                 *console.routes(console.load_dashboards(self.options.outdir), self.alarms),
             ],
             observer=self._observe,
@@ -347,91 +328,6 @@ class LocalRuntime:
             return
         self.logs.note("alarm", f"{alarm.name}: {old.value} -> {new.value}. {new.reason}")
 
-    async def _metrics(self, request: Request) -> Response:
-        """``GET /_local/metrics?namespace=&metric=&dimensions=Name=Value,...&stat=Sum&period=60``, answered
-        as CloudWatch's GetMetricData answers; without a metric, the list of series there are."""
-        query = request.query_params
-        if not query.get("metric"):
-            return JSONResponse(
-                {
-                    "Metrics": [
-                        {
-                            "Namespace": ns,
-                            "MetricName": name,
-                            "Dimensions": [{"Name": k, "Value": v} for k, v in dims],
-                        }
-                        for ns, name, dims in self.metrics.series()
-                    ]
-                }
-            )
-        try:
-            dimensions = dict(pair.split("=", 1) for pair in query.get("dimensions", "").split(",") if pair)
-            result = self.metrics.query(
-                query.get("namespace", ""),
-                query["metric"],
-                dimensions,
-                stat=query.get("stat", "Sum"),
-                period_s=int(query.get("period", "60")),
-            )
-        except ValueError as error:
-            return JSONResponse({"message": str(error)}, 400)
-        return JSONResponse({"MetricDataResults": [result]})
-
-    async def _index(self, _: Request) -> Response:
-        """Everything the runtime serves, one link each."""
-        origin = self.gateway.config.origin
-        links = {
-            **{f"{page} page": url for page, url in self.pages.items()},
-            **{f"{service} API (base URL)": url for service, url in self.gateway.base_urls().items()},
-            **{f"{service} OpenAPI document": f"{origin}/_local/api/{service}.json" for service in OPENAPI},
-            "console: dashboards and alarms": f"{origin}/_local/console",
-            "metrics (GetMetricData's shape)": f"{origin}/_local/metrics",
-            "session: API keys and base URLs": f"{origin}/_local/session",
-            "a token: ?service=orders&sub=alice&groups=admin": f"{origin}/_local/token?service=orders&sub=alice",
-            "injected faults": f"{origin}/_local/faults",
-            "stream records given up on": f"{origin}/_local/dlq",
-            "health": f"{origin}/_local/health",
-        }
-        items = "".join(f'<li><a href="{url}">{html.escape(name)}</a></li>' for name, url in links.items())
-        page = (
-            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Local runtime</title></head>'
-            f"<body><main><h1>Local runtime</h1><ul>{items}</ul></main></body></html>"
-        )
-        return HTMLResponse(page)
-
-    async def _openapi(self, request: Request) -> Response:
-        service = request.path_params["service"]
-        if service not in OPENAPI:
-            return JSONResponse({"message": f"service must be one of: {', '.join(OPENAPI)}"}, 404)
-        return FileResponse(OPENAPI[service], media_type="application/json")
-
-    async def _invoke_one(self, request: Request) -> Response:
-        """``POST /_local/invoke?function=orders/api`` with an event as the body: one invocation, as
-        ``sam local invoke -e`` runs one, on the running system; its result, error and log lines."""
-        wanted = request.query_params.get("function", "")
-        found = [r for r in self.functions.values() if wanted in (r.spec.name, short_name(r.spec.name))]
-        if len(found) != 1:
-            names = sorted(short_name(r.spec.name) for r in self.functions.values())
-            return JSONResponse({"message": f"function must be one of: {', '.join(names)}"}, 404)
-        try:
-            event = json.loads(await request.body() or b"{}")
-        except json.JSONDecodeError as error:
-            return JSONResponse({"message": f"the event is not JSON: {error}"}, 400)
-        runtime = found[0]
-        with self.logs.capture(runtime.spec.name) as lines:
-            invocation = await anyio.to_thread.run_sync(lambda: runtime.invoke(event))
-        return JSONResponse(
-            {
-                "function": short_name(runtime.spec.name),
-                "requestId": invocation.request_id,
-                "result": invocation.result,
-                "error": invocation.error,
-                "durationMs": round(invocation.duration_ms, 2),
-                "initMs": invocation.init_ms,
-                "logs": lines,
-            }
-        )
-
     def _user_pools(self) -> set[str]:
         return {pool for pools in self.gateway.user_pools().values() for pool in pools}
 
@@ -455,12 +351,6 @@ class LocalRuntime:
 
     # -- development endpoints (exist only locally) ---------------------------------------------
 
-    async def _health(self, _: Request) -> Response:
-        # The process id tells a launcher that the runtime answering is the one it started.
-        return JSONResponse(
-            {"status": "ok" if self.ready else "starting", "pid": os.getpid()}, 200 if self.ready else 503
-        )
-
     def session(self) -> dict[str, Any]:
         plans = {plan.name: plan for api in self.assembly.apis.values() for plan in api.usage_plans}
         return {
@@ -476,9 +366,6 @@ class LocalRuntime:
             },
         }
 
-    async def _session(self, _: Request) -> Response:
-        return JSONResponse(self.session())
-
     def token(self, service: str, subject: str, groups: Sequence[str] = ()) -> str:
         """A token from the user pool that ``service``'s API trusts, as that pool's hosted sign-in gives one."""
         pools = self.gateway.user_pools()
@@ -486,18 +373,3 @@ class LocalRuntime:
             with_pools = sorted(name for name, found in pools.items() if found)
             raise ValueError(f"service must be one whose API has a user pool: one of {', '.join(with_pools)}")
         return self.issuer.mint(subject, list(groups), pool=pools[service][0])
-
-    async def _token(self, request: Request) -> Response:
-        subject = request.query_params.get("sub")
-        if not subject:
-            return JSONResponse({"message": "sub is required"}, 400)
-        groups = [g for g in request.query_params.get("groups", "").split(",") if g]
-        try:
-            return JSONResponse(
-                {"token": self.token(request.query_params.get("service", ""), subject, groups)}
-            )
-        except ValueError as error:
-            return JSONResponse({"message": str(error)}, 400)
-
-    async def _dlq(self, _: Request) -> Response:
-        return JSONResponse(self.failures.read_all())

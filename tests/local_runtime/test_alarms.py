@@ -21,7 +21,6 @@ from local_runtime.alarms import (
     AlarmEvaluator,
     AlarmSpec,
     Datapoint,
-    Resolver,
     alarm_spec,
     datapoints,
     evaluate,
@@ -32,6 +31,7 @@ from local_runtime.logbook import LogBook
 from local_runtime.metrics import MetricStore
 from local_runtime.stream_stores import OnFailureStore
 from local_runtime.synth import synthesize
+from local_runtime.template_values import Resolver
 
 OUTDIR = REPO_ROOT / "cdk.out"
 START = 1_800_000_000.0  # a multiple of 60
