@@ -8,12 +8,13 @@ re-sending the identical batch, and a retry can never count a reading twice.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from clients.config import Endpoint
-from clients.http import BadResponse, HttpClient, RequestStats, RetryPolicy
+from clients.http import ApiError, BadResponse, HttpClient, RequestStats, RetryPolicy, Unreachable
 
 MAX_BATCH = 500
 
@@ -104,10 +105,22 @@ class FleetAdminClient:
         self.close()
 
     def register(self, device_id: str | None = None, name: str | None = None) -> Registered:
-        """A new device and its token (shown once). Not retried after a lost response: a second
-        registration would replace the token; a 429 (never reached the function) is retried."""
+        """A new device and its token (shown once). The id is chosen here when not given, so a registration
+        whose answer was lost (a 5xx, a dropped connection) can be recovered: registering again answers 409
+        when the first attempt did create the device, and a new token for it is then asked for instead."""
+        device_id = device_id or f"dev-{secrets.token_hex(8)}"
         body = {key: value for key, value in {"deviceId": device_id, "name": name}.items() if value}
-        created = self.http.json("POST", "/devices", json_body=body)
+        try:
+            created = self.http.json("POST", "/devices", json_body=body)
+        except (ApiError, Unreachable) as error:
+            if isinstance(error, ApiError) and error.status < 500:
+                raise
+            try:
+                created = self.http.json("POST", "/devices", json_body=body)
+            except ApiError as again:
+                if again.status != 409:
+                    raise
+                created = self.http.json("POST", f"/devices/{device_id}/token")
         return Registered(device_id=created["deviceId"], token=created["token"])
 
     def device(self, device_id: str) -> dict[str, Any]:

@@ -36,7 +36,7 @@ class TelemetryStack(ServiceStack):
         api_fn = self.function(
             "Api", "api", "Operators' API: devices, readings, aggregates, rules, alerts",
             memory_size=512, timeout_s=10, environment=env,
-            grants={readings: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"]},
+            grants={readings: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]},
             index_queries={readings: [fleet]}, snap_start=True,
         )  # fmt: skip
         ingest_fn = self.function(
@@ -68,6 +68,7 @@ class TelemetryStack(ServiceStack):
         )  # fmt: skip
         for method, path in [
             ("POST", "/devices"),
+            ("POST", "/devices/{deviceId}/token"),
             ("GET", "/devices"),
             ("GET", "/devices/{deviceId}"),
             ("GET", "/devices/{deviceId}/telemetry"),

@@ -23,6 +23,7 @@ ORDERS_ROUTES = {
 }
 TELEMETRY_ROUTES = {
     ("POST", "/devices"),
+    ("POST", "/devices/{deviceId}/token"),
     ("GET", "/devices"),
     ("GET", "/devices/{deviceId}"),
     ("POST", "/devices/{deviceId}/telemetry"),
@@ -331,7 +332,7 @@ TABLE_ACTIONS = {
     ("Orders", "ApiFunction"): {"BatchGetItem", "GetItem", "PutItem", "Query", "UpdateItem"},
     ("Orders", "PaymentProcessorFunction"): {"GetItem", "PutItem", "UpdateItem"},
     ("Orders", "OrderUpdaterFunction"): {"GetItem", "UpdateItem"},
-    ("Telemetry", "ApiFunction"): {"BatchGetItem", "GetItem", "PutItem", "Query"},
+    ("Telemetry", "ApiFunction"): {"BatchGetItem", "GetItem", "PutItem", "Query", "UpdateItem"},
     ("Telemetry", "IngestFunction"): {"BatchGetItem", "GetItem", "UpdateItem"},
     ("Telemetry", "DeviceAuthorizerFunction"): {"GetItem"},
     ("Telemetry", "ProcessorFunction"): {"BatchGetItem", "GetItem", "PutItem", "UpdateItem"},

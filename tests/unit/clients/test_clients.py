@@ -10,7 +10,7 @@ import pytest
 
 from clients import fleet, storefront
 from clients.devices import DeviceClient, FleetAdminClient, Reading, Rule, device_id_of
-from clients.http import HttpClient, RetryPolicy
+from clients.http import ApiError, HttpClient, RetryPolicy
 from clients.storefront import StorefrontClient, is_settled
 
 
@@ -278,3 +278,35 @@ def test_input_the_command_cannot_use_is_a_usage_error_and_no_request_is_made(ca
     error = json.loads(capsys.readouterr().err)
     assert error["error"] == "configuration"
     assert "DEVICE_TOKEN" in error["detail"]
+
+
+def test_a_registration_whose_answer_was_lost_is_recovered_with_a_new_token():
+    """The first POST created the device but its answer was a 502 (an injected fault, a crashed response): the
+    retry is a 409, so the client asks for a new token for the id it chose."""
+    calls: list[tuple[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append((request.method, request.url.path))
+        if request.url.path.endswith("/devices") and len(calls) == 1:
+            return httpx.Response(502, json={"message": "Internal server error"})
+        if request.url.path.endswith("/devices"):
+            return httpx.Response(409, json={"title": "Conflict", "status": 409, "detail": "exists"})
+        device_id = request.url.path.split("/")[-2]
+        return httpx.Response(200, json={"deviceId": device_id, "token": f"{device_id}.new"})
+
+    admin = FleetAdminClient(http(handler, policy=RetryPolicy(max_attempts=1)))
+    registered = admin.register(name="sensor")
+    assert registered.device_id.startswith("dev-")
+    assert registered.token == f"{registered.device_id}.new"
+    assert [method for method, _ in calls] == ["POST", "POST", "POST"]
+    assert calls[2][1].endswith(f"/devices/{registered.device_id}/token")
+
+
+def test_a_registration_refused_outright_is_not_retried():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            409, json={"title": "Conflict", "status": 409, "detail": "Device d-1 already exists"}
+        )
+
+    with pytest.raises(ApiError, match="already exists"):
+        FleetAdminClient(http(handler, policy=RetryPolicy(max_attempts=1))).register("d-1")

@@ -25,6 +25,7 @@ ROUTES = [
     ("GET", "/devices/d-1/aggregates", None),
     ("PUT", "/devices/d-1/rules", {"rules": []}),
     ("GET", "/devices/d-1/alerts", None),
+    ("POST", "/devices/d-1/token", None),
 ]
 
 

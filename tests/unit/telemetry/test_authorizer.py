@@ -76,3 +76,17 @@ def test_malformed_method_arns_are_denied(table, method_arn):
 def test_stage_wildcard_keeps_region_account_api_and_stage():
     arn = "arn:aws:execute-api:eu-west-1:111122223333:q1w2e3/prod/GET/devices/x/telemetry"
     assert authorizer.stage_wildcard(arn) == "arn:aws:execute-api:eu-west-1:111122223333:q1w2e3/prod/*"
+
+
+def test_a_new_token_replaces_the_old_one_for_good(table):
+    old = register("d-1")
+    answer = api.handler(admin_event("POST", "/devices/d-1/token"), lambda_context())
+    assert answer["statusCode"] == 200
+    assert answer["multiValueHeaders"]["Cache-Control"] == ["no-store"]
+    new = body(answer)["token"]
+    assert new != old
+    assert authorize(f"Bearer {new}")["principalId"] == "d-1"
+    with pytest.raises(Exception, match="Unauthorized"):
+        authorize(f"Bearer {old}")
+    missing = api.handler(admin_event("POST", "/devices/nobody/token"), lambda_context())
+    assert missing["statusCode"] == 404

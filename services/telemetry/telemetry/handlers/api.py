@@ -93,6 +93,21 @@ def create_app(service: DevicesService) -> APIGatewayRestResolver:
             headers={"Cache-Control": "no-store"},
         )
 
+    @app.post(
+        "/devices/<deviceId>/token",
+        summary="Give a device a new token, shown once; the old one stops working (administrators)",
+        description="Recovers a registration whose answer was lost: registering again is a 409.",
+        responses=responses(DeviceCreated, 404),
+    )
+    def replace_token(device_id: DeviceId) -> Response[DeviceCreated]:
+        token = service.replace_token(device_id)
+        return Response(
+            status_code=200,
+            content_type=content_types.APPLICATION_JSON,
+            body=DeviceCreated(device_id=device_id, token=token),
+            headers={"Cache-Control": "no-store"},
+        )
+
     @app.get(
         "/devices",
         summary="Registered devices with their latest readings, by id (administrators)",

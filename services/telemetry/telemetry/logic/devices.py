@@ -75,6 +75,15 @@ class DevicesService:
         self.devices.create_device(device_id, name, hash_token(token), self._now_ms())
         return device_id, token
 
+    def replace_token(self, device_id: str) -> str:
+        """A new token for an existing device, shown once; the old one stops working. This is how an operator
+        recovers a registration whose answer was lost (a retry is a 409: the device exists)."""
+        if not is_device_id(device_id):
+            raise NotFound(f"No device {device_id}")
+        token = new_token(device_id)
+        self.devices.replace_token(device_id, hash_token(token))
+        return token
+
     def list_devices(self, limit: int, next_token: str | None) -> tuple[list[DeviceRecord], str | None]:
         return self.devices.list_devices(limit, next_token)
 

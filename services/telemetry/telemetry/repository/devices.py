@@ -90,6 +90,17 @@ class DevicesRepository(TelemetryTable):
         devices = [_device_record(found[key["pk"]["S"]]) for key in keys if key["pk"]["S"] in found]
         return devices, encode_cursor(page.get("LastEvaluatedKey"))
 
+    def replace_token(self, device_id: str, token_hash: str) -> None:
+        """The device's token is now this one (the old one stops working); 404 when there is no such device."""
+        with condition_raises(NotFound(f"No device {device_id}")):
+            self.db.update_item(
+                TableName=self.table_name,
+                Key=item_key(device_pk(device_id), DEVICE_SK),
+                UpdateExpression="SET tokenHash = :tokenHash",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":tokenHash": text(token_hash)},
+            )
+
     def device_exists(self, device_id: str) -> bool:
         response = self.db.get_item(
             TableName=self.table_name,
