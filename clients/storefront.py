@@ -162,8 +162,9 @@ class StorefrontClient:
         return cancelled
 
     def fulfil(self, order_id: str) -> Order:
-        """Administrators only (403 otherwise); 409 unless the order is PAID."""
-        fulfilled: Order = self.http.json("POST", f"/orders/{order_id}/fulfil")
+        """Administrators only (403 otherwise); 409 unless the order is PAID or already FULFILLED."""
+        # Fulfilling a fulfilled order returns it unchanged, so a retry after a lost response is safe.
+        fulfilled: Order = self.http.json("POST", f"/orders/{order_id}/fulfil", idempotent=True)
         return fulfilled
 
 

@@ -95,6 +95,11 @@ def apply(status: OrderStatus, payment: PaymentStatus, event: Event) -> tuple[Or
     return transition.to_status or status, transition.to_payment or payment
 
 
+def fulfil_is_noop(status: OrderStatus) -> bool:
+    """Fulfilling a fulfilled order changes nothing: a retried fulfil (its first answer lost) gets the order."""
+    return status is OrderStatus.FULFILLED
+
+
 def cancel_is_noop(status: OrderStatus) -> bool:
     """Cancelling a cancelled order returns it unchanged."""
     return status is OrderStatus.CANCELLED

@@ -13,7 +13,7 @@ from commons.observability import MetricUnit, logger, metrics
 from orders.domain import states
 from orders.domain.model import IdempotencyRecord, Order, Product, iso_now
 from orders.domain.pricing import place_order
-from orders.domain.states import Event, InvalidTransition, cancel_is_noop
+from orders.domain.states import Event, InvalidTransition, cancel_is_noop, fulfil_is_noop
 from orders.repository.orders import IdempotencyKeyTaken, OrdersRepository
 from orders.repository.products import ProductsRepository
 
@@ -140,9 +140,13 @@ class OrdersService:
         order = self.orders.get_order(order_id)
         if order is None:
             raise _no_such_order(order_id)
+        if fulfil_is_noop(order.status):
+            return order
         states.apply(order.status, order.payment.status, Event.FULFIL)  # 409 unless PAID
         fulfilled = self.orders.apply(order, Event.FULFIL, now=self._now())
         if fulfilled is None:
             current = self.orders.get_order(order_id) or order
+            if fulfil_is_noop(current.status):  # a concurrent fulfil got there first
+                return current
             raise InvalidTransition(current.status, Event.FULFIL)
         return fulfilled
