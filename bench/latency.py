@@ -64,6 +64,7 @@ class Scenario:
         self.device = system.register_device(hours_back=30)
         self.single = system.register_device(hours_back=30)
         self.uncached = system.register_device(hours_back=30)
+        self.renewed = system.register_device(hours_back=30)
         system.alert_above(self.device, 29)
 
     def routes(self) -> list[Route]:
@@ -122,6 +123,10 @@ class Scenario:
             body = {"deviceId": f"bench-{uuid.uuid4().hex[:12]}"}
             return s.request(operator, "POST", "/devices", json=body, expect=201)[1]
 
+        def new_token(_: int) -> float:
+            # A device of its own: the others post with their tokens while this one's keeps changing.
+            return s.request(operator, "POST", f"/devices/{self.renewed.device_id}/token", expect=200)[1]
+
         def rules(_: int) -> float:
             body = {"rules": [{"metric": "temperature", "op": "gt", "threshold": 29}]}
             return s.request(operator, "PUT", f"/devices/{device}/rules", json=body, expect=200)[1]
@@ -163,6 +168,7 @@ class Scenario:
                 s.drain,
             ),
             Route("telemetry POST /devices", "telemetry.api", "operator", m, register),
+            Route("telemetry POST /devices/{deviceId}/token", "telemetry.api", "operator", m, new_token),
             Route("telemetry PUT /devices/{deviceId}/rules", "telemetry.api", "operator", m, rules),
             admin_get("/devices", limit=50),
             admin_get(f"/devices/{device}"),
