@@ -68,6 +68,16 @@ def responses(model: type[ApiModel], *errors: int, status: int = 200) -> dict[in
     return documented_responses(model, Problem, REASONS, (401, 403, *errors), status)
 
 
+def token_shown_once(device_id: str, token: str, *, status: int) -> Response[DeviceCreated]:
+    """A device's token, in the one answer that carries it: no cache may keep it."""
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=DeviceCreated(device_id=device_id, token=token),
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 def create_app(service: DevicesService) -> APIGatewayRestResolver:
     """The resolver with every route, bound to ``service`` (tests bind their own)."""
     app = create_resolver()
@@ -86,12 +96,7 @@ def create_app(service: DevicesService) -> APIGatewayRestResolver:
     )
     def register_device(body: RegisterDevice) -> Response[DeviceCreated]:
         device_id, token = service.register(body.device_id, body.name)
-        return Response(
-            status_code=201,
-            content_type=content_types.APPLICATION_JSON,
-            body=DeviceCreated(device_id=device_id, token=token),
-            headers={"Cache-Control": "no-store"},
-        )
+        return token_shown_once(device_id, token, status=201)
 
     @app.post(
         "/devices/<deviceId>/token",
@@ -100,13 +105,7 @@ def create_app(service: DevicesService) -> APIGatewayRestResolver:
         responses=responses(DeviceCreated, 404),
     )
     def replace_token(device_id: DeviceId) -> Response[DeviceCreated]:
-        token = service.replace_token(device_id)
-        return Response(
-            status_code=200,
-            content_type=content_types.APPLICATION_JSON,
-            body=DeviceCreated(device_id=device_id, token=token),
-            headers={"Cache-Control": "no-store"},
-        )
+        return token_shown_once(device_id, service.replace_token(device_id), status=200)
 
     @app.get(
         "/devices",
