@@ -16,6 +16,8 @@ PORT ?= 3000
 export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# jsii relays its Node end-of-life banner as Python byte strings: `make up` says it in one line instead.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
 
 .PHONY: help setup lint format unit integration infra-test local-test web-test screenshots test demo up invoke reset bench synth deploy seed destroy openapi lock clean
 

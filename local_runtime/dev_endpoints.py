@@ -1,6 +1,6 @@
 """The local runtime's own endpoints under ``/_local/`` (they exist only locally): health, the session (base
 URLs and API keys), tokens, records given up on, injected faults, metrics, one function invoked with a crafted
-event, the OpenAPI documents, and an index linking them all."""
+event, the OpenAPI documents with Swagger UI on each (local_runtime/api_docs.py), and an index linking them all."""
 
 from __future__ import annotations
 
@@ -11,24 +11,22 @@ from typing import TYPE_CHECKING
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
-from local_runtime.assembly import REPO_ROOT
+from local_runtime import api_docs
 from local_runtime.faults import faults_endpoint
 from local_runtime.logbook import short_name
 
 if TYPE_CHECKING:
     from local_runtime.runtime import LocalRuntime
 
-OPENAPI = {service: REPO_ROOT / "docs" / "api" / f"{service}.json" for service in ("orders", "telemetry")}
-
 
 class DevEndpoints:
     def __init__(self, runtime: LocalRuntime) -> None:
         self.runtime = runtime
 
-    def routes(self) -> list[Route]:
+    def routes(self) -> list[BaseRoute]:
         faults = faults_endpoint(self.runtime.faults, proxy_running=self.runtime.options.faults is not None)
         return [
             Route("/_local/", self.index),
@@ -39,7 +37,7 @@ class DevEndpoints:
             Route("/_local/faults", faults, methods=["GET", "POST"]),
             Route("/_local/metrics", self.metrics),
             Route("/_local/invoke", self.invoke_one, methods=["POST"]),
-            Route("/_local/api/{service}.json", self.openapi),
+            *api_docs.routes(self.runtime.api_session),
         ]
 
     async def metrics(self, request: Request) -> Response:
@@ -78,7 +76,14 @@ class DevEndpoints:
         links = {
             **{f"{page} page": url for page, url in self.runtime.pages.items()},
             **{f"{service} API (base URL)": url for service, url in self.runtime.gateway.base_urls().items()},
-            **{f"{service} OpenAPI document": f"{origin}/_local/api/{service}.json" for service in OPENAPI},
+            **{
+                f"{service} OpenAPI document": f"{origin}/_local/api/{service}.json"
+                for service in api_docs.OPENAPI
+            },
+            **{
+                f"{service} API in Swagger UI": f"{origin}/_local/api/{service}"
+                for service in api_docs.OPENAPI
+            },
             "console: dashboards and alarms": f"{origin}/_local/console",
             "metrics (GetMetricData's shape)": f"{origin}/_local/metrics",
             "session: API keys and base URLs": f"{origin}/_local/session",
@@ -93,12 +98,6 @@ class DevEndpoints:
             f"<body><main><h1>Local runtime</h1><ul>{items}</ul></main></body></html>"
         )
         return HTMLResponse(page)
-
-    async def openapi(self, request: Request) -> Response:
-        service = request.path_params["service"]
-        if service not in OPENAPI:
-            return JSONResponse({"message": f"service must be one of: {', '.join(OPENAPI)}"}, 404)
-        return FileResponse(OPENAPI[service], media_type="application/json")
 
     async def invoke_one(self, request: Request) -> Response:
         """``POST /_local/invoke?function=orders/api`` with an event as the body: one invocation, as

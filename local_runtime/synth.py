@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from local_runtime.assembly import REPO_ROOT
 
 SOURCES = ("infra", "services", "shared", "cdk.json", "constraints.txt")
 HASH_FILE = ".source-hash"
+LTS_NODE_MAJOR = 22
 
 
 def sources_hash(root: Path = REPO_ROOT) -> str:
@@ -38,6 +40,27 @@ def _marker(sources: str, outdir: Path) -> str:
     return f"{sources}\n{_assembly_hash(outdir)}\n"
 
 
+def node_notice_silenced() -> dict[str, str]:
+    """The environment that turns off jsii's Node version banner, with one readable line said instead.
+
+    jsii's Python runtime relays the banner from Node's stderr as Python byte strings (``b'!!!…'``), twenty
+    lines of them at every synth; the version is worth one line, not a wall of bytes."""
+    node = shutil.which("node") or "node"
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)  # noqa: S603 - fixed command
+    found = version.stdout.strip()
+    major = found.lstrip("v").split(".")[0]
+    if major.isdigit() and int(major) < LTS_NODE_MAJOR:
+        print(
+            f"note: Node {found} is older than the Node LTS releases jsii supports ({LTS_NODE_MAJOR}+); "
+            "synth still works, but upgrade Node when you can",
+            file=sys.stderr,
+        )
+    return {
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": major,
+    }
+
+
 def up_to_date(outdir: Path = REPO_ROOT / "cdk.out") -> bool:
     """Whether ``outdir`` holds what the last local synth made, from the current sources."""
     marker = outdir / HASH_FILE
@@ -51,7 +74,7 @@ def synthesize(outdir: Path = REPO_ROOT / "cdk.out", *, force: bool = False) -> 
         return False
     # Hashed before the synth: a source edited meanwhile makes the next start synthesize again.
     wanted = sources_hash()
-    env = {**os.environ, "CDK_OUTDIR": str(outdir), "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
+    env = {**os.environ, **node_notice_silenced(), "CDK_OUTDIR": str(outdir)}
     subprocess.run([sys.executable, "-m", "infra.app"], cwd=REPO_ROOT, env=env, check=True)
     (outdir / HASH_FILE).write_text(_marker(wanted, outdir))
     return True

@@ -10,9 +10,11 @@ Python or Java.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -120,6 +122,31 @@ def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
         stop(process)
 
 
+@contextlib.contextmanager
+def busy(client: httpx.Client, callers: int = 4) -> Iterator[None]:
+    """Requests in flight from a few callers until the block ends (and after, until the runtime is gone)."""
+    done = threading.Event()
+
+    def call() -> None:
+        while not done.is_set():
+            try:
+                client.get("/products")
+            except httpx.TransportError:
+                return  # the runtime has stopped
+
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1)  # the callers' requests are under way
+    try:
+        yield
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+        client.close()
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
 def test_the_whole_system_runs_with_no_docker_and_no_aws_account(isolated: Isolated):
@@ -156,9 +183,13 @@ def test_the_whole_system_runs_with_no_docker_and_no_aws_account(isolated: Isola
     assert all(name == "java" or name.startswith("python") for name in started.values()), started
     assert not isolated.container_calls.exists(), isolated.container_calls.read_text()
 
-    # Ctrl-C stops it cleanly, leaving nothing it started behind.
-    stop(isolated.process)
+    # Ctrl-C while its workers are busy stops it cleanly and quietly, leaving nothing it started behind.
+    before_stop = isolated.output.stat().st_size
+    with busy(isolated.client("orders", "storefront", shopper)):
+        stop(isolated.process)
     assert isolated.process.returncode == 0, isolated.output.read_text()[-4000:]
+    said_on_stop = isolated.output.read_bytes()[before_stop:].decode()
+    assert "Traceback" not in said_on_stop, said_on_stop
     left = {pid: name for pid, name in started.items() if name_of(pid) == name}
     assert not left, left
     assert not isolated.container_calls.exists(), isolated.container_calls.read_text()

@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+from local_runtime.synth import node_notice_silenced
+
+for name, value in node_notice_silenced().items():
+    os.environ.setdefault(name, value)
 
 
 class Synth:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.web import test_console
 from tests.web.conftest import PHONE, Site
 from tests.web.test_fleet import FIRST, open_console, seed_device, show_device
 from tests.web.test_storefront import FILTERS, add_to_cart, buy, new_user, open_storefront
@@ -75,3 +76,13 @@ def test_fleet_screenshot(desktop: Page, site: Site, screenshots: Path) -> None:
     desktop.evaluate("window.scrollTo(0, 0)")
     desktop.screenshot(path=screenshots / "fleet.png")
     assert_png(screenshots / "fleet.png", DESKTOP)
+
+
+def test_console_screenshot(desktop: Page, site: Site, screenshots: Path) -> None:
+    """The local console: the orders dashboard's charts with the requests just made, and the alarms."""
+    names = test_console.open_console(desktop, site)
+    orders = desktop.get_by_role("region", name=next(n for n in names if n.startswith("orders")))
+    expect(orders.locator("canvas").first).to_be_visible(timeout=test_console.LOADED_MS)
+    orders.get_by_role("heading", level=2).first.evaluate("(heading) => heading.scrollIntoView()")
+    desktop.screenshot(path=screenshots / "console.png")
+    assert_png(screenshots / "console.png", DESKTOP)
