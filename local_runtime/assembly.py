@@ -57,7 +57,12 @@ class FunctionSpec:
     environment: dict[str, str] = field(hash=False)
     memory_mb: int = 128
     timeout_s: float = 3.0
-    snap_start: bool = False  # SnapStart on published versions: its hooks run at each cold start (worker.py)
+    snap_start: bool = (
+        False  # SnapStart on published versions: its hooks run at each cold start (awslambdaric)
+    )
+    # LoggingConfig: "JSON" or "Text", and the application log level when one is set
+    log_format: str = "Text"
+    log_level: str | None = None
     asset_dir: Path | None = None  # what deploys (code_dir may be its source, which runs locally)
 
     @property
@@ -262,6 +267,8 @@ def load_assembly(outdir: Path) -> Assembly:
                 memory_mb=int(props.get("MemorySize", 128)),
                 timeout_s=float(props.get("Timeout", 3)),
                 snap_start=props.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions",
+                log_format=props.get("LoggingConfig", {}).get("LogFormat", "Text"),
+                log_level=props.get("LoggingConfig", {}).get("ApplicationLogLevel"),
             )
         for logical, mapping in resources_of(template, "AWS::Lambda::EventSourceMapping").items():
             props = mapping["Properties"]

@@ -114,7 +114,10 @@ def _identity_value(source: str, fields: Mapping[str, Any]) -> str | None:
         field = _REQUEST_IDENTITY_FIELDS.get(kind)
         if field is None:
             return None
-        found = (fields.get(field) or {}).get(name.lower() if "header" in kind else name)
+        values: Mapping[str, Any] = fields.get(field) or {}
+        if "header" in kind:  # header names are the client's spelling; HTTP does not tell them apart
+            name = next((sent for sent in values if sent.lower() == name.lower()), name)
+        found = values.get(name)
         return ",".join(found) if isinstance(found, list) else found
     top, _, rest = source.partition(".")  # stageVariables.<name>, context.<path>
     value: Any = {"stageVariables": fields.get("stageVariables"), "context": fields["requestContext"]}.get(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import select
 import subprocess
 import sys
 import threading
@@ -20,14 +19,15 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from local_runtime.assembly import REGION, FunctionSpec
 from local_runtime.faults import Decision, FaultInjector
 from local_runtime.metrics import MetricStore
+from local_runtime.runtime_api import Exited, InitFailed, Outcome, Pending, Ready, RuntimeApi, Said
 from local_runtime.sites import runtime_site
 
-WORKER = Path(__file__).with_name("worker.py")
+INIT_TIMEOUT_S = 10.0
 LogSink = Callable[[str, str], None]
 
 
@@ -71,56 +71,59 @@ def lambda_environment(spec: FunctionSpec, extra: Mapping[str, str]) -> dict[str
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
         "LAMBDA_RUNTIME_DIR": str(Path(sys.executable).parent),
         "_HANDLER": spec.handler,
-        "_LOCAL_FUNCTION_ARN": spec.arn,
+        # What Lambda sets from the function's LoggingConfig; the runtime client formats its logs by them.
+        **({"AWS_LAMBDA_LOG_FORMAT": "JSON"} if spec.log_format == "JSON" else {}),
+        **({"AWS_LAMBDA_LOG_LEVEL": spec.log_level} if spec.log_level else {}),
         **spec.environment,
         **extra,
     }
 
 
 class _Worker:
+    """One execution environment: AWS's runtime interface client, ``python -m awslambdaric <handler>``, in a
+    process of its own, served by a Runtime API of its own (local_runtime/runtime_api.py)."""
+
     def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: LogSink, generation: int = 0) -> None:
         self.started = time.monotonic()
         self.generation = generation  # which code it imported: refresh() makes newer workers
-        read_fd, write_fd = os.pipe()
-        # Lambda's order: task root, layers, then the runtime's boto3. -S keeps the venv's site-packages off.
+        self.api = RuntimeApi()
+        # Lambda's order: task root, layers, then the runtime's own packages (awslambdaric, boto3). -S keeps
+        # the interpreter's site-packages off the path and -P the working directory.
         import_paths = [str(spec.code_dir), *(str(p) for p in spec.layer_paths), str(runtime_site())]
-        self.process = subprocess.Popen(  # noqa: S603 - our interpreter and worker script
-            # -u: the function's prints reach its log at once, as Lambda's runtime writes them, even when
-            # a timeout stops it next.
-            [sys.executable, "-I", "-S", "-u", str(WORKER), str(write_fd)],
+        self.process = subprocess.Popen(  # noqa: S603 - our interpreter and AWS's runtime client
+            [sys.executable, "-S", "-P", "-u", "-m", "awslambdaric", spec.handler],
             env={
                 **env,
                 # One log stream per execution environment, as Lambda names them.
                 "AWS_LAMBDA_LOG_STREAM_NAME": f"local/[$LATEST]{uuid.uuid4().hex}",
-                "_LOCAL_IMPORT_PATHS": json.dumps(import_paths),
+                "AWS_LAMBDA_RUNTIME_API": self.api.address,
+                "PYTHONPATH": os.pathsep.join(import_paths),
             },
             cwd=spec.code_dir,
-            stdin=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,),
-            text=True,
         )
-        os.close(write_fd)
-        self.answers: IO[str] = os.fdopen(read_fd, "r")
         self.fresh = True
         threading.Thread(target=self._forward_logs, args=(spec.name, log), daemon=True).start()
 
     def _forward_logs(self, name: str, log: LogSink) -> None:
         assert self.process.stdout is not None
+        # Split on newlines only: the client joins a text-format record's lines with "\r", keeping it one
+        # record (one CloudWatch event), which a text-mode reader would split again.
         for line in self.process.stdout:
-            log(name, line.rstrip("\n"))
+            log(name, line.decode(errors="replace").removesuffix("\n"))
+        # Its output ends when it does: whoever waits for an answer learns it will not come.
+        self.api.exited(self.process.wait())
 
-    def read_answer(self, timeout_s: float) -> dict[str, Any] | None:
-        ready, _, _ = select.select([self.answers], [], [], max(0.0, timeout_s))
-        if not ready:
+    def max_memory_mb(self) -> int | None:
+        """The environment's peak resident memory, as the platform report gives it."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
             return None
-        line = self.answers.readline()
-        return (
-            json.loads(line)
-            if line
-            else {"error": {"errorType": "Runtime.ExitError", "errorMessage": "exited"}}
-        )
+        peak = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), None)
+        return int(peak) // 1024 if peak else None
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -129,9 +132,7 @@ class _Worker:
         if self.alive():
             self.process.kill()
         self.process.wait()
-        self.answers.close()
-        if self.process.stdin:
-            self.process.stdin.close()
+        self.api.close()
 
 
 class FunctionRuntime:
@@ -206,82 +207,110 @@ class FunctionRuntime:
 
     def _invoke(self, event: Any, timeout_s: float | None) -> Invocation:
         request_id = str(uuid.uuid4())
-        with self._slots:
+        self._slots.acquire()
+        running_on = False
+        try:
             worker = self._checkout()
-            started = time.monotonic()
-            init_ms = None
+            init_ms: float | None = None
             if worker.fresh:
-                # Lambda gives init up to 10 s of its own before the invoke's timeout starts.
-                init = worker.read_answer(10.0) or {"init": {"error": {"errorType": "Runtime.InitTimeout"}}}
                 worker.fresh = False
-                init_ms = float(init.get("init", {}).get("durationMs", 0.0))
-                self.cold_starts += 1
-                init_error = init.get("init", {}).get("error") or init.get("error")
-                self.log(self.spec.name, platform_line("platform.initStart", self._init_start()))
-                if init_error:
-                    failed: dict[str, Any] = {
-                        "initializationType": self.spec.initialization_type,
-                        "phase": "init",
-                        "status": "error",
-                    }
-                    failed["metrics"] = {"durationMs": round(init_ms, 2)}
-                    self.log(self.spec.name, platform_line("platform.initReport", failed))
+                init_ms, init_error = self._init(worker)
+                if init_error is not None:
                     self._discard(worker)
                     cold_ms = (time.monotonic() - worker.started) * 1000
                     return Invocation(request_id, error=init_error, init_ms=init_ms, cold_start_ms=cold_ms)
-                started = time.monotonic()
-            deadline_s = self.spec.timeout_s if timeout_s is None else min(timeout_s, self.spec.timeout_s)
-            request = {
-                "requestId": request_id,
-                "event": event,
-                "deadlineEpochMs": (time.time() + self.spec.timeout_s) * 1000,
-            }
-            self.log(
-                self.spec.name,
-                platform_line(
-                    "platform.start",
-                    {"requestId": request_id, "functionArn": self.spec.arn, "version": "$LATEST"},
-                ),
+            started = time.monotonic()
+            start = {"requestId": request_id, "functionArn": self.spec.arn, "version": "$LATEST"}
+            self.log(self.spec.name, platform_line("platform.start", start))
+            deadline_epoch_ms = int((time.time() + self.spec.timeout_s) * 1000)
+            worker.api.submit(
+                Pending(request_id, json.dumps(event).encode(), deadline_epoch_ms, self.spec.arn)
             )
-            try:
-                assert worker.process.stdin is not None
-                worker.process.stdin.write(json.dumps(request) + "\n")
-                worker.process.stdin.flush()
-            except (BrokenPipeError, OSError):
-                self._discard(worker)
-                return Invocation(
-                    request_id, error={"errorType": "Runtime.ExitError", "errorMessage": "exited"}
-                )
-            answer = worker.read_answer(deadline_s)
-            answered = time.monotonic()
-            elapsed_ms = (answered - started) * 1000
-            cold_start_ms = (answered - worker.started) * 1000 if init_ms is not None else None
-            self.invocations += 1
-            if answer is None:
-                self._discard(worker)  # a timed-out environment is reset, as in Lambda
-                message = f"Task timed out after {deadline_s:.2f} seconds"
-                self.log(
-                    self.spec.name,
-                    platform_line("platform.timeout", {"requestId": request_id, "message": message}),
-                )
-                self._report(request_id, elapsed_ms, init_ms, None, "timeout")
+            wait_s = self.spec.timeout_s if timeout_s is None else min(timeout_s, self.spec.timeout_s)
+            said = worker.api.said(wait_s)
+            if said is None and wait_s < self.spec.timeout_s:
+                # The caller (API Gateway's integration timeout) stops waiting, but, as in AWS, the function
+                # runs on in its environment, which stays busy (and counts toward concurrency) until it ends.
+                running_on = True
+                threading.Thread(
+                    target=self._run_on, args=(worker, request_id, started, init_ms), daemon=True
+                ).start()
+                message = f"Task timed out after {wait_s:.2f} seconds"
+                cold_start_ms = (time.monotonic() - worker.started) * 1000 if init_ms is not None else None
                 return Invocation(
                     request_id,
                     error={"errorType": "Sandbox.Timedout", "errorMessage": message},
-                    duration_ms=elapsed_ms,
+                    duration_ms=(time.monotonic() - started) * 1000,
                     init_ms=init_ms,
                     cold_start_ms=cold_start_ms,
                 )
-            if answer.get("error", {}).get("errorType") == "Runtime.ExitError" or not worker.alive():
-                self._discard(worker)
-            else:
-                self._checkin(worker)
-            duration_ms = float(answer.get("durationMs", elapsed_ms))
-            status = "error" if answer.get("error") else "success"
-            self._report(request_id, duration_ms, init_ms, answer.get("maxMemoryUsedMB"), status)
-            return Invocation(
-                request_id, answer.get("result"), answer.get("error"), duration_ms, init_ms, cold_start_ms
+            return self._settle(worker, request_id, said, started, init_ms)
+        finally:
+            if not running_on:
+                self._slots.release()
+
+    def _init(self, worker: _Worker) -> tuple[float, dict[str, Any] | None]:
+        """A new environment's init: over when the client first asks for an invocation, failed when it posts
+        an init error or exits first. Lambda gives init up to 10 s of its own before the invoke's timeout."""
+        said = worker.api.said(INIT_TIMEOUT_S)
+        init_ms = (time.monotonic() - worker.started) * 1000
+        self.cold_starts += 1
+        self.log(self.spec.name, platform_line("platform.initStart", self._init_start()))
+        if isinstance(said, Ready):
+            return init_ms, None
+        if isinstance(said, InitFailed):
+            error = said.error
+        elif isinstance(said, Exited):
+            error = _exited(said.returncode)
+        else:
+            error = {"errorType": "Runtime.InitTimeout", "errorMessage": "Init did not finish in 10 s"}
+        failed = {
+            "initializationType": self.spec.initialization_type,
+            "phase": "init",
+            "status": "error",
+            "errorType": error.get("errorType"),
+            "metrics": {"durationMs": round(init_ms, 2)},
+        }
+        self.log(self.spec.name, platform_line("platform.initReport", failed))
+        return init_ms, error
+
+    def _run_on(self, worker: _Worker, request_id: str, started: float, init_ms: float | None) -> None:
+        try:
+            remaining_s = self.spec.timeout_s - (time.monotonic() - started)
+            self._settle(worker, request_id, worker.api.said(remaining_s), started, init_ms)
+        finally:
+            self._slots.release()
+
+    def _settle(
+        self, worker: _Worker, request_id: str, said: Said | None, started: float, init_ms: float | None
+    ) -> Invocation:
+        """An invocation's end, reported as Lambda reports it: its environment kept for the next one, or
+        replaced after a timeout (as Lambda resets it) or an exit."""
+        ended = time.monotonic()
+        elapsed_ms = (ended - started) * 1000
+        cold_start_ms = (ended - worker.started) * 1000 if init_ms is not None else None
+        self.invocations += 1
+        if isinstance(said, Outcome) and said.request_id == request_id:
+            memory_mb = worker.max_memory_mb()
+            self._checkin(worker)
+            status = "error" if said.error else "success"
+            self._report(request_id, said.duration_ms, init_ms, memory_mb, status)
+            return Invocation(request_id, said.result, said.error, said.duration_ms, init_ms, cold_start_ms)
+        self._discard(worker)
+        if said is None:
+            message = f"Task timed out after {self.spec.timeout_s:.2f} seconds"
+            self.log(
+                self.spec.name,
+                platform_line("platform.timeout", {"requestId": request_id, "message": message}),
             )
+            error = {"errorType": "Sandbox.Timedout", "errorMessage": message}
+            self._report(request_id, elapsed_ms, init_ms, None, "timeout")
+        else:
+            error = _exited(said.returncode if isinstance(said, Exited) else None)
+            self._report(request_id, elapsed_ms, init_ms, None, "error")
+        return Invocation(
+            request_id, error=error, duration_ms=elapsed_ms, init_ms=init_ms, cold_start_ms=cold_start_ms
+        )
 
     def _report(
         self, request_id: str, duration_ms: float, init_ms: float | None, memory_mb: Any, status: str
@@ -353,6 +382,13 @@ class FunctionRuntime:
             workers, self._all, self._idle = list(self._all), set(), []
         for worker in workers:
             worker.kill()
+
+
+def _exited(returncode: int | None) -> dict[str, Any]:
+    return {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"Runtime exited with error: exit status {returncode}",
+    }
 
 
 def _injected_error() -> dict[str, Any]:

@@ -20,15 +20,12 @@ for a request body, 6 MB for the event and for the function's answer.
 from __future__ import annotations
 
 import base64
-import fnmatch
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 import anyio
 from starlette.applications import Starlette
@@ -48,8 +45,11 @@ from local_runtime.gateway_errors import (
     THROTTLED,
     TIMED_OUT,
     TOO_LARGE,
+    GatewayAnswer,
     Rejected,
     gateway_error,
+    request_id_headers,
+    spelled,
 )
 from local_runtime.integration import (
     INTEGRATION_TIMEOUT_S,
@@ -59,26 +59,11 @@ from local_runtime.integration import (
     too_large,
 )
 from local_runtime.issuer import LocalIssuer
+from local_runtime.proxy_event import EventRequest, EventStage, is_binary, raw_path, request_fields
 from local_runtime.throttling import Quota, TokenBucket
 
 # Every method reaches the gateway's own matching, so one no route declares gets API Gateway's answer.
 MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-
-
-def _raw_path(request: Request) -> str:
-    """The path as the client sent it, percent-encoding kept (API Gateway does not decode it)."""
-    raw = request.scope.get("raw_path")
-    return raw.decode("latin-1") if raw else request.url.path
-
-
-def _media_type(header: str | None) -> str:
-    """``Image/PNG; q=0.9, text/html`` -> ``image/png``: the first type of the header, bare."""
-    return (header or "").split(",", 1)[0].split(";", 1)[0].strip().lower()
-
-
-def _is_binary(header: str | None, binary_media_types: tuple[str, ...]) -> bool:
-    media_type = _media_type(header)
-    return bool(media_type) and any(fnmatch.fnmatchcase(media_type, t.lower()) for t in binary_media_types)
 
 
 def allowed_hosts(host: str) -> list[str]:
@@ -129,6 +114,7 @@ class _ApiState:
     api_id: str
     routes: list[_CompiledRoute]
     plans: dict[str, UsagePlanSpec]
+    event_stage: EventStage
     plan_buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
     method_buckets: dict[tuple[str, str, str], TokenBucket] = field(default_factory=dict)
     quotas: dict[tuple[str, str], Quota] = field(default_factory=dict)
@@ -197,11 +183,13 @@ class Gateway:
         self.apis: dict[str, _ApiState] = {}
         for spec in apis.values():
             compiled = sorted((_compile(r) for r in spec.routes), key=lambda c: c.specificity, reverse=True)
+            api_id = uuid.uuid5(uuid.NAMESPACE_URL, spec.name).hex[:10]
             state = _ApiState(
                 spec=spec,
-                api_id=uuid.uuid5(uuid.NAMESPACE_URL, spec.name).hex[:10],
+                api_id=api_id,
                 routes=compiled,
                 plans={plan.name: plan for plan in spec.usage_plans},
+                event_stage=EventStage(api_id, spec.stage, dict(spec.stage_variables), config.port),
             )
             state.stage_buckets = {key: TokenBucket(*limits) for key, limits in spec.stage_throttles.items()}
             self.apis[f"/{spec.service}/{spec.stage}"] = state
@@ -234,17 +222,19 @@ class Gateway:
         started = time.time()
         if not self.accepting:
             return JSONResponse({"message": "The local runtime is starting or stopping"}, 503)
-        observed = Observed(request.method, _raw_path(request))
+        observed = Observed(request.method, raw_path(request))
         response = await self._answer(request, request_id, observed)
         if self.observer is not None:
             observed.status = response.status_code
             observed.latency_ms = (time.time() - started) * 1000
             self.observer(observed)
-        if "x-amzn-ErrorType" in response.headers:
+        if isinstance(response, GatewayAnswer):
             # API Gateway's own answers carry the API's gateway-response headers (CORS, for one).
-            api = self._api_of(_raw_path(request))
+            api = self._api_of(raw_path(request))
             family = f"DEFAULT_{response.status_code // 100}XX"
-            response.headers.update(api[1].spec.gateway_response_headers.get(family, {}) if api else {})
+            response.raw_headers += spelled(
+                (api[1].spec.gateway_response_headers.get(family, {}) if api else {}).items()
+            )
         return response
 
     async def _answer(self, request: Request, request_id: str, observed: Observed) -> Response:
@@ -257,7 +247,9 @@ class Gateway:
             key = self._check_api_key(state, route, request)
             self._throttle(state, route, key)
             if route.mock is not None:  # API Gateway answers a MOCK integration (a CORS preflight) itself
-                return Response(status_code=route.mock.status, headers=dict(route.mock.headers))
+                mocked = Response(status_code=route.mock.status)
+                mocked.raw_headers += [*spelled(route.mock.headers), *request_id_headers(request_id)]
+                return mocked
             event = await self._proxy_event(call, authorizer_context, key)
             if too_large(event.get("body"), event, MAX_INVOKE_BYTES):  # Lambda refuses it: 413
                 raise Rejected(TOO_LARGE)
@@ -271,7 +263,7 @@ class Gateway:
                 and self.config.integration_timeout_s < self.functions[route.function].spec.timeout_s
             ):
                 return gateway_error(*TIMED_OUT, request_id)
-            binary = _is_binary(request.headers.get("accept"), state.spec.binary_media_types)
+            binary = is_binary(request.headers.get("accept"), state.spec.binary_media_types)
             return integration_response(invocation, request_id, binary, self.config.integration_timeout_s)
         except Rejected as rejection:
             return gateway_error(*rejection.answer, request_id)
@@ -290,7 +282,7 @@ class Gateway:
     def _match(self, request: Request) -> tuple[_ApiState, RouteSpec, str, dict[str, str]]:
         """The API and route for a request; anything else (an unknown path, or a known resource
         without that method) gets API Gateway's "Missing Authentication Token"."""
-        url_path = _raw_path(request)
+        url_path = raw_path(request)
         api = self._api_of(url_path)
         if api is not None:
             prefix, state = api
@@ -364,7 +356,7 @@ class Gateway:
         raw = await call.request.body()
         if len(raw) > MAX_REQUEST_BODY_BYTES:
             raise Rejected(TOO_LARGE)
-        is_base64 = bool(raw) and _is_binary(
+        is_base64 = bool(raw) and is_binary(
             call.request.headers.get("content-type"), call.state.spec.binary_media_types
         )
         body = (
@@ -376,60 +368,14 @@ class Gateway:
         return {**event, "body": body, "isBase64Encoded": is_base64}
 
     def _request_fields(self, call: _Call, key: ApiKey | None) -> dict[str, Any]:
-        """The proxy event's fields but the body and the authorizer's context: what a REQUEST
-        authorizer is given too."""
-        request, state, route, path = call.request, call.state, call.route, call.path
-        request_id, started = call.request_id, call.started
-        multi_headers: dict[str, list[str]] = {}
-        for name, value in request.headers.items():
-            multi_headers.setdefault(name, []).append(value)
-        multi_query: dict[str, list[str]] = {}
-        for name, value in parse_qsl(request.url.query.replace(";", "&"), keep_blank_values=True):
-            multi_query.setdefault(name, []).append(value)
-        client = request.client.host if request.client else "127.0.0.1"
-        identity: dict[str, Any] = {
-            "sourceIp": client,
-            "userAgent": request.headers.get("user-agent"),
-            "accountId": None,
-            "caller": None,
-            "user": None,
-            "userArn": None,
-            "cognitoIdentityId": None,
-            "cognitoIdentityPoolId": None,
-            "cognitoAuthenticationType": None,
-            "cognitoAuthenticationProvider": None,
-            "accessKey": None,
-        }
-        if key is not None:
-            identity["apiKey"], identity["apiKeyId"] = key.value, key.id
-        return {
-            "resource": route.path,
-            "path": path,
-            "httpMethod": request.method,
-            "headers": {name: values[-1] for name, values in multi_headers.items()} or None,
-            "multiValueHeaders": multi_headers or None,
-            "queryStringParameters": {n: v[-1] for n, v in multi_query.items()} or None,
-            "multiValueQueryStringParameters": multi_query or None,
-            "pathParameters": call.path_params or None,
-            "stageVariables": dict(state.spec.stage_variables) or None,
-            "requestContext": {
-                "resourceId": uuid.uuid5(uuid.NAMESPACE_URL, route.path).hex[:6],
-                "resourcePath": route.path,
-                "httpMethod": request.method,
-                "extendedRequestId": request_id.replace("-", "")[:16],
-                "requestTime": datetime.fromtimestamp(started, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
-                "path": f"/{state.spec.stage}{path}",
-                "accountId": ACCOUNT,
-                "protocol": f"HTTP/{request.scope.get('http_version', '1.1')}",
-                "stage": state.spec.stage,
-                "domainPrefix": self.config.host,
-                "requestTimeEpoch": int(started * 1000),
-                "requestId": request_id,
-                "identity": identity,
-                "domainName": f"{self.config.host}:{self.config.port}",
-                "apiId": state.api_id,
-            },
-        }
+        """The proxy event's fields but the body and the authorizer's context."""
+        return request_fields(
+            EventRequest(
+                call.request, call.route.path, call.path, call.path_params, call.request_id, call.started
+            ),
+            call.state.event_stage,
+            (key.value, key.id) if key is not None else None,
+        )
 
     async def _invoke(self, function_key: str, event: dict[str, Any], timeout_s: float) -> Invocation:
         runtime = self.functions[function_key]

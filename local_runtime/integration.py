@@ -15,7 +15,7 @@ from typing import Any
 from starlette.responses import Response
 
 from local_runtime.functions import Invocation
-from local_runtime.gateway_errors import BAD_GATEWAY, TIMED_OUT, gateway_error
+from local_runtime.gateway_errors import BAD_GATEWAY, TIMED_OUT, gateway_error, request_id_headers, spelled
 
 INTEGRATION_TIMEOUT_S = 29.0
 RESPONSE_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
@@ -63,24 +63,27 @@ def integration_response(
             )
         except binascii.Error:
             return gateway_error(*BAD_GATEWAY, request_id)
-    response = Response(content=content, status_code=int(result["statusCode"]))
-    response.headers["x-amzn-RequestId"] = request_id
-    for name, value in (result.get("headers") or {}).items():
-        response.headers[name] = as_text(value)
+    # Both header maps reach the client, a name's multi values first, under its first spelling (recorded).
+    merged: dict[str, tuple[str, list[str]]] = {}
     for name, values in (result.get("multiValueHeaders") or {}).items():
-        if name.lower() in {k.lower() for k in (result.get("headers") or {})}:
-            del response.headers[name]
-        for value in values:
-            response.headers.append(name, as_text(value))
-    if "content-type" not in response.headers:
-        response.headers["content-type"] = "application/json"  # API Gateway's default
+        merged.setdefault(name.lower(), (name, []))[1].extend(as_text(value) for value in values)
+    for name, value in (result.get("headers") or {}).items():
+        merged.setdefault(name.lower(), (name, []))[1].append(as_text(value))
+    if "content-type" not in merged:
+        merged["content-type"] = ("Content-Type", ["application/json"])  # API Gateway's default
+    response = Response(content=content, status_code=int(result.get("statusCode", 200)))
+    response.raw_headers += [
+        *spelled((name, value) for name, values in merged.values() for value in values),
+        *request_id_headers(request_id),
+    ]
     return response
 
 
 def _valid_proxy_response(result: Any) -> bool:
-    if not isinstance(result, dict) or not set(result) <= RESPONSE_KEYS or "statusCode" not in result:
+    # Recorded: an answer of headers alone is a 200, an empty one a 502.
+    if not isinstance(result, dict) or not result or not set(result) <= RESPONSE_KEYS:
         return False
-    status = result["statusCode"]
+    status = result.get("statusCode", 200)
     if isinstance(status, bool) or not isinstance(status, int | str) or not str(status).isdigit():
         return False
     if not 100 <= int(status) <= 599:

@@ -1,17 +1,72 @@
-"""Serve an ASGI app with uvicorn on a loopback port, in a background thread."""
+"""Serve an ASGI app with uvicorn on a loopback port, in a background thread.
+
+ASGI lower-cases header names, but API Gateway hands a function the names as the client wrote them
+(``X-Custom-Header``, not ``x-custom-header``). h11 keeps them, so the server's h11 protocol passes
+them on beside the lower-cased ones: ``scope["extensions"][RAW_HEADER_NAMES]`` maps each lower-cased
+name to its first spelling in the request.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+RAW_HEADER_NAMES = "local_runtime.raw_header_names"
+
+
+class _SpellingConnection:
+    """h11's connection, keeping the header names of the last request it parsed as sent."""
+
+    def __init__(self, connection: h11.Connection) -> None:
+        self._connection = connection
+        self.spellings: dict[str, str] | None = None
+
+    def next_event(self) -> Any:
+        event = self._connection.next_event()
+        if isinstance(event, h11.Request):
+            spellings: dict[str, str] = {}
+            for raw, _ in event.headers.raw_items():
+                name = raw.decode("latin-1")
+                spellings.setdefault(name.lower(), name)
+            self.spellings = spellings
+        return event
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+
+class _SpellingH11Protocol(H11Protocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn = cast(h11.Connection, _SpellingConnection(self.conn))
+
+    def handle_events(self) -> None:
+        # The request's scope is built here and its task only scheduled, so the names are in the
+        # scope before the app runs. h11 parses one request at a time (it pauses until the answer).
+        super().handle_events()
+        connection = cast(_SpellingConnection, self.conn)
+        spellings, connection.spellings = connection.spellings, None
+        if spellings is not None and hasattr(self, "scope"):
+            self.scope.setdefault("extensions", {})[RAW_HEADER_NAMES] = cast(dict[object, object], spellings)
 
 
 class ServerThread:
     def __init__(self, app: Any, port: int, host: str = "127.0.0.1") -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        # No "server: uvicorn" header: API Gateway's answers carry none.
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            http=_SpellingH11Protocol,
+            server_header=False,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"asgi-{port}", daemon=True)
 

@@ -19,8 +19,12 @@ from pathlib import Path, PurePath
 from infra.packaging import LAYER_PACKAGES, REPO_ROOT
 
 SITES_DIR = REPO_ROOT / "build" / "local-sites"
-# What the python3.13 runtime itself provides: boto3 and its dependency closure, and SnapStart's hooks library.
+# What the python3.13 runtime itself provides: its runtime interface client (awslambdaric, which hosts every
+# function locally as it does in Lambda) with its dependencies, boto3 with its dependency closure, and SnapStart's
+# hooks library.
 RUNTIME_PACKAGES = (
+    "awslambdaric",
+    "simplejson",
     "boto3",
     "botocore",
     "jmespath",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
-from local_runtime.stream_records import Batch, Record, Shard, span
+from local_runtime.stream_records import Batch, Record, Shard, aws_stream_arn, span
 
 if TYPE_CHECKING:
     from local_runtime.assembly import MappingSpec
@@ -213,7 +213,7 @@ class FailureHandling:
                 "approximateArrivalOfFirstRecord": _iso_s(records[0].created),
                 "approximateArrivalOfLastRecord": _iso_s(records[-1].created),
                 "batchSize": len(records),
-                "streamArn": poller.stream_arn,
+                "streamArn": aws_stream_arn(poller.stream_arn),
             },
         }
         if poller.queue_name is not None:

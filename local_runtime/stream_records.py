@@ -4,13 +4,14 @@ them while they wait: records read, the batches made of them and the shards they
 from __future__ import annotations
 
 import base64
+import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from local_runtime.assembly import REGION
+from local_runtime.assembly import ACCOUNT, REGION
 
 
 def _json_safe(value: Any) -> Any:
@@ -24,14 +25,24 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def aws_stream_arn(local_arn: str) -> str:
+    """A stream's ARN as AWS writes it, in the runtime's region and account (the stacks are
+    environment-agnostic): DynamoDB Local's own says ``ddblocal`` and ``000000000000``. The
+    ``table/<name>/stream/<label>`` part, its label a creation time like ``2026-12-07T21:13:40.123``,
+    is DynamoDB Local's as it is."""
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:{local_arn.split(':', 5)[5]}"
+
+
 def lambda_record(raw: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
-    """A stream record as GetRecords returns it, in the shape Lambda passes to the function."""
+    """A stream record as GetRecords returns it (``stream_arn`` as DynamoDB Local names the stream), in
+    the shape Lambda passes to the function."""
     dynamodb = _json_safe(dict(raw["dynamodb"]))
     created = raw["dynamodb"].get("ApproximateCreationDateTime")
+    # Epoch seconds as a JSON number, rounded down to the second as DynamoDB Streams rounds it.
     if isinstance(created, datetime):
-        dynamodb["ApproximateCreationDateTime"] = created.timestamp()
+        dynamodb["ApproximateCreationDateTime"] = float(math.floor(created.timestamp()))
     elif created is not None:
-        dynamodb["ApproximateCreationDateTime"] = float(created)
+        dynamodb["ApproximateCreationDateTime"] = float(math.floor(float(created)))
     record: dict[str, Any] = {
         "eventID": raw["eventID"],
         "eventName": raw["eventName"],
@@ -39,7 +50,7 @@ def lambda_record(raw: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
         "eventSource": "aws:dynamodb",
         "awsRegion": REGION,
         "dynamodb": dynamodb,
-        "eventSourceARN": stream_arn,
+        "eventSourceARN": aws_stream_arn(stream_arn),
     }
     if "userIdentity" in raw:  # TTL deletions
         record["userIdentity"] = _json_safe(dict(raw["userIdentity"]))

@@ -75,6 +75,7 @@ def make() -> Iterator[Make]:
             memory_mb=memory_mb,
             timeout_s=timeout_s,
             snap_start=snap_start,
+            log_format="JSON",  # as the stacks' functions log
         )
         logs = Logs()
         runtime = FunctionRuntime(spec, extra or {}, log=logs)

@@ -292,15 +292,19 @@ def test_user_pool_claims_reach_the_function_as_strings(gateway):
     assert all(isinstance(value, str) for value in claims.values())
 
 
-@pytest.mark.parametrize("shape", ["extra-key", "no-status", "body-not-string", "not-a-dict", "bad-status"])
+@pytest.mark.parametrize("shape", ["extra-key", "empty", "body-not-string", "not-a-dict", "bad-status"])
 def test_malformed_function_response_is_502(gateway, shape):
     response = gateway.post("/broken", params={"shape": shape}, headers=key())
-    assert_gateway_error(response, 502, "InternalServerErrorException", '{"message":"Internal server error"}')
+    assert_gateway_error(
+        response, 502, "InternalServerErrorException", '{"message": "Internal server error"}'
+    )
 
 
 def test_function_error_is_502(gateway):
     response = gateway.post("/raises", headers=key())
-    assert_gateway_error(response, 502, "InternalServerErrorException", '{"message":"Internal server error"}')
+    assert_gateway_error(
+        response, 502, "InternalServerErrorException", '{"message": "Internal server error"}'
+    )
 
 
 def test_integration_timeout_is_504(gateway):

@@ -214,7 +214,7 @@ def test_a_request_authorizer_gets_the_request_and_is_cached_per_identity(gatewa
         "/sites/s%201",
         "GET",
     )
-    assert event["headers"]["x-site-key"] == "k-1"
+    assert event["headers"]["X-Site-Key"] == "k-1"  # as the client spelled it
     assert event["queryStringParameters"] == {"zone": "north", "x": "1"}
     assert event["pathParameters"] == {"siteId": "s%201"}
     assert event["stageVariables"] == {"tier": "gold"}

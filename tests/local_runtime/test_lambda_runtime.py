@@ -1,5 +1,5 @@
-"""Contract tests for the Lambda emulation (local_runtime/functions.py and worker.py): each function in
-an isolated worker process with its own environment, a real context object, cold then warm
+"""Contract tests for the Lambda emulation (local_runtime/functions.py and runtime_api.py): each function in
+AWS's runtime interface client, in an isolated process with its own environment, a real context object, cold then warm
 invokes, the timeout enforced, and errors reported with Lambda's error types."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from local_runtime.functions import WORKER
+import local_runtime
 from tests.local_runtime.conftest import FIXTURES, Make
 
 ARN_PREFIX = "arn:aws:lambda:us-east-1:123456789012:function:"
@@ -94,7 +94,8 @@ def test_environment_is_the_templates_plus_lambdas_own_and_nothing_of_the_parent
         "PATH", "LANG", "TZ", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
         "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
         "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_INITIALIZATION_TYPE",
-        "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_HANDLER",
+        "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_HANDLER", "AWS_LAMBDA_LOG_FORMAT",
+        "AWS_LAMBDA_RUNTIME_API", "PYTHONPATH", "_X_AMZN_TRACE_ID",
     }  # fmt: skip
     declared = {"TABLE_NAME", "POWERTOOLS_SERVICE_NAME", "AWS_ENDPOINT_URL_DYNAMODB"}
     # The interpreter itself may add LC_CTYPE (PEP 538 locale coercion) when LANG's locale is missing.
@@ -180,13 +181,25 @@ def test_timeout_is_enforced_and_the_environment_is_replaced(make: Make):
     assert runtime.cold_starts == 2
 
 
-def test_a_shorter_caller_timeout_stops_waiting_early(make: Make):
-    runtime, _ = make("fixtures.nap", name="Capped", timeout_s=3.0)
+def test_a_shorter_caller_timeout_stops_waiting_early_and_the_function_runs_on(make: Make):
+    """API Gateway's integration timeout ends the caller's wait, not the function: as in AWS, it finishes in its
+    environment, which stays busy until then (the next request gets another) and is then reused."""
+    runtime, logs = make("fixtures.nap", name="Capped", timeout_s=3.0)
     started = time.monotonic()
-    invocation = runtime.invoke({"seconds": 5}, timeout_s=0.5)
+    invocation = runtime.invoke({"seconds": 1.5}, timeout_s=0.5)
     assert invocation.error is not None
     assert invocation.error["errorType"] == "Sandbox.Timedout"
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 1.4
+
+    meanwhile = runtime.invoke({"seconds": 0})
+    assert meanwhile.ok, meanwhile.error
+    assert meanwhile.cold_start_ms is not None, "the busy environment is not handed a second request"
+    report = logs.wait_for(
+        lambda r: r.get("type") == "platform.report" and r["record"]["requestId"] == invocation.request_id
+    )
+    assert report["record"]["status"] == "success", "the function ran to its end"
+    assert not [r for r in logs.records() if r.get("type") == "platform.timeout"]
+    assert runtime.warm_environments() == 2, "both environments are kept"
 
 
 # -- errors ------------------------------------------------------------------------------------------
@@ -223,6 +236,14 @@ def test_handler_exception_keeps_its_own_type_and_is_logged_as_one_error_line(
     again = runtime.invoke({"count": 3})
     assert again.error is not None
     assert again.error["errorType"] == error_type
+
+
+def test_a_decimal_in_the_result_is_marshalled_as_lambda_does(make: Make):
+    """Lambda's runtime client writes Decimal as a JSON number (an item read with boto3 holds Decimals)."""
+    runtime, _ = make("fixtures.decimal_price", name="Decimal")
+    invocation = runtime.invoke({})
+    assert invocation.ok, invocation.error
+    assert invocation.result == {"price": 12.5, "stock": 3}
 
 
 def test_a_result_that_is_not_json_serializable_is_a_marshal_error(make: Make):
@@ -289,7 +310,7 @@ def test_an_exception_raised_at_import_keeps_its_type_and_a_slash_names_a_packag
         "'NOT_SET_ANYWHERE'",
     )
     assert any("settings_check.py" in frame for frame in invocation.error["stackTrace"])
-    assert not any("worker.py" in frame for frame in invocation.error["stackTrace"])
+    assert not any("awslambdaric" in frame for frame in invocation.error["stackTrace"])
 
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text("")
@@ -308,14 +329,16 @@ def test_code_that_does_not_parse_is_a_user_code_syntax_error(make: Make, tmp_pa
     assert invocation.error["errorType"] == "Runtime.UserCodeSyntaxError"
 
 
-def test_the_worker_runs_this_interpreter_isolated(make: Make):
-    """`python -I`: the same interpreter, without the user site or PYTHON* variables."""
+def test_the_environment_runs_awslambdaric_isolated(make: Make):
+    """AWS's runtime interface client hosts the function, with only the function's code, its layers and the
+    runtime's own packages importable: not the local runtime, not the working directory."""
     runtime, _ = make("fixtures.environment", name="Isolated")
     invocation = runtime.invoke({})
     assert invocation.ok, invocation.error
     assert invocation.result["env"]["LAMBDA_RUNTIME_DIR"] == str(Path(sys.executable).parent)
+    assert invocation.result["main"].endswith("awslambdaric/__main__.py")
     path = invocation.result["path"]
-    assert str(WORKER.parent) not in path, "the worker script's directory is not importable"
+    assert str(Path(local_runtime.__file__).parent.parent) not in path, "the project is not importable"
     assert "" not in path
     assert os.getcwd() not in path
 
@@ -368,11 +391,11 @@ def test_a_hook_that_raises_fails_the_init_with_its_phases_error(make: Make, fai
     assert invocation.result is None
     assert invocation.error is not None
     assert invocation.error["errorType"] == error_type
-    assert invocation.error["errorMessage"] == f"ValueError: hook {failing} failed"
+    # awslambdaric reports the hook's own message, and its phase's error type over the exception's
+    assert invocation.error["errorMessage"] == f"hook {failing} failed"
     assert any("snap_start_hooks.py" in frame for frame in invocation.error["stackTrace"])
-    assert not any("worker.py" in frame for frame in invocation.error["stackTrace"])
     logged = logs.wait_for(lambda r: r.get("level") == "ERROR")
-    assert logged["errorType"] == error_type
+    assert logged["errorType"] == "ValueError"  # the log keeps the exception's own type
     report = logs.wait_for(lambda r: r.get("type") == "platform.initReport")["record"]
     assert (report["status"], report["initializationType"]) == ("error", "snap-start")
     # The hooks up to the failing one ran, and none after it.

@@ -62,6 +62,12 @@ class Mapped:
     def stream_arn(self) -> str:
         return str(self.db.client().describe_table(TableName=self.table)["Table"]["LatestStreamArn"])
 
+    @property
+    def lambda_stream_arn(self) -> str:
+        """The stream's ARN as Lambda names it: the runtime's region and account, DynamoDB Local's label."""
+        label = self.stream_arn.rsplit("/", 1)[1]
+        return f"arn:aws:dynamodb:us-east-1:123456789012:table/{self.table}/stream/{label}"
+
     def put(self, pk: str, **attributes: dict[str, Any]) -> None:
         self.db.client().put_item(TableName=self.table, Item={"pk": {"S": pk}, **attributes})
 
@@ -197,7 +203,7 @@ def assert_aws_failure_record(message: dict[str, Any], m: Mapped) -> None:
         "batchSize",
         "streamArn",
     ]
-    assert info["streamArn"] == m.stream_arn
+    assert info["streamArn"] == m.lambda_stream_arn
     assert info["shardId"].startswith("shardId-")
 
 
@@ -231,7 +237,7 @@ def test_records_reach_the_function_in_lambdas_shape(mapped: Callable[..., Mappe
         assert r["eventSource"] == "aws:dynamodb"
         assert r["awsRegion"] == "us-east-1"
         assert r["eventVersion"] == "1.1"
-        assert r["eventSourceARN"] == m.stream_arn  # DynamoDB Local leaves it out; Lambda adds it
+        assert r["eventSourceARN"] == m.lambda_stream_arn  # DynamoDB Local leaves it out; Lambda adds it
         assert isinstance(r["eventID"], str)
         assert r["eventID"]
         ddb = r["dynamodb"]

@@ -33,9 +33,12 @@ def synth_runs(root: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The outdirs the synth command was run for; the sources hashed are those under ``root``."""
     runs: list[str] = []
 
-    def run(command: list[str], **kwargs: Any) -> None:
+    def run(command: list[str], **kwargs: Any) -> SimpleNamespace | None:
+        if command[1:] == ["--version"]:  # which Node jsii will run on
+            return SimpleNamespace(stdout="v22.12.0\n")
         assert command[1:] == ["-m", "infra.app"]
         runs.append(kwargs["env"]["CDK_OUTDIR"])
+        return None
 
     monkeypatch.setattr(synth, "sources_hash", functools.partial(synth.sources_hash, root))
     monkeypatch.setattr(synth, "subprocess", SimpleNamespace(run=run))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,12 @@ def environment(event: Any, context: Any) -> dict[str, Any]:
         project_importable = True
     except ImportError:
         project_importable = False
-    return {"env": dict(os.environ), "path": sys.path, "projectImportable": project_importable}
+    return {
+        "env": dict(os.environ),
+        "path": sys.path,
+        "projectImportable": project_importable,
+        "main": getattr(sys.modules["__main__"], "__file__", None),  # the program hosting the function
+    }
 
 
 def fails(event: Any, context: Any) -> None:
@@ -71,6 +77,11 @@ def fails(event: Any, context: Any) -> None:
 def type_error(event: Any, context: Any) -> int:
     """A TypeError raised by the handler's own code (not by marshalling its result)."""
     return len(event["count"])
+
+
+def decimal_price(event: Any, context: Any) -> dict[str, Any]:
+    """What a handler returning an item read with boto3 gives: numbers as Decimal."""
+    return {"price": Decimal("12.50"), "stock": Decimal(3)}
 
 
 def unserializable(event: Any, context: Any) -> object:
@@ -95,7 +106,7 @@ def proxy_malformed(event: Any, context: Any) -> Any:
     shape = (event.get("queryStringParameters") or {}).get("shape", "extra-key")
     return {
         "extra-key": {"statusCode": 200, "body": "{}", "unexpected": True},
-        "no-status": {"body": "{}"},
+        "empty": {},  # without statusCode but with another key it is a 200, as in AWS
         "body-not-string": {"statusCode": 200, "body": {"a": 1}},
         "not-a-dict": ["statusCode", 200],
         "bad-status": {"statusCode": "OK", "body": ""},
@@ -137,3 +148,21 @@ def touch(event: Any, context: Any) -> dict[str, Any]:
     """A side effect a test can see: the file the event names exists once the handler ran."""
     Path(event["path"]).write_text(context.aws_request_id)
     return {"touched": event["path"]}
+
+
+def answer_from_body(event: Any, context: Any) -> Any:
+    """Answers with the request's JSON body, whatever it holds: how LocalStack's recording against AWS
+    tried each answer API Gateway accepts or refuses."""
+    return __import__("json").loads(event["body"])
+
+
+def request_authorizer_echo(event: Any, context: Any) -> dict[str, Any]:
+    """A REQUEST authorizer that allows, and hands the event it was given on to the function as text."""
+    return {
+        "principalId": "caller",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"}],
+        },
+        "context": {"event": __import__("json").dumps(event)},
+    }
