@@ -10,7 +10,8 @@ A function's kind comes from the templates (:func:`function_kinds`). Its referen
 own surroundings (layers, memory, timeout, the template's variables and the local runtime's), next to the
 function's runs, and its ratio to the reference is its median over the median of those reference runs. The
 ratio to the floor is over the median of all the phase's floor runs. Everything runs in the runtime's own
-worker (``python -I``, task root then layers on the import path). Each round runs, for every function,
+execution environment (AWS's runtime client, ``python -m awslambdaric``, on Lambda's Python when the machine has
+one; task root then layers on the import path). Each round runs, for every function,
 function, floor, reference, floor, so the machine's noise hits all three alike, and the function's first
 invoke is a real one: it is swapped into the running system and the system's own traffic reaches it (a
 catalogue read through the gateway, a real device token, a real stream batch). One extra round first

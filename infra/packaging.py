@@ -109,7 +109,8 @@ def compile_bytecode(directory: Path) -> str:
     return version
 
 
-def _pinned(package: str) -> str:
+def pinned(package: str) -> str:
+    """``package==version`` as constraints.txt pins it."""
     wanted = package.lower().replace("_", "-")
     for line in CONSTRAINTS.read_text().splitlines():
         name, sep, version = line.partition("==")
@@ -154,7 +155,7 @@ def build_layer() -> Build:
                 "--no-deps", "--no-compile", "--target", str(site),
                 "--platform", PLATFORM, "--implementation", "cp", "--python-version", TARGET_PYTHON,
                 "--only-binary=:all:",
-                *(_pinned(package) for package in LAYER_PACKAGES),
+                *(pinned(package) for package in LAYER_PACKAGES),
             ],
             check=True,
         )  # fmt: skip

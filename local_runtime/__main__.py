@@ -12,6 +12,7 @@ from pathlib import Path
 
 from local_runtime.faults import FaultSettings
 from local_runtime.runtime import STATE_DIR, LocalRuntime, RuntimeOptions
+from local_runtime.sites import lambda_python
 from local_runtime.synth import synthesize, up_to_date
 from local_runtime.watch import follow_edits
 
@@ -70,6 +71,7 @@ def announce(runtime: LocalRuntime, options: RuntimeOptions, faults: FaultSettin
         print(f"Injecting faults (GET/POST {origin}/_local/faults): {json.dumps(faults.to_json())}")
     print(f"Console (dashboards, alarms): {origin}/_local/console   Metrics: {origin}/_local/metrics")
     print(f"Logs, one file per function: {options.state_dir / 'logs'}")
+    print(f"Python: {lambda_python().describe()}")
     print("\nTo try it from another shell:")
     print(f"  export LOCAL_RUNTIME_URL={origin}")
     print(

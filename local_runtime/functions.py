@@ -12,7 +12,6 @@ import json
 import math
 import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,7 +24,7 @@ from local_runtime.assembly import REGION, FunctionSpec
 from local_runtime.faults import Decision, FaultInjector
 from local_runtime.metrics import MetricStore
 from local_runtime.runtime_api import Exited, InitFailed, Outcome, Pending, Ready, RuntimeApi, Said
-from local_runtime.sites import runtime_site
+from local_runtime.sites import lambda_python, runtime_site
 
 INIT_TIMEOUT_S = 10.0
 LogSink = Callable[[str, str], None]
@@ -69,7 +68,7 @@ def lambda_environment(spec: FunctionSpec, extra: Mapping[str, str]) -> dict[str
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
         "AWS_LAMBDA_INITIALIZATION_TYPE": spec.initialization_type,
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
-        "LAMBDA_RUNTIME_DIR": str(Path(sys.executable).parent),
+        "LAMBDA_RUNTIME_DIR": str(Path(lambda_python().executable).parent),
         "_HANDLER": spec.handler,
         # What Lambda sets from the function's LoggingConfig; the runtime client formats its logs by them.
         **({"AWS_LAMBDA_LOG_FORMAT": "JSON"} if spec.log_format == "JSON" else {}),
@@ -91,7 +90,7 @@ class _Worker:
         # the interpreter's site-packages off the path and -P the working directory.
         import_paths = [str(spec.code_dir), *(str(p) for p in spec.layer_paths), str(runtime_site())]
         self.process = subprocess.Popen(  # noqa: S603 - our interpreter and AWS's runtime client
-            [sys.executable, "-S", "-P", "-u", "-m", "awslambdaric", spec.handler],
+            [lambda_python().executable, "-S", "-P", "-u", "-m", "awslambdaric", spec.handler],
             env={
                 **env,
                 # One log stream per execution environment, as Lambda names them.

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 import local_runtime
+from local_runtime.sites import lambda_python
 from tests.local_runtime.conftest import FIXTURES, Make
 
 ARN_PREFIX = "arn:aws:lambda:us-east-1:123456789012:function:"
@@ -335,7 +335,10 @@ def test_the_environment_runs_awslambdaric_isolated(make: Make):
     runtime, _ = make("fixtures.environment", name="Isolated")
     invocation = runtime.invoke({})
     assert invocation.ok, invocation.error
-    assert invocation.result["env"]["LAMBDA_RUNTIME_DIR"] == str(Path(sys.executable).parent)
+    # on Lambda's Python when the machine has one (LAMBDA_PYTHON, python3.13 or pyenv's), else the venv's
+    python = lambda_python()
+    assert invocation.result["version"] == python.version
+    assert invocation.result["env"]["LAMBDA_RUNTIME_DIR"] == str(Path(python.executable).parent)
     assert invocation.result["main"].endswith("awslambdaric/__main__.py")
     path = invocation.result["path"]
     assert str(Path(local_runtime.__file__).parent.parent) not in path, "the project is not importable"

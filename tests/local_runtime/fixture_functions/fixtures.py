@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import sys
 import time
 from decimal import Decimal
@@ -67,6 +68,7 @@ def environment(event: Any, context: Any) -> dict[str, Any]:
         "path": sys.path,
         "projectImportable": project_importable,
         "main": getattr(sys.modules["__main__"], "__file__", None),  # the program hosting the function
+        "version": platform.python_version(),
     }
 
 
