@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -90,8 +91,7 @@ class RuntimeApi:
         self._said: queue.Queue[Said] = queue.Queue()
         self._handed_out: dict[str, float] = {}
         self._ready = False
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.api = self  # type: ignore[attr-defined]
         threading.Thread(target=self._server.serve_forever, args=(0.2,), daemon=True).start()
 
@@ -146,6 +146,16 @@ class RuntimeApi:
 
     def init_failed(self, body: bytes, error_type: str | None) -> None:
         self._said.put(InitFailed(error_of(body, error_type)))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """An environment killed mid-request (a timeout, a reload, Ctrl-C) drops its connection: not an error
+        to print, as socketserver would, with a traceback."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
