@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, cost, latency, machine, packages, report, throughput, workloads
+from bench import coldstart, cost, freshness, latency, machine, packages, report, throughput, workloads
 from bench.system import BenchSystem
 from local_runtime.assembly import REPO_ROOT
 
@@ -31,6 +31,7 @@ class Plan:
     hour_requests: int
     single_requests: int
     orders: int
+    freshness_samples: int
 
 
 FULL = Plan(
@@ -46,6 +47,7 @@ FULL = Plan(
     hour_requests=72,
     single_requests=120,
     orders=20,
+    freshness_samples=40,
 )
 QUICK = Plan(
     cold_runs=1,
@@ -57,6 +59,7 @@ QUICK = Plan(
     hour_requests=4,
     single_requests=8,
     orders=2,
+    freshness_samples=3,
 )
 
 
@@ -84,6 +87,7 @@ def run(plan: Plan, assumptions: cost.Assumptions) -> dict[str, Any]:
             "latency", lambda: latency.measure(system, plan.latency_samples, plan.operator_samples, log=log)
         )
         flow = timed("throughput", lambda: throughput.measure(system, plan.devices, plan.ingest_seconds))
+        fresh = timed("freshness", lambda: freshness.measure(system, plan.freshness_samples))
         work = timed(
             "workloads",
             lambda: workloads.measure(
@@ -128,12 +132,33 @@ def run(plan: Plan, assumptions: cost.Assumptions) -> dict[str, Any]:
             "total"
         ],
         "costPerMillionOrdersUSD": model["orders"]["total"],
+        "telemetryCost": telemetry_cost(work, model),
+        "telemetryFreshness": fresh,
         "packageBytes": sizes,
         "throughput": flow,
         "workloads": work,
         "costModel": model,
         "throttledRequests": load,
         "secondsByPhase": phases,
+    }
+
+
+def telemetry_cost(work: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
+    """Per reading, at 100 and 500 readings per request, and the read of one device-hour (issue 26)."""
+    sizes = {"100": ("telemetry", "thisDesign"), "500": ("telemetry500", "thisDesign500")}
+    per_request = {}
+    for size, (workload, design) in sizes.items():
+        total = model["readings"][f"packed, {size} readings per request (this design)"]["total"]
+        per_request[size] = {
+            "writeUnitsPerReading": round(work[workload]["writeUnits"] / work[workload]["units"], 4),
+            # As billed: the authorizer's reads scaled from the run's few calls to one per token and TTL.
+            "readUnitsPerReading": round(model["perReading"][design]["read_units"], 4),
+            "costPerMillionReadingsUSD": total,
+        }
+    return {
+        "readingsPerRequest": per_request,
+        "iotCoreTransportOnlyPerMillionReadingsUSD": model["iotCoreTransportOnly"]["total"],
+        "readDeviceHour": model["readDeviceHour"],
     }
 
 

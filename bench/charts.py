@@ -68,7 +68,12 @@ def cold_start_chart(results: dict[str, Any]) -> str:
 
 
 def cost_chart(results: dict[str, Any]) -> str:
-    designs = list(results["costModel"]["readings"].items())
+    model = results["costModel"]
+    designs = list(model["readings"].items())
+    iot = model.get("iotCoreTransportOnly")
+    if iot:
+        label = f"AWS IoT Core, transport only ({iot['readingsPerMessage']} readings per message)"
+        designs.append((label, {"total": iot["total"], "comparison": True}))
     left, width, row, top = 330, 380, 34, 50
     totals = [design["total"] for _, design in designs]
     low = 10 ** math.floor(math.log10(min(*totals, TARGET_COST_PER_MILLION_READINGS)))
@@ -98,7 +103,8 @@ def cost_chart(results: dict[str, Any]) -> str:
         y = top + index * row
         body.append(f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{escape(name)}</text>')
         body.append(
-            f'<rect x="{left}" y="{y + 5}" width="{x(design["total"]) - left:.1f}" height="18" fill="#4e79a7"/>'
+            f'<rect x="{left}" y="{y + 5}" width="{x(design["total"]) - left:.1f}" height="18" '
+            f'fill="{"#bab0ac" if design.get("comparison") else "#4e79a7"}"/>'
         )
         body.append(f'<text x="{x(design["total"]) + 6:.1f}" y="{y + 18}">{money(design["total"])}</text>')
     return _svg(left + width + 110, top + row * len(designs) + 30, body)

@@ -40,12 +40,15 @@ class Prices:
     dynamodb_write_units_per_million: float = 0.625  # "$0.625 per million write request units"
     dynamodb_read_units_per_million: float = 0.125  # "$0.125 per million read request units"
     logs_ingestion_per_gb: float = 0.50  # "CloudWatch Logs ingestion: $0.50 per GB"
+    # For comparison only: AWS IoT Core's messaging, as issue 26 quotes it (transport alone, nothing stored).
+    iot_core_messages_per_million: float = 1.00  # "$1.00 per million messages"
 
 
 @dataclass(frozen=True)
 class Assumptions:
     cold_start_fraction: float = 0.01  # share of invokes that pay an init
     readings_per_second_per_device: float = 2.0  # 2 metrics at 1 Hz (the issue's scenario)
+    readings_per_iot_message: int = 50  # issue 26's comparison: 50 readings per IoT Core message
     bytes_per_gb: float = 1e9
 
 
@@ -161,31 +164,29 @@ def model(
     authorizer_p50 = authorizer_route.get("functionMs", {}).get("p50")
     fallback = {"telemetry.authorizer": float(int(authorizer_p50) + 1)} if authorizer_p50 else {}
 
+    def posting(work: dict[str, Any]) -> UnitOfWork:
+        per_request = work["units"] / work["apiRequests"]
+        invocations = _authorizer_invocations(work, per_request, authorizer_ttl_s, rate)
+        return unit_of_work(
+            work,
+            cold_starts,
+            invocations_override={"telemetry.authorizer": invocations},
+            fallback_billed_ms=fallback,
+        )
+
     packed = workloads["telemetry"]
-    per_request = packed["units"] / packed["apiRequests"]
-    design = unit_of_work(
-        packed,
-        cold_starts,
-        invocations_override={
-            "telemetry.authorizer": _authorizer_invocations(packed, per_request, authorizer_ttl_s, rate)
-        },
-        fallback_billed_ms=fallback,
-    )
+    design = posting(packed)
+    large = posting(workloads["telemetry500"])
     # Naive: the same requests, but one item per reading (a write unit each: an item under 1 KB).
     stored = packed["writeUnitsByItem"].get("readings", 0.0) / packed["units"]
     item_per_reading = replace(design, write_units=design.write_units - stored + 1.0)
-    single = workloads["telemetrySingle"]
-    one_per_request = unit_of_work(
-        single,
-        cold_starts,
-        invocations_override={
-            "telemetry.authorizer": _authorizer_invocations(single, 1, authorizer_ttl_s, rate)
-        },
-        fallback_billed_ms=fallback,
-    )
+    one_per_request = posting(workloads["telemetrySingle"])
+    read_hour = workloads["telemetryReadHour"]
+    read = unit_of_work(read_hour, cold_starts)
     orders = unit_of_work(workloads["orders"], cold_starts)
     readings = {
         "packed, 100 readings per request (this design)": dollars_per_million(design, prices, assumptions),
+        "packed, 500 readings per request (this design)": dollars_per_million(large, prices, assumptions),
         "one item per reading, 100 readings per request": dollars_per_million(
             item_per_reading, prices, assumptions
         ),
@@ -201,10 +202,24 @@ def model(
         },
         "perReading": {
             "thisDesign": asdict(design),
+            "thisDesign500": asdict(large),
             "oneItemPerReading": asdict(item_per_reading),
             "oneReadingPerRequest": asdict(one_per_request),
         },
         "perOrder": asdict(orders),
         "readings": readings,
+        "iotCoreTransportOnly": {
+            "readingsPerMessage": assumptions.readings_per_iot_message,
+            "total": round(prices.iot_core_messages_per_million / assumptions.readings_per_iot_message, 5),
+        },
+        "readDeviceHour": {
+            "readings": read_hour["units"],
+            "requests": read_hour["apiRequests"],
+            "readUnits": read_hour["readUnits"],
+            "perMillionReadingsRead": dollars_per_million(read, prices, assumptions),
+            "perDeviceHourUSD": round(
+                dollars_per_million(read, prices, assumptions)["total"] * read_hour["units"] / 1e6, 8
+            ),
+        },
         "orders": dollars_per_million(orders, prices, assumptions),
     }

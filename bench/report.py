@@ -22,6 +22,8 @@ from bench.tables import (
     package_table,
     price,
     ratio_text,
+    read_hour_table,
+    telemetry_cost_table,
     throughput_table,
     within_target,
 )
@@ -300,6 +302,8 @@ def _cost_model(results: dict[str, Any]) -> str:
 
 {cost_table(results).markdown()}
 
+{_telemetry_cost(results)}
+
 {orders_cost_table(results).markdown()}
 
 Prices from {model["prices"]["source"]}: API Gateway REST {price(model["prices"]["api_gateway_rest_per_million"])}
@@ -335,6 +339,35 @@ How each line is made (`bench/cost.py`):
 - Not included: CloudWatch custom metrics (billed per metric per month, not per request), X-Ray
   traces (sampled), data transfer, storage.
 """
+
+
+def _telemetry_cost(results: dict[str, Any]) -> str:
+    """Issue 26's figures: per reading at 100 and 500 readings per request, against IoT Core's transport,
+    the read of a device-hour, and how soon alerts and device state follow a reading."""
+    if "telemetryCost" not in results:
+        return ""
+    large = results["workloads"]["telemetry500"]
+    fresh = results["telemetryFreshness"]["alertAndStateMs"]
+    return f"""**Telemetry at 100 and 500 readings per request** (the second: the same device posting 500
+readings, 250 s of data, per request, {large["apiRequests"]} requests; the processor runs after each), beside
+AWS IoT Core's price for carrying the readings alone ($1.00 per million messages of 50 readings; nothing
+stored, rolled up or alerted on):
+
+{telemetry_cost_table(results).markdown()}
+
+**Reading it back**: an operator pages through the first device-hour of the 100-per-request workload
+(both metrics), 1,000 readings a request:
+
+{read_hour_table(results).markdown()}
+
+**Alerts and device state after a reading** (`bench/freshness.py`): one reading that crosses the device's
+rule is posted and the stream mapping polled as the event source mapping polls it, while the device and its
+alerts are read until both show it: p50 {fresh["p50"]:,.0f} ms, p95 {fresh["p95"]:,.0f} ms, p99
+{fresh["p99"]:,.0f} ms over {results["telemetryFreshness"]["samples"]} readings.
+
+**Raw reads against before**: the headline's "before" figures are those of the run before the compact format.
+What the runtime adds to every invoke differs between runs (compare `GET /devices/{{deviceId}}`, one `GetItem`, in
+both), so the headline also gives the raw read over that route of the same run: what the listing itself costs."""
 
 
 def _packages(results: dict[str, Any]) -> str:

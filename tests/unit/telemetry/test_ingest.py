@@ -9,7 +9,9 @@ from decimal import Decimal
 import pytest
 from botocore.exceptions import ClientError
 
+from telemetry.domain.readings import BUCKET_MS
 from telemetry.handlers import api, ingest
+from telemetry.repository.readings import contents_of
 from telemetry.repository.table import ContentionError
 from tests.aws import dynamodb_client
 from tests.events import lambda_context
@@ -93,7 +95,8 @@ def test_values_are_read_exactly_so_none_is_rounded_into_range_or_precision(tabl
     exact = "0.12345678901234567890123456789012345678"
     raw = f'{{"readings": [{{"metric": "temp", "ts": {ts}, "value": {exact}}}]}}'
     assert post("d-1", None, raw=raw)["statusCode"] == 202
-    assert exact in json.dumps(stored_items(table))
+    [item] = stored_items(table)
+    assert str(contents_of(item)[(ts, "temp")]) == exact
 
 
 def test_one_bad_reading_rejects_the_batch_naming_each_bad_one_and_nothing_is_written(table):
@@ -109,38 +112,40 @@ def test_one_bad_reading_rejects_the_batch_naming_each_bad_one_and_nothing_is_wr
     assert stored_items(table) == []
 
 
-def test_accepted_readings_are_packed_per_metric_minute_with_a_ttl(table):
-    start = now_ms() - 120_000
-    start -= start % 60_000
-    response = post("d-1", {"readings": readings("temp", start, 90) + readings("hum", start, 10)})
+def test_accepted_readings_are_packed_per_device_and_2_minutes_in_compact_form_with_a_ttl(table):
+    start = now_ms() - 240_000
+    start -= start % BUCKET_MS
+    response = post("d-1", {"readings": readings("temp", start, 130) + readings("hum", start, 10)})
     assert response["statusCode"] == 202
-    assert body(response) == {"accepted": 100, "duplicates": 0}
+    assert body(response) == {"accepted": 140, "duplicates": 0}
     items = {item["sk"]["S"]: item for item in stored_items(table)}
-    assert sorted(items) == [
-        f"R#{start:013d}#hum",
-        f"R#{start:013d}#temp",
-        f"R#{start + 60_000:013d}#temp",
-    ]
-    first = items[f"R#{start:013d}#temp"]
+    assert sorted(items) == [f"R#{start:013d}", f"R#{start + BUCKET_MS:013d}"]
+    first = items[f"R#{start:013d}"]
     assert first["type"] == {"S": "READINGS"}
     assert first["pk"] == {"S": "DEVICE#d-1"}
-    assert int(first["expiresAt"]["N"]) == (start + 60_000) // 1000 + 7 * 86_400
-    assert Decimal(first["0"]["N"]) == 20
-    assert Decimal(first["1000"]["N"]) == Decimal("20.1")
-    assert len([name for name in first if name.isdigit()]) == 60
+    assert first["v"] == {"N": "1"}
+    assert first["c"] == {"N": "130"}
+    assert int(first["expiresAt"]["N"]) == (start + BUCKET_MS) // 1000 + 7 * 86_400
+    contents = contents_of(first)
+    assert contents[(start, "temp")] == 20
+    assert contents[(start + 1000, "temp")] == Decimal("20.1")
+    assert contents[(start + 9000, "hum")] == Decimal("20.9")
+    assert len(contents) == 130
+    # A few bytes per reading, not the ~10 an attribute per reading took.
+    assert len(first["r"]["B"]) < 130 * 3
 
 
 def test_reposting_stores_nothing_and_counts_duplicates(table):
     batch = readings("temp", now_ms() - 100_000, 50)
     post("d-1", {"readings": batch[:20]})
-    before = stored_items(table)
+    before = {(r["ts"], r["metric"]): Decimal(str(r["value"])) for r in batch[:20]}
     changed = [{**reading, "value": 99} for reading in batch]
     assert body(post("d-1", {"readings": changed})) == {"accepted": 30, "duplicates": 20}
-    after = {item["sk"]["S"]: item for item in stored_items(table)}
-    for item in before:
-        for name, value in item.items():
-            if name.isdigit():
-                assert after[item["sk"]["S"]][name] == value, "a duplicate replaced a stored reading"
+    after: dict = {}
+    for item in stored_items(table):
+        after.update(contents_of(item))
+    assert len(after) == 50
+    assert {key: after[key] for key in before} == before, "a duplicate replaced a stored reading"
 
 
 def test_same_metric_and_ts_twice_in_one_batch_counts_the_second_as_a_duplicate(table):
@@ -148,7 +153,7 @@ def test_same_metric_and_ts_twice_in_one_batch_counts_the_second_as_a_duplicate(
     batch = [{"metric": "temp", "ts": ts, "value": 1}, {"metric": "temp", "ts": ts, "value": 2}]
     assert body(post("d-1", {"readings": batch})) == {"accepted": 1, "duplicates": 1}
     [item] = stored_items(table)
-    assert item[str(ts % 60_000)] == {"N": "1"}
+    assert contents_of(item) == {(ts, "temp"): 1}
 
 
 def test_a_lost_race_rereads_and_counts_what_the_other_writer_stored_as_duplicates(handlers, monkeypatch):

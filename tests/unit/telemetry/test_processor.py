@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from commons.dynamodb import serialize
 from telemetry.domain.devices import DeviceState, Latest
+from telemetry.domain.rollups import Stats
 from telemetry.handlers import api, processor
 from telemetry.repository import devices as devices_module
 from tests.aws import dynamodb_client
@@ -60,7 +61,7 @@ def test_a_poison_record_fails_alone_and_the_rest_is_processed(table):
     later = bucket_record("d-1", "hum", MINUTE, {0: 50}, sequence="13")
     result = run(good, poison, bad_number, later)
     assert result == {"batchItemFailures": [{"itemIdentifier": "11"}, {"itemIdentifier": "12"}]}
-    assert rollup(table, "d-1", "temp", MINUTE)["0"]["L"] == serialize({"x": [2, 1, 3, 4]})["x"]["L"]
+    assert Stats.from_bytes(rollup(table, "d-1", "temp", MINUTE)["m0"]["B"]) == Stats(2, 1, 3, 4)
     assert rollup(table, "d-1", "hum", MINUTE) is not None
 
 
@@ -101,7 +102,27 @@ def test_a_batch_makes_one_rollup_write_per_device_metric_hour_and_one_device_wr
     assert run(*records) == {"batchItemFailures": []}
     assert sorted(calls) == ["DEVICE", f"H#temp#{MINUTE:013d}"]
     item = rollup(table, "d-1", "temp", MINUTE)
-    assert [int(item[str(m)]["L"][0]["N"]) for m in range(3)] == [10, 4, 8]
+    assert [Stats.from_bytes(item[f"m{m}"]["B"]).count for m in range(3)] == [10, 4, 8]
+
+
+def test_a_minute_rolled_up_before_the_compact_form_is_read_and_only_replaced_by_more_readings(table):
+    register()
+    old = {
+        "pk": "DEVICE#d-1",
+        "sk": f"H#temp#{MINUTE:013d}",
+        "type": "ROLLUP",
+        "0": [3, 1, 5, 9],
+        "1": [1, 2, 2, 2],
+    }
+    dynamodb_client().put_item(TableName=table, Item=serialize(old))
+    fewer = bucket_record("d-1", "temp", MINUTE, {0: 7, 1000: 8}, sequence="1")
+    more = bucket_record("d-1", "temp", MINUTE + 60_000, dict.fromkeys(range(3), 4), sequence="2")
+    assert run(fewer, more) == {"batchItemFailures": []}
+    query = {"metric": "temp", "from": str(MINUTE), "to": str(MINUTE + 119_999)}
+    rows = body(api.handler(admin_event("GET", "/devices/d-1/aggregates", query=query), lambda_context()))[
+        "items"
+    ]
+    assert [(row["count"], row["sum"]) for row in rows] == [(3, 9), (3, 12)]
 
 
 def test_a_failed_write_fails_only_the_records_it_serves(table, monkeypatch):

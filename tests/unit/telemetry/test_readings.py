@@ -8,12 +8,12 @@ import pytest
 
 from commons.dynamodb import serialize
 from telemetry.domain.readings import (
-    MINUTE_MS,
-    BucketKey,
+    BUCKET_MS,
     InvalidReadings,
     Reading,
     bucket,
-    new_offsets,
+    bucket_of,
+    new_readings,
     parse_batch,
     unpack,
 )
@@ -146,22 +146,25 @@ def test_500_readings_is_the_largest_batch():
     assert len(parse_batch({"readings": [good(ts=NOW - i) for i in range(500)]}, NOW, RETENTION)) == 500
 
 
-def test_readings_pack_into_metric_minute_buckets_by_offset():
-    minute = NOW - NOW % MINUTE_MS
+def test_readings_pack_into_device_buckets_of_2_minutes_every_metric_together():
+    start = bucket_of(NOW)
     parsed = [
-        Reading(minute, "temp", Decimal(1)),
-        Reading(minute + 59_999, "temp", Decimal(2)),
-        Reading(minute + MINUTE_MS, "temp", Decimal(3)),
-        Reading(minute + 5, "hum", Decimal(4)),
+        Reading(start, "temp", Decimal(1)),
+        Reading(start + BUCKET_MS - 1, "temp", Decimal(2)),
+        Reading(start + BUCKET_MS, "temp", Decimal(3)),
+        Reading(start + 5, "hum", Decimal(4)),
     ]
     buckets = bucket(parsed)
     assert buckets.repeated == 0
     assert buckets.readings == {
-        BucketKey("temp", minute): {0: Decimal(1), 59_999: Decimal(2)},
-        BucketKey("temp", minute + MINUTE_MS): {0: Decimal(3)},
-        BucketKey("hum", minute): {5: Decimal(4)},
+        start: {
+            (start, "temp"): Decimal(1),
+            (start + BUCKET_MS - 1, "temp"): Decimal(2),
+            (start + 5, "hum"): Decimal(4),
+        },
+        start + BUCKET_MS: {(start + BUCKET_MS, "temp"): Decimal(3)},
     }
-    assert unpack(BucketKey("temp", minute), buckets.readings[BucketKey("temp", minute)]) == parsed[:2]
+    assert unpack(buckets.readings[start]) == [parsed[0], parsed[3], parsed[1]]
 
 
 def test_same_metric_and_ts_twice_in_a_batch_keeps_the_first_and_counts_a_duplicate():
@@ -169,15 +172,16 @@ def test_same_metric_and_ts_twice_in_a_batch_keeps_the_first_and_counts_a_duplic
         [Reading(NOW, "temp", Decimal(1)), Reading(NOW, "temp", Decimal(2)), Reading(NOW, "hum", 3)]
     )
     assert buckets.repeated == 1
-    assert buckets.readings[BucketKey("temp", NOW - NOW % MINUTE_MS)] == {NOW % MINUTE_MS: Decimal(1)}
+    assert buckets.readings[bucket_of(NOW)] == {(NOW, "temp"): Decimal(1), (NOW, "hum"): 3}
 
 
 def test_new_readings_of_a_bucket_version_are_new_image_minus_old_image():
-    assert new_offsets({1: Decimal(1), 2: Decimal(2)}, {1: Decimal(1)}) == {2: Decimal(2)}
-    assert new_offsets({1: Decimal(1)}, None) == {1: Decimal(1)}
-    assert new_offsets({1: Decimal(1)}, {1: Decimal(1)}) == {}
+    one, two = (1, "temp"), (2, "temp")
+    assert new_readings({one: Decimal(1), two: Decimal(2)}, {one: Decimal(1)}) == {two: Decimal(2)}
+    assert new_readings({one: Decimal(1)}, None) == {one: Decimal(1)}
+    assert new_readings({one: Decimal(1)}, {one: Decimal(1)}) == {}
 
 
-def test_buckets_expire_a_retention_period_after_their_minute_ends():
-    minute = 1_800_000_000_000 - 1_800_000_000_000 % MINUTE_MS
-    assert expires_at(minute, 7) == minute // 1000 + 60 + 7 * 86_400
+def test_buckets_expire_a_retention_period_after_they_end():
+    start = bucket_of(1_800_000_000_000)
+    assert expires_at(start, 7) == start // 1000 + 120 + 7 * 86_400

@@ -67,13 +67,17 @@ def test_aggregate_by_minute_and_hour_over_buckets_that_overlap_the_range():
 
 
 def test_plan_coalesces_one_rollup_write_per_device_metric_hour_with_the_newest_versions():
-    m0, m1 = T0, T0 + MINUTE_MS
+    m0, m1 = T0, T0 + MINUTE_MS  # one 2-minute bucket
+    first = {(m0, "temp"): d(1)}
+    second = {**first, (m0 + 10, "temp"): d(3)}
+    third = {**second, (m1, "temp"): d(5)}
+    fourth = {**third, (m0, "hum"): d(9)}
     changes = [
-        ("1", BucketChange("dev", bucket_key("temp", m0), {0: d(1)}, {})),
-        ("2", BucketChange("dev", bucket_key("temp", m0), {0: d(1), 10: d(3)}, {0: d(1)})),
-        ("3", BucketChange("dev", bucket_key("temp", m1), {0: d(5)}, {})),
-        ("4", BucketChange("dev", bucket_key("hum", m0), {0: d(9)}, {})),
-        ("5", BucketChange("other", bucket_key("temp", m0), {0: d(7)}, {})),
+        ("1", BucketChange("dev", m0, first, {})),
+        ("2", BucketChange("dev", m0, second, first)),
+        ("3", BucketChange("dev", m0, third, second)),
+        ("4", BucketChange("dev", m0, fourth, third)),
+        ("5", BucketChange("other", m0, {(m0, "temp"): d(7)}, {})),
     ]
     batch = plan(changes)
     assert [(w.device_id, w.metric, w.hour, sorted(w.sources)) for w in batch.rollups] == [
@@ -92,10 +96,11 @@ def test_plan_coalesces_one_rollup_write_per_device_metric_hour_with_the_newest_
     assert dev.state.last_seen == m1
 
 
-def bucket_key(metric: str, minute: int):
-    from telemetry.domain.readings import BucketKey
-
-    return BucketKey(metric, minute)
+def test_plan_writes_only_the_minutes_a_record_added_readings_to():
+    m0, m1 = T0, T0 + MINUTE_MS
+    before = {(m0, "temp"): d(1), (m1, "temp"): d(2)}
+    batch = plan([("1", BucketChange("dev", m0, {**before, (m1 + 5, "temp"): d(4)}, before))])
+    assert [(w.metric, w.minutes) for w in batch.rollups] == [("temp", {1: Stats(2, d(2), d(4), d(6))})]
 
 
 # ---------------------------------------------------------------------------------------------- properties
@@ -123,7 +128,7 @@ class Simulation:
     "newer count wins" rule the repository's condition expression applies."""
 
     def __init__(self) -> None:
-        self.buckets: dict[tuple[str, int], dict[int, Decimal]] = defaultdict(dict)
+        self.buckets: dict[int, dict[tuple[int, str], Decimal]] = defaultdict(dict)
         self.stream: list[BucketChange] = []
         self.rollups: dict[tuple[str, int], dict[int, Stats]] = defaultdict(dict)  # (metric, hour) -> minutes
         self.state = DeviceState()
@@ -133,15 +138,15 @@ class Simulation:
     def post(self, batch: list[Reading]) -> None:
         packed = bucket(batch)
         self.duplicates += packed.repeated
-        for key, offsets in packed.readings.items():
-            stored = self.buckets[(key.metric, key.minute)]
-            new = {o: v for o, v in offsets.items() if o not in stored}
-            self.duplicates += len(offsets) - len(new)
+        for start, contents in packed.readings.items():
+            stored = self.buckets[start]
+            new = {key: value for key, value in contents.items() if key not in stored}
+            self.duplicates += len(contents) - len(new)
             if new:
                 old = dict(stored)
                 stored.update(new)
                 self.accepted += len(new)
-                self.stream.append(BucketChange("dev", key, dict(stored), old))
+                self.stream.append(BucketChange("dev", start, dict(stored), old))
 
     def process(self, records: list[BucketChange]) -> None:
         batch = plan([(str(i), change) for i, change in enumerate(records)])

@@ -1,4 +1,4 @@
-"""Readings: validation of a posted batch, bucketing into (metric, minute) buckets, and what a new
+"""Readings: validation of a posted batch, bucketing into a device's time buckets, and what a new
 version of a bucket added (the stream processor's input).
 
 A reading is identified by (deviceId, metric, ts). Values are exact decimals from the moment they are
@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from commons.errors import Unprocessable
 from commons.problems import json_pointer
+from telemetry.domain.codec import ReadingId
 
 METRIC_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 MAX_READINGS_PER_BATCH = 500
@@ -25,6 +26,10 @@ MAX_TS = 10**13 - 1
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
+# A device's readings are stored per bucket of this many ms, every metric together (decision 31:
+# measured against 1, 5 and 10 minutes at 1 Hz and 10 Hz). Ingest and reads derive the key from
+# it, so changing it moves where readings live: it needs the one-off migration, as the old layout did.
+BUCKET_MS = 2 * MINUTE_MS
 # DynamoDB numbers span 1e-130..1e126 with 38 significant digits. Values are kept well inside that so a
 # rollup sum of any number of readings is always storable; a reading outside it is rejected, not rounded.
 MAX_ABS_VALUE = Decimal("1e100")
@@ -41,13 +46,6 @@ class Reading(NamedTuple):
     ts: int
     metric: str
     value: Decimal
-
-
-class BucketKey(NamedTuple):
-    """Raw readings are packed per (metric, minute): one item holds a minute of one metric."""
-
-    metric: str
-    minute: int
 
 
 class ReadingProblem(NamedTuple):
@@ -186,52 +184,57 @@ def hour_of(ts: int) -> int:
     return ts - ts % HOUR_MS
 
 
+def bucket_of(ts: int) -> int:
+    """The start of the bucket that holds a reading of ``ts``."""
+    return ts - ts % BUCKET_MS
+
+
+Contents = dict[ReadingId, Decimal]
+"""A bucket's readings: (ts, metric) -> value."""
+
+
 class Buckets(NamedTuple):
-    readings: dict[BucketKey, dict[int, Decimal]]
-    """bucket -> {offset in ms from the minute's start: value}"""
+    readings: dict[int, Contents]
+    """bucket start -> its readings"""
     repeated: int
     """readings whose (metric, ts) came earlier in the same batch: the first is kept, the rest are duplicates"""
 
 
 def bucket(readings: Iterable[Reading]) -> Buckets:
-    """Group readings into (metric, minute) buckets. The same (metric, ts) twice in one batch is
-    treated like a repost: the first occurrence is the reading, later ones count as duplicates."""
-    buckets: dict[BucketKey, dict[int, Decimal]] = {}
+    """Group readings into the device's buckets. The same (metric, ts) twice in one batch is treated
+    like a repost: the first occurrence is the reading, later ones count as duplicates."""
+    buckets: dict[int, Contents] = {}
     repeated = 0
     for reading in readings:
-        minute = minute_of(reading.ts)
-        offsets = buckets.setdefault(BucketKey(reading.metric, minute), {})
-        offset = reading.ts - minute
-        if offset in offsets:
+        contents = buckets.setdefault(bucket_of(reading.ts), {})
+        if (reading.ts, reading.metric) in contents:
             repeated += 1
         else:
-            offsets[offset] = reading.value
+            contents[(reading.ts, reading.metric)] = reading.value
     return Buckets(buckets, repeated)
 
 
-def unpack(key: BucketKey, offsets: Mapping[int, Decimal]) -> list[Reading]:
-    """A bucket's readings, ascending by ts."""
-    return [
-        Reading(ts=key.minute + offset, metric=key.metric, value=offsets[offset])
-        for offset in sorted(offsets)
-    ]
+def unpack(contents: Mapping[ReadingId, Decimal]) -> list[Reading]:
+    """A bucket's readings, ascending by (ts, metric)."""
+    return [Reading(ts, metric, contents[(ts, metric)]) for ts, metric in sorted(contents)]
 
 
-def new_offsets(new: Mapping[int, Decimal], old: Mapping[int, Decimal] | None) -> dict[int, Decimal]:
+def new_readings(new: Mapping[ReadingId, Decimal], old: Mapping[ReadingId, Decimal] | None) -> Contents:
     """The readings a bucket version added over the previous one (a stream record's NewImage minus its
     OldImage). Stored readings are never changed, so this is exactly the readings the write stored."""
     if not old:
         return dict(new)
-    return {offset: value for offset, value in new.items() if offset not in old}
+    return {key: value for key, value in new.items() if key not in old}
 
 
 class BucketChange(NamedTuple):
-    """One version of a readings bucket, as a stream record shows it."""
+    """One version of a readings bucket, as a stream record shows it: the bucket's readings after the
+    write (``new``) and before it (``old``)."""
 
     device_id: str
-    key: BucketKey
-    new: dict[int, Decimal]
-    old: dict[int, Decimal]
+    start: int
+    new: Contents
+    old: Contents
 
     def added(self) -> list[Reading]:
-        return unpack(self.key, new_offsets(self.new, self.old))
+        return unpack(new_readings(self.new, self.old))

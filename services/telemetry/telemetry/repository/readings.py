@@ -1,9 +1,11 @@
-"""Readings: one item per (device, metric, minute), one attribute per reading; and the stream's view of them."""
+"""Readings: one item per (device, 2-minute bucket) holding every metric's readings in compact form
+(telemetry.domain.codec); items of the old layout, one per (device, metric, minute), are still read.
+Also the stream's view of a bucket."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from decimal import Decimal
+import base64
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
@@ -12,13 +14,23 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from botocore.exceptions import ClientError
 
-from commons.dynamodb import decode_cursor, encode_cursor
+from commons.dynamodb import decode_cursor, encode_cursor, is_condition_failure
 from commons.errors import BadRequest, Unprocessable
-from telemetry.domain.readings import MINUTE_MS, BucketChange, BucketKey, Reading, minute_of
+from telemetry.domain import codec
+from telemetry.domain.readings import (
+    MINUTE_MS,
+    BucketChange,
+    Contents,
+    Reading,
+    bucket_of,
+    minute_of,
+    unpack,
+)
 from telemetry.repository.table import (
     BUCKET_SK,
+    MAX_CONDITION_ATTEMPTS,
     TYPE_READINGS,
-    Entry,
+    ContentionError,
     Item,
     TelemetryTable,
     bucket_sk,
@@ -33,8 +45,8 @@ from telemetry.repository.table import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
-# DynamoDB caps each expression at 4 KB: ``attribute_not_exists(#a123) AND `` is 32 characters.
-OFFSETS_PER_UPDATE = 100
+# DynamoDB's item limit is 400 KB; the keys and bookkeeping take about 100 bytes of it.
+MAX_ENCODED_BYTES = 400 * 1024 - 1024
 
 
 class Stored(NamedTuple):
@@ -43,56 +55,98 @@ class Stored(NamedTuple):
 
 
 class BucketFull(Unprocessable):
-    """A (metric, minute) bucket reached DynamoDB's 400 KB item limit (about 25,000 readings, i.e. a
-    sustained 400+ Hz on one metric). Buckets written before it in the same request stay written; a
-    retry counts those readings as duplicates."""
+    """A bucket reached DynamoDB's 400 KB item limit: about 50,000 readings of 17 significant digits in
+    2 minutes of one device (a sustained 400 Hz), several times that for sensor-like values. Buckets
+    written before it in the same request stay written; a retry counts those readings as duplicates."""
 
 
 class ReadingsRepository(TelemetryTable):
-    def store_readings(
-        self, device_id: str, buckets: Mapping[BucketKey, Mapping[int, Decimal]], retention_days: int
-    ) -> Stored:
-        """Store each bucket's readings that are not stored yet, with one UpdateItem per bucket whose
-        condition requires every new reading attribute to be absent. Readings already stored count as
-        duplicates and are not written. A lost race (someone stored some of them in between) re-reads
-        the conflicting readings from the failed write's old image and retries without them."""
+    def store_readings(self, device_id: str, buckets: Mapping[int, Contents], retention_days: int) -> Stored:
+        """Store each bucket's readings that are not stored yet: one conditional write per touched bucket,
+        which rewrites the bucket with them added, on condition that it still holds what was read (its
+        reading count, which only grows). Readings already stored count as duplicates and are not
+        written. A lost race (someone stored readings in between) takes the bucket from the failed
+        write's old image and tries again with what is still new."""
         pk = device_pk(device_id)
-        keys = {bucket: item_key(pk, bucket_sk(bucket)) for bucket in buckets}
+        keys = {start: item_key(pk, bucket_sk(start)) for start in buckets}
         present = {item["sk"]["S"]: item for item in self._batch_get(list(keys.values()), consistent=False)}
         accepted = duplicates = 0
-        for bucket, readings in buckets.items():
-            stored = present.get(bucket_sk(bucket), {})
-            pending = {offset: value for offset, value in readings.items() if str(offset) not in stored}
-            duplicates += len(readings) - len(pending)
-            offsets = sorted(pending)
-            for start in range(0, len(offsets), OFFSETS_PER_UPDATE):
-                chunk = {offset: pending[offset] for offset in offsets[start : start + OFFSETS_PER_UPDATE]}
-                written = self._add_readings(keys[bucket], chunk, expires_at(bucket.minute, retention_days))
-                accepted += written
-                duplicates += len(chunk) - written
+        for start, readings in buckets.items():
+            current = present.get(bucket_sk(start))
+            written = self._add_readings(keys[start], start, readings, current, retention_days)
+            accepted += written
+            duplicates += len(readings) - written
         return Stored(accepted, duplicates)
 
     def _add_readings(
-        self, key: dict[str, AttributeValueTypeDef], readings: Mapping[int, Decimal], expires: int
+        self,
+        key: dict[str, AttributeValueTypeDef],
+        start: int,
+        readings: Contents,
+        current: Item | None,
+        retention_days: int,
     ) -> int:
-        def not_yet_stored(current: Item, pending: dict[int, Decimal]) -> dict[int, Decimal]:
-            # Readings someone else stored meanwhile are duplicates: the caller counts the difference.
-            return {offset: value for offset, value in pending.items() if str(offset) not in current}
+        for _ in range(MAX_CONDITION_ATTEMPTS):
+            stored = contents_of(current) if current else {}
+            pending = {reading: value for reading, value in readings.items() if reading not in stored}
+            if not pending:
+                return 0
+            encoded = codec.encode({**stored, **pending}, start)
+            if len(encoded) > MAX_ENCODED_BYTES:
+                raise _full(key)
+            values: dict[str, AttributeValueTypeDef] = {
+                ":type": text(TYPE_READINGS),
+                ":expires": num(expires_at(start, retention_days)),
+                ":format": num(codec.FORMAT),
+                ":count": num(len(stored) + len(pending)),
+                ":readings": {"B": encoded},
+            }
+            if current:
+                values[":seen"] = current["c"]
+            try:
+                self.db.update_item(
+                    TableName=self.table_name,
+                    Key=key,
+                    UpdateExpression="SET #type = :type, expiresAt = :expires, v = :format, c = :count, r = :readings",
+                    # The count names the version read: readings are only ever added, so it grows with
+                    # every write, and a write on top of a version it did not read fails.
+                    ConditionExpression="c = :seen" if current else "attribute_not_exists(pk)",
+                    ExpressionAttributeNames={"#type": "type"},
+                    ExpressionAttributeValues=values,
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return len(pending)
+            except ClientError as error:
+                if _is_item_too_large(error):
+                    raise _full(key) from None
+                if not is_condition_failure(error):
+                    raise
+                current = self._current(error, key)
+        raise ContentionError(f"{key['sk']['S']} kept changing under us; retry")
 
-        try:
-            return self._write_entries(
-                key,
-                {"type": text(TYPE_READINGS), "expiresAt": num(expires)},
-                dict(readings),
-                lambda value: Entry(num(value), "attribute_not_exists({name})"),
-                not_yet_stored,
-            )
-        except ClientError as error:
-            if _is_item_too_large(error):
-                raise BucketFull(
-                    f"Too many readings in one minute of one metric ({key['sk']['S']}): a bucket holds about 25,000"
-                ) from None
-            raise
+    def migrate_old_buckets(self, retention_days: int) -> tuple[int, int]:
+        """The one-off migration to format 1 (decision 31): every item of the old layout (a minute of one
+        metric) is added to its device's bucket, as ingest adds readings (what is there already counts
+        as stored), then deleted. Run once after the deploy; a rerun finds nothing left. Returns how
+        many old items were converted and how many readings they held."""
+        items = readings = 0
+        pages = self.db.get_paginator("scan").paginate(
+            TableName=self.table_name,
+            FilterExpression="#type = :readings AND attribute_not_exists(v)",
+            ExpressionAttributeNames={"#type": "type"},
+            ExpressionAttributeValues={":readings": text(TYPE_READINGS)},
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                contents = contents_of(item)
+                if contents:
+                    start = bucket_of(min(ts for ts, _ in contents))
+                    key = item_key(item["pk"]["S"], bucket_sk(start))
+                    current = self.db.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)
+                    self._add_readings(key, start, contents, current.get("Item"), retention_days)
+                self.db.delete_item(TableName=self.table_name, Key=item_key(item["pk"]["S"], item["sk"]["S"]))
+                items, readings = items + 1, readings + len(contents)
+        return items, readings
 
     def readings_page(
         self,
@@ -106,9 +160,8 @@ class ReadingsRepository(TelemetryTable):
     ) -> tuple[list[Reading], str | None]:
         """Readings with start <= ts <= end (of one metric, or all), ascending by (ts, metric).
 
-        Buckets hold a minute of one metric and sort by minute, so the readings of one minute are merged
-        across its buckets before they are emitted. The cursor names the last reading returned: its
-        bucket's key plus its offset inside the bucket (``o``), so a page may end inside a packed item."""
+        The cursor names the last reading returned, as ``R#<minute>#<metric>`` plus its offset in the
+        minute (``o``): the same token the old layout gave, so a token survives the change of layout."""
         pk = device_pk(device_id)
         after: tuple[int, str] | None = None
         if next_token:
@@ -116,90 +169,108 @@ class ReadingsRepository(TelemetryTable):
             assert cursor is not None
             match = BUCKET_SK.fullmatch(cursor["sk"]["S"])
             offset = cursor["o"]["N"]
-            if match is None or int(offset) >= MINUTE_MS:
+            if match is None or match.group(2) is None or int(offset) >= MINUTE_MS:
                 raise BadRequest("nextToken does not belong to this listing")
             after = (int(match.group(1)) + int(offset), match.group(2))
             start = max(start, minute_of(after[0]))
         if start > end:
             return [], None
         found: list[Reading] = []
-        minute_buckets: list[Item] = []
-        current_minute: int | None = None
-
-        def flush() -> None:
-            readings = []
-            for item in minute_buckets:
-                match = BUCKET_SK.fullmatch(item["sk"]["S"])
-                assert match is not None
-                minute, name = int(match.group(1)), match.group(2)
-                if metric is not None and name != metric:
-                    continue
-                for offset, value in data_attributes(item).items():
-                    ts = minute + offset
-                    if start <= ts <= end and (after is None or (ts, name) > after):
-                        readings.append(Reading(ts, name, value))
-            readings.sort()
-            found.extend(readings)
-
-        for item in self._query(pk, f"R#{minute_of(start):013d}", f"R#{minute_of(end) + 1:013d}", page=200):
-            match = BUCKET_SK.fullmatch(item["sk"]["S"])
-            if match is None:
-                continue
-            minute = int(match.group(1))
-            if minute != current_minute:
-                flush()
-                minute_buckets, current_minute = [], minute
-                if len(found) > limit:
-                    break
-            minute_buckets.append(item)
-        else:
-            flush()
+        for contents in self._buckets(pk, start, end):
+            found.extend(
+                reading
+                for reading in unpack(contents)
+                if start <= reading.ts <= end
+                and (metric is None or reading.metric == metric)
+                and (after is None or (reading.ts, reading.metric) > after)
+            )
+            if len(found) > limit:
+                break
         if len(found) <= limit:
             return found, None
         last = found[limit - 1]
         minute = minute_of(last.ts)
         token = encode_cursor(
-            {
-                "pk": text(pk),
-                "sk": text(bucket_sk(BucketKey(last.metric, minute))),
-                "o": num(last.ts - minute),
-            }
+            {"pk": text(pk), "sk": text(f"R#{minute:013d}#{last.metric}"), "o": num(last.ts - minute)}
         )
         return found[:limit], token
 
+    def _buckets(self, pk: str, start: int, end: int) -> Iterator[Contents]:
+        """The readings of each bucket overlapping [start, end], bucket by bucket in time order. Items
+        of the old layout (a minute of one metric, sorting inside the bucket they fall in) are merged into
+        their bucket; a reading found twice (while the migration runs) is listed once."""
+        merged: Contents = {}
+        current: int | None = None
+        items = self._query(
+            pk, bucket_sk(bucket_of(start)), f"R#{minute_of(end) + 1:013d}", page=4, growing=True
+        )
+        for item in items:
+            match = BUCKET_SK.fullmatch(item["sk"]["S"])
+            if match is None:
+                continue
+            first = bucket_of(int(match.group(1)))
+            if first != current:
+                if merged:
+                    yield merged
+                merged, current = {}, first
+            merged.update(contents_of(item))
+        if merged:
+            yield merged
+
+
+def contents_of(image: Mapping[str, Any]) -> Contents:
+    """A bucket item's readings, from DynamoDB JSON (a client's answer or a stream record's image): a
+    format-1 item or one of the old layout. ValueError/KeyError for an item that is neither."""
+    match = BUCKET_SK.fullmatch(image["sk"]["S"])
+    if match is None:
+        raise ValueError(f"Not a readings bucket key: {image['sk']['S']!r}")
+    start, metric = int(match.group(1)), match.group(2)
+    if metric is not None:
+        if start % MINUTE_MS:
+            raise ValueError(f"Bucket {image['sk']['S']!r} does not start on a minute")
+        offsets = data_attributes(image)
+        if any(not 0 <= offset < MINUTE_MS for offset in offsets):
+            raise ValueError(f"Bucket {image['sk']['S']!r} has an offset outside its minute")
+        return {(start + offset, metric): value for offset, value in offsets.items()}
+    if image.get("v") != {"N": str(codec.FORMAT)}:
+        raise ValueError(f"Bucket {image['sk']['S']!r} is in an unknown format: {image.get('v')}")
+    if start != bucket_of(start):
+        raise ValueError(f"Bucket {image['sk']['S']!r} does not start a bucket")
+    encoded = image["r"]["B"]
+    # Lambda delivers a stream record's binary attributes base64-encoded; boto3 answers bytes.
+    return codec.decode(encoded if isinstance(encoded, bytes) else base64.b64decode(encoded), start)
+
 
 def bucket_change(record: DynamoDBRecord) -> BucketChange | None:
-    """Decode a stream record (images deserialized by Powertools: numbers as Decimal). None for anything
-    that is not a write to a readings bucket (other item types, TTL removals); ValueError/KeyError/TypeError
-    for a record that claims to be a bucket but cannot be one (a poison record)."""
+    """Decode a stream record. None for anything that is not a write to a readings bucket (other item
+    types, TTL removals); ValueError/KeyError/TypeError for a record that claims to be a bucket but
+    cannot be one (a poison record)."""
     change = record.dynamodb
     if (
         record.event_name not in (DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.MODIFY)
         or not change
     ):
         return None
-    # The type is read before the image is decoded: other items are skipped without decoding them.
-    if (change.get("NewImage") or {}).get("type") != {"S": TYPE_READINGS}:
+    # The images are read as DynamoDB JSON, and the type first: other items are skipped undecoded.
+    new_image = change.get("NewImage") or {}
+    if new_image.get("type") != {"S": TYPE_READINGS}:
         return None
-    new_image = change.new_image
-    pk, sk = new_image["pk"], new_image["sk"]
-    match = BUCKET_SK.fullmatch(sk)
-    if not pk.startswith("DEVICE#") or match is None:
-        raise ValueError(f"Not a readings bucket key: {pk!r} {sk!r}")
-    minute = int(match.group(1))
-    if minute % MINUTE_MS:
-        raise ValueError(f"Bucket {sk!r} does not start on a minute")
-    new, old = _readings_of(new_image), _readings_of(change.old_image)
-    if any(not 0 <= offset < MINUTE_MS for offset in new):
-        raise ValueError(f"Bucket {sk!r} has an offset outside its minute")
-    return BucketChange(pk.removeprefix("DEVICE#"), BucketKey(match.group(2), minute), new, old)
+    pk = new_image["pk"]["S"]
+    if not pk.startswith("DEVICE#"):
+        raise ValueError(f"Not a readings bucket key: {pk!r}")
+    match = BUCKET_SK.fullmatch(new_image["sk"]["S"])
+    if match is None:
+        raise ValueError(f"Not a readings bucket key: {new_image['sk']['S']!r}")
+    old_image = change.get("OldImage")
+    old = contents_of(old_image) if old_image else {}
+    return BucketChange(pk.removeprefix("DEVICE#"), int(match.group(1)), contents_of(new_image), old)
 
 
-def _readings_of(image: Mapping[str, Any]) -> dict[int, Decimal]:
-    readings = {int(name): value for name, value in image.items() if name.isdigit()}
-    if not all(isinstance(value, Decimal) for value in readings.values()):
-        raise TypeError("A reading's value is not a number")
-    return readings
+def _full(key: Mapping[str, AttributeValueTypeDef]) -> BucketFull:
+    return BucketFull(
+        f"Too many readings in 2 minutes of one device ({key['sk']['S']}): a bucket holds what fits in "
+        "DynamoDB's 400 KB, about 50,000 readings of 17 significant digits"
+    )
 
 
 def _is_item_too_large(error: ClientError) -> bool:

@@ -1,4 +1,5 @@
-"""Minute rollups: one item per (device, metric, hour), one [count, min, max, sum] per minute."""
+"""Minute rollups: one item per (device, metric, hour), one entry of [count, min, max, sum] per minute, in
+compact binary form since format 1 (so an hour of minutes stays under the 1 KB a write unit buys)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from telemetry.repository.table import (
     device_pk,
     hour_sk,
     item_key,
-    num,
     text,
 )
+
+# A minute's entry in compact form is named "m<minute of the hour>" (decision 31).
+COMPACT = "m"
 
 
 class RollupsRepository(TelemetryTable):
@@ -45,18 +48,29 @@ class RollupsRepository(TelemetryTable):
             {"type": text(TYPE_ROLLUP)},
             dict(minutes),
             lambda stats: Entry(
-                {"L": [num(stats.count), num(stats.min), num(stats.max), num(stats.sum)]},
-                "(attribute_not_exists({name}) OR {name}[0] < {guard})",  # newer means more readings
-                num(stats.count),
+                {"B": stats.to_bytes()},
+                # The bytes start with the count, so "less" means fewer readings: an older version.
+                "(attribute_not_exists({name}) OR {name} < {guard})",
+                {"B": stats.to_bytes()},
             ),
             lambda current, pending: newer(_minute_entries(current), pending),
+            prefix=COMPACT,
         )
 
 
 def _minute_entries(item: Mapping[str, Any]) -> dict[int, Stats]:
-    entries = {}
+    """Each minute's newest statistics: ``m<minute>`` (binary, Stats.to_bytes) or, written before the
+    compact form, ``<minute>`` ([count, min, max, sum]). Only the compact entries are written and
+    compared, so an old entry is never overwritten: the one with more readings is the minute's."""
+    entries: dict[int, Stats] = {}
     for name, value in item.items():
         if name.isdigit():
             count, low, high, total = (entry["N"] for entry in value["L"])
-            entries[int(name)] = Stats(int(count), Decimal(low), Decimal(high), Decimal(total))
+            minute, stats = int(name), Stats(int(count), Decimal(low), Decimal(high), Decimal(total))
+        elif name.startswith(COMPACT) and name[len(COMPACT) :].isdigit():
+            minute, stats = int(name[len(COMPACT) :]), Stats.from_bytes(bytes(value["B"]))
+        else:
+            continue
+        if minute not in entries or entries[minute].count < stats.count:
+            entries[minute] = stats
     return entries

@@ -7,17 +7,19 @@ pk                       sk                                  type         attrib
                                                                           lastSeen?, latest {metric: {value, ts}},
                                                                           gsi1pk ``FLEET``, gsi1sk ``<id>``
 ``DEVICE#<id>``          ``RULES``                           RULES        rules [{metric, op, threshold}]
-``DEVICE#<id>``          ``R#<minute:013d>#<metric>``        READINGS     expiresAt; one attribute per reading, named
-                                                                          by its ms offset in the minute ("0".."59999")
+``DEVICE#<id>``          ``R#<bucket start:013d>``           READINGS     expiresAt, v (format: 1), c (readings), r (every
+                                                                          reading of the 2 minutes, all metrics, in the
+                                                                          compact form of telemetry.domain.codec)
+``DEVICE#<id>``          ``R#<minute:013d>#<metric>``        READINGS     the layout before format 1 (read, never written;
+                                                                          ``telemetry.migrate`` converts it): expiresAt, one
+                                                                          attribute per reading, named by its ms offset
 ``DEVICE#<id>``          ``H#<metric>#<hour:013d>``          ROLLUP       one attribute per minute of the hour
                                                                           ("0".."59"): [count, min, max, sum]
 ``DEVICE#<id>``          ``A#<ts:013d>#<metric>``            ALERT        metric, ts, value, rule
 =======================  ==================================  ===========  =========================================
 
 Only device items carry gsi1pk/gsi1sk, so the ``fleet`` index (keys only) lists the devices and nothing else.
-Attributes whose names are all digits are data (readings, minute statistics); the rest are bookkeeping.
-Readings are top-level attributes rather than a map so one UpdateItem can create or extend a bucket
-(a nested ``SET r.#o`` fails when the map does not exist yet) and each costs no map overhead.
+In rollups (and old-layout buckets), attributes whose names are all digits are data; the rest are bookkeeping.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from botocore.exceptions import ClientError
 
 from commons.dynamodb import batch_get, is_condition_failure
 from commons.errors import DomainError
-from telemetry.domain.readings import METRIC_PATTERN, MINUTE_MS, BucketKey
+from telemetry.domain.readings import BUCKET_MS, METRIC_PATTERN
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -49,7 +51,8 @@ TYPE_READINGS = "READINGS"
 TYPE_ROLLUP = "ROLLUP"
 TYPE_ALERT = "ALERT"
 MAX_CONDITION_ATTEMPTS = 6
-BUCKET_SK = re.compile(r"R#(\d{13})#(" + METRIC_PATTERN.pattern + ")")
+# A bucket's sort key; the metric only in the old layout (one item per metric and minute).
+BUCKET_SK = re.compile(r"R#(\d{13})(?:#(" + METRIC_PATTERN.pattern + "))?")
 HOUR_SK = re.compile(r"H#(" + METRIC_PATTERN.pattern + r")#(\d{13})")
 
 
@@ -57,8 +60,8 @@ def device_pk(device_id: str) -> str:
     return f"DEVICE#{device_id}"
 
 
-def bucket_sk(key: BucketKey) -> str:
-    return f"R#{key.minute:013d}#{key.metric}"
+def bucket_sk(start: int) -> str:
+    return f"R#{start:013d}"
 
 
 def hour_sk(metric: str, hour: int) -> str:
@@ -69,9 +72,9 @@ def alert_sk(ts: int, metric: str) -> str:
     return f"A#{ts:013d}#{metric}"
 
 
-def expires_at(minute: int, retention_days: int) -> int:
-    """Epoch seconds at which TTL may remove a bucket: the retention period after the minute ends."""
-    return (minute + MINUTE_MS) // 1000 + retention_days * 86_400
+def expires_at(start: int, retention_days: int) -> int:
+    """Epoch seconds at which TTL may remove a bucket: the retention period after the bucket ends."""
+    return (start + BUCKET_MS) // 1000 + retention_days * 86_400
 
 
 def text(value: str) -> AttributeValueTypeDef:
@@ -125,6 +128,7 @@ class TelemetryTable:
         pending: dict[int, _V],
         entry: Callable[[_V], Entry],
         still_pending: Callable[[Item, dict[int, _V]], dict[int, _V]],
+        prefix: str = "",
     ) -> int:
         """Write numbered attributes (and the fixed ones) in one UpdateItem, each only if its guard holds.
         When another writer got in first, keep what ``still_pending`` says is still to write and try
@@ -138,7 +142,7 @@ class TelemetryTable:
                 sets.append(f"#f{index} = :f{index}")
             for index, (number_, item) in enumerate(sorted(pending.items())):
                 written = entry(item)
-                names[f"#e{index}"], values[f":e{index}"] = str(number_), written.value
+                names[f"#e{index}"], values[f":e{index}"] = f"{prefix}{number_}", written.value
                 sets.append(f"#e{index} = :e{index}")
                 if written.guard_value is not None:
                     values[f":g{index}"] = written.guard_value
@@ -168,8 +172,11 @@ class TelemetryTable:
         *,
         page: int | None = None,
         exclusive_start: Mapping[str, Any] | None = None,
+        growing: bool = False,
     ) -> Iterator[Item]:
-        """Every item of ``pk`` with lower <= sk <= upper, ascending, fetched page by page as consumed."""
+        """Every item of ``pk`` with lower <= sk <= upper, ascending, fetched page by page as consumed;
+        ``growing`` doubles the page each time (a reader that does not know how many items it needs reads
+        few at first, as a read is billed by the bytes it reads)."""
         options: dict[str, Any] = {"Limit": page} if page else {}
         if exclusive_start:
             options["ExclusiveStartKey"] = exclusive_start
@@ -185,6 +192,8 @@ class TelemetryTable:
             if not last:
                 return
             options["ExclusiveStartKey"] = last
+            if growing and page:
+                options["Limit"] = min(options["Limit"] * 2, 1000)
 
     def _batch_get(self, keys: Sequence[Mapping[str, Any]], *, consistent: bool) -> list[Item]:
         return batch_get(self.db, self.table_name, keys, consistent=consistent)
