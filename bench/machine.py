@@ -13,6 +13,7 @@ from typing import Any
 
 from local_runtime.assembly import REPO_ROOT
 from local_runtime.dynamodb_local import find_jar
+from local_runtime.sites import lambda_python
 
 
 def _cpu_model() -> str:
@@ -52,6 +53,7 @@ def describe() -> dict[str, Any]:
         "memoryGB": _memory_gb(),
         "os": f"{platform.system()} {platform.release()} {platform.machine()}",
         "python": platform.python_version(),
+        "functionsPython": lambda_python().version,  # what the functions run on (Lambda's 3.13 when found)
         "java": _run(java, "-version").splitlines()[0] if java else None,
         "dynamodbLocal": find_jar().parent.name,
         "commit": f"{commit}{' (with local changes)' if dirty else ''}" if commit else None,

@@ -191,7 +191,7 @@ read medians and ratios, not single values, and compare runs only on the same ma
 | date | {m["date"]} |
 | CPU | {m["cpu"]}, {m["cores"]} cores, {m["memoryGB"]} GB |
 | OS | {m["os"]} |
-| Python (local runtime) | {m["python"]} (Lambda runs python3.13 on arm64) |
+| Python | local runtime {m["python"]}; functions {m.get("functionsPython", m["python"])} (Lambda runs python3.13 on arm64) |
 | DynamoDB Local | {m["dynamodbLocal"]} ({m["java"]}) |
 | commit | {m["commit"]} |
 | load average at the end | {", ".join(str(x) for x in m["loadAverage"])} |
@@ -321,7 +321,7 @@ How each line is made (`bench/cost.py`):
   second invokes it once per TTL window, at most once per request.
 - **Lambda GB-s**: each invoke's measured duration (warm environment), rounded up to the millisecond,
   at the function's memory from the template, at the arm64 price. The durations were measured here
-  (x86-64, Python {m["python"]}), not on Lambda's arm64 with its memory-proportional CPU share, so
+  (x86-64, Python {m.get("functionsPython", m["python"])}), not on Lambda's arm64 with its memory-proportional CPU share, so
   this line is indicative; it is a small share of the total either way.
 - **Lambda init**: Lambda bills the init phase since 2025-08-01. What each function's measured cold
   start takes beyond a warm invoke (the init, and a slower first invoke) is added to an assumed
