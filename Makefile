@@ -86,6 +86,7 @@ fuzz-sample: setup ## A small seeded sample of those generated requests (make te
 
 test: setup lint unit integration infra-test local-test web-test ## Lint, unit, integration, infrastructure, local runtime, end-to-end and browser tests (CI runs this, then make demo)
 test: fuzz-sample
+test: deploy-check
 
 bench: setup ## Benchmarks and the cost model: .bench/results.json and docs/performance.md
 	$(PY) -m bench
@@ -107,19 +108,30 @@ synth: setup ## Synthesize every stack into cdk.out/ (no AWS account; the first 
 	npx --no-install cdk synth --quiet --no-notices -c stage=$(STAGE)
 	$(VENV)/bin/cfn-lint
 
+# The stack each SERVICE names, for deploy and destroy.
+STACK_account := ApiGatewayAccount
+STACK_layer = Layer-$(STAGE)
+STACK_orders = Orders-$(STAGE)
+STACK_telemetry = Telemetry-$(STAGE)
+STACK_web = Web-$(STAGE)
+STACK = $(or $(STACK_$(SERVICE)),$(error SERVICE must be account, layer, orders, telemetry or web))
+
 deploy: setup ## Deploy one stack: make deploy SERVICE=account|layer|orders|telemetry|web [STAGE=dev]
-	@case "$(SERVICE)" in account) stack=ApiGatewayAccount;; layer) stack=Layer-$(STAGE);; \
-		orders) stack=Orders-$(STAGE);; telemetry) stack=Telemetry-$(STAGE);; web) stack=Web-$(STAGE);; \
-		*) echo "SERVICE must be account, layer, orders, telemetry or web"; exit 2;; esac; \
-	npx --no-install cdk deploy "$$stack" --exclusively -c stage=$(STAGE) --require-approval broadening
+	npx --no-install cdk deploy "$(STACK)" --exclusively -c stage=$(STAGE) --require-approval broadening
 
 seed: setup ## Load the product catalogue into a deployed orders stack (idempotent): make seed [STAGE=dev]
 	PYTHONPATH=services/orders:shared/python $(PY) -m orders.logic.catalogue --stack Orders-$(STAGE)
 
-destroy: setup ## Remove one stack: make destroy SERVICE=layer|orders|telemetry|web [STAGE=dev]
-	@case "$(SERVICE)" in layer) stack=Layer;; orders) stack=Orders;; telemetry) stack=Telemetry;; web) stack=Web;; \
-		*) echo "SERVICE must be layer, orders, telemetry or web"; exit 2;; esac; \
-	npx --no-install cdk destroy "$$stack-$(STAGE)" --exclusively -c stage=$(STAGE)
+destroy: setup ## Remove one stack: make destroy SERVICE=account|layer|orders|telemetry|web [STAGE=dev]
+	npx --no-install cdk destroy "$(STACK)" --exclusively -c stage=$(STAGE)
+
+.PHONY: env deploy-check
+env: $(VENV_STAMP) ## The clients' export lines (API URLs and keys) for a deployed stage: make -s env STAGE=prod
+	@$(PY) -m infra.env --stage $(STAGE)
+
+deploy-check: setup ## docs/deploy.md's deployment, run with its commands against moto's server (no AWS account)
+	$(PY) -m pytest tests/deploy -q
+	$(PY) -m infra.deploy_check
 
 demo: setup ## Run the end-to-end scenario and print its report (FAULTS=chaos: with injected faults)
 	LOCAL_FAULTS='$(FAULTS)' $(PY) -m clients.demo
