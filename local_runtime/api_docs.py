@@ -24,7 +24,7 @@ OPENAPI = {service: REPO_ROOT / "docs" / "api" / f"{service}.json" for service i
 SWAGGER_UI = "/_local/api/vendor/swagger-ui-dist"
 
 # What the page needs to know of the running system, per service: its base URL and its API keys by plan.
-SessionOf = Callable[[str], dict[str, object]]
+SessionOf = Callable[[str], tuple[str, dict[str, str]]]
 
 # The document declares no security schemes (the gateway, not the functions, checks keys and tokens), so the
 # page adds the two the gateway asks for before handing the document to Swagger UI.
@@ -56,7 +56,7 @@ fetch(session.document).then((answer) => answer.json()).then((spec) => {{
 
 def routes(session_of: SessionOf) -> list[BaseRoute]:
     """The documents' routes on the gateway (before its catch-all route); ``session_of(service)`` gives the
-    service's ``baseUrl`` and ``apiKeys`` (plan name to key value) on the running system."""
+    service's base URL and API keys (plan name to key value) on the running system."""
 
     def unknown(service: str) -> Response | None:
         if service in OPENAPI:
@@ -71,18 +71,13 @@ def routes(session_of: SessionOf) -> list[BaseRoute]:
         service = request.path_params["service"]
         if problem := unknown(service):
             return problem
-        found = session_of(service)
-        keys = dict(found["apiKeys"])  # type: ignore[call-overload]
+        base_url, keys = session_of(service)
         plan = next(iter(keys), "")
-        session = {
-            "document": f"/_local/api/{service}.json",
-            "baseUrl": found["baseUrl"],
-            "apiKey": keys.get(plan),
-        }
+        session = {"document": f"/_local/api/{service}.json", "baseUrl": base_url, "apiKey": keys.get(plan)}
         page = _PAGE.format(
             title=html.escape(f"{service} API: Swagger UI"),
             ui=SWAGGER_UI,
-            base=html.escape(str(found["baseUrl"])),
+            base=html.escape(base_url),
             plan=html.escape(plan),
             service=html.escape(service),
             # "</" cannot end the script early: JSON escapes it as "<\/".

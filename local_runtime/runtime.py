@@ -366,7 +366,7 @@ class LocalRuntime:
             },
         }
 
-    def api_session(self, service: str) -> dict[str, Any]:
+    def api_session(self, service: str) -> tuple[str, dict[str, str]]:
         """One service's API on this system: its base URL, and its keys by usage plan (Swagger UI sends one)."""
         plans = {
             plan.name
@@ -375,7 +375,7 @@ class LocalRuntime:
             for plan in api.usage_plans
         }
         keys = {key.plans[0]: key.value for key in self.api_keys if key.plans[0] in plans}
-        return {"baseUrl": self.gateway.base_urls().get(service, ""), "apiKeys": keys}
+        return self.gateway.base_urls().get(service, ""), keys
 
     def token(self, service: str, subject: str, groups: Sequence[str] = ()) -> str:
         """A token from the user pool that ``service``'s API trusts, as that pool's hosted sign-in gives one."""

@@ -3,9 +3,11 @@ emulator, stream pollers) started once per session, driven over HTTP like a clie
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -45,15 +47,23 @@ def eventually(check: Callable[[], Any], timeout_s: float = 5.0, interval_s: flo
         time.sleep(interval_s)
 
 
-@pytest.fixture(scope="session")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+@contextlib.contextmanager
+def running_system(state_dir: Path, **options: Any) -> Iterator[System]:
+    """The local runtime on the current templates, in memory on a free port, its log lines kept."""
     synthesize()
     logs: list[tuple[str, str]] = []
-    options = RuntimeOptions(
-        state_dir=tmp_path_factory.mktemp("local-state"),
+    settings = RuntimeOptions(
+        state_dir=state_dir,
         port=free_port(),
         persistent=False,
         log=lambda name, line: logs.append((name, line)),
+        **options,
     )
-    with LocalRuntime(options) as runtime:
+    with LocalRuntime(settings) as runtime:
         yield System(runtime=runtime, session=runtime.session(), logs=logs)
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    with running_system(tmp_path_factory.mktemp("local-state")) as started:
+        yield started

@@ -11,10 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from local_runtime.dynamodb_local import free_port
-from local_runtime.runtime import LocalRuntime, RuntimeOptions
-from local_runtime.synth import synthesize
-from tests.e2e.conftest import System, eventually
+from tests.e2e.conftest import System, eventually, running_system
 from tests.fuzz import profile
 from tests.fuzz.calls import TALLY
 
@@ -63,16 +60,8 @@ def caller(system: System, service: str, plan: str, token: str) -> Caller:
 
 @pytest.fixture(scope="session")
 def fuzz_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    synthesize()
-    logs: list[tuple[str, str]] = []
-    options = RuntimeOptions(
-        state_dir=tmp_path_factory.mktemp("fuzz-state"),
-        port=free_port(),
-        persistent=False,
-        log=lambda name, line: logs.append((name, line)),
-    )
-    with LocalRuntime(options) as runtime:
-        yield System(runtime=runtime, session=runtime.session(), logs=logs)
+    with running_system(tmp_path_factory.mktemp("fuzz-state")) as started:
+        yield started
 
 
 @pytest.fixture(scope="session")

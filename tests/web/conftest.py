@@ -10,13 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from local_runtime.dynamodb_local import free_port
-from local_runtime.runtime import LocalRuntime, RuntimeOptions
-from local_runtime.synth import synthesize
+from tests.e2e.conftest import System, running_system
 
 # Headless, and quiet: this machine's network is closed, and Chromium's background services would try it.
 CHROMIUM_ARGS = [
@@ -32,35 +30,17 @@ PHONE = {"width": 390, "height": 844}
 
 
 @dataclass
-class Site:
-    runtime: LocalRuntime
-    session: dict[str, Any]
+class Site(System):
+    """The running system, with the pages it serves on their own origin."""
 
     def page_url(self, name: str) -> str:
         return self.runtime.pages[name]
 
-    def client(self, service: str, plan: str, token: str | None = None) -> httpx.Client:
-        headers = {"x-api-key": self.session["apiKeys"][plan]}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        return httpx.Client(base_url=self.session["apis"][service], headers=headers, timeout=30)
-
-    def token(self, service: str, subject: str, *groups: str) -> str:
-        return self.runtime.token(service, subject, groups)
-
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    synthesize()
-    options = RuntimeOptions(
-        state_dir=tmp_path_factory.mktemp("web-state"),
-        port=free_port(),
-        web_port=free_port(),
-        persistent=False,
-        log=lambda name, line: None,
-    )
-    with LocalRuntime(options) as runtime:
-        yield Site(runtime=runtime, session=runtime.session())
+    with running_system(tmp_path_factory.mktemp("web-state"), web_port=free_port()) as started:
+        yield Site(runtime=started.runtime, session=started.session, logs=started.logs)
 
 
 @pytest.fixture(scope="session")
@@ -79,16 +59,21 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context per test: its own sessionStorage, so its own signed-in user."""
-    context = browser.new_context()
+def page_without_errors(browser: Browser, **context_options: Any) -> Iterator[Page]:
+    """A page in a browser context of its own, failing the test if the page throws an uncaught error."""
+    context = browser.new_context(**context_options)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
     context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context per test: its own sessionStorage, so its own signed-in user."""
+    yield from page_without_errors(browser)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from clients.config import Endpoint
 from clients.devices import DeviceClient, Reading
-from tests.web.conftest import Site, serious_accessibility_violations, sign_in
+from tests.web.conftest import Site, page_without_errors, serious_accessibility_violations, sign_in
 
 OPERATOR = "olivia"
 # A page's first calls can each start a new Lambda environment locally (the page sends several at once, and a
@@ -91,13 +91,7 @@ def readings_in_chart_table(page: Page) -> int:
 @pytest.fixture
 def clipboard_page(browser: Browser) -> Iterator[Page]:
     """Like conftest's ``page``, with the clipboard granted so the copied token can be read back."""
-    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
+    yield from page_without_errors(browser, permissions=["clipboard-read", "clipboard-write"])
 
 
 def test_an_operator_registers_a_device_and_copies_its_token_once(clipboard_page: Page, site: Site) -> None:
