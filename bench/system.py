@@ -153,8 +153,8 @@ class FreshRuntime(FunctionRuntime):
         self.first: Invocation | None = None
         self.on_first = on_first
 
-    def invoke(self, event: Any, *, timeout_s: float | None = None) -> Invocation:
-        invocation = super().invoke(event, timeout_s=timeout_s)
+    async def ainvoke(self, event: Any, *, timeout_s: float | None = None) -> Invocation:
+        invocation = await super().ainvoke(event, timeout_s=timeout_s)
         if self.first is None:
             self.first = invocation
             if self.on_first is not None:

@@ -9,7 +9,6 @@ import json
 import os
 from typing import TYPE_CHECKING
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -115,7 +114,7 @@ class DevEndpoints:
             return JSONResponse({"message": f"the event is not JSON: {error}"}, 400)
         runtime = found[0]
         with self.runtime.logs.capture(runtime.spec.name) as lines:
-            invocation = await anyio.to_thread.run_sync(lambda: runtime.invoke(event))
+            invocation = await runtime.ainvoke(event)
         return JSONResponse(
             {
                 "function": short_name(runtime.spec.name),

@@ -8,11 +8,12 @@ the import path, a real context object, and the timeout enforced by killing the 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
 import os
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -23,10 +24,12 @@ from typing import Any
 from local_runtime.assembly import REGION, FunctionSpec
 from local_runtime.faults import Decision, FaultInjector
 from local_runtime.metrics import MetricStore
-from local_runtime.runtime_api import Exited, InitFailed, Outcome, Pending, Ready, RuntimeApi, Said
+from local_runtime.runtime_api import Exited, InitFailed, Outcome, Pending, Ready, RuntimeApi, Said, heard
+from local_runtime.service_loop import service_loop
 from local_runtime.sites import lambda_python, runtime_site
 
 INIT_TIMEOUT_S = 10.0
+LOG_LINE_LIMIT = 1024 * 1024  # Lambda truncates an event at 256 KB
 LogSink = Callable[[str, str], None]
 
 
@@ -82,38 +85,60 @@ class _Worker:
     """One execution environment: AWS's runtime interface client, ``python -m awslambdaric <handler>``, in a
     process of its own, served by a Runtime API of its own (local_runtime/runtime_api.py)."""
 
-    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: LogSink, generation: int = 0) -> None:
+    def __init__(self, api: RuntimeApi, process: asyncio.subprocess.Process, generation: int) -> None:
         self.started = time.monotonic()
         self.generation = generation  # which code it imported: refresh() makes newer workers
-        self.api = RuntimeApi()
+        self.api = api
+        self.process = process
+        self.fresh = True
+        self._forwarding: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(
+        cls, spec: FunctionSpec, env: Mapping[str, str], log: LogSink, generation: int
+    ) -> _Worker:
+        started = time.monotonic()
+        api = await RuntimeApi().start()
         # Lambda's order: task root, layers, then the runtime's own packages (awslambdaric, boto3). -S keeps
         # the interpreter's site-packages off the path and -P the working directory.
         import_paths = [str(spec.code_dir), *(str(p) for p in spec.layer_paths), str(runtime_site())]
-        self.process = subprocess.Popen(  # noqa: S603 - our interpreter and AWS's runtime client
-            [lambda_python().executable, "-S", "-P", "-u", "-m", "awslambdaric", spec.handler],
+        process = await asyncio.create_subprocess_exec(
+            lambda_python().executable,
+            *("-S", "-P", "-u", "-m", "awslambdaric", spec.handler),
             env={
                 **env,
                 # One log stream per execution environment, as Lambda names them.
                 "AWS_LAMBDA_LOG_STREAM_NAME": f"local/[$LATEST]{uuid.uuid4().hex}",
-                "AWS_LAMBDA_RUNTIME_API": self.api.address,
+                "AWS_LAMBDA_RUNTIME_API": api.address,
                 "PYTHONPATH": os.pathsep.join(import_paths),
             },
             cwd=spec.code_dir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            limit=LOG_LINE_LIMIT,
         )
-        self.fresh = True
-        threading.Thread(target=self._forward_logs, args=(spec.name, log), daemon=True).start()
+        worker = cls(api, process, generation)
+        worker.started = started
+        worker._forwarding = asyncio.create_task(worker._forward_logs(spec.name, log))
+        return worker
 
-    def _forward_logs(self, name: str, log: LogSink) -> None:
-        assert self.process.stdout is not None
+    async def _forward_logs(self, name: str, log: LogSink) -> None:
+        stdout = self.process.stdout
+        assert stdout is not None
         # Split on newlines only: the client joins a text-format record's lines with "\r", keeping it one
         # record (one CloudWatch event), which a text-mode reader would split again.
-        for line in self.process.stdout:
+        while True:
+            try:
+                line = await stdout.readline()
+            except ValueError:  # over the limit: CloudWatch would not take it either
+                log(name, f"[a log line over {LOG_LINE_LIMIT} bytes was dropped]")
+                continue
+            if not line:
+                break
             log(name, line.decode(errors="replace").removesuffix("\n"))
         # Its output ends when it does: whoever waits for an answer learns it will not come.
-        self.api.exited(self.process.wait())
+        self.api.exited(await self.process.wait())
 
     def max_memory_mb(self) -> int | None:
         """The environment's peak resident memory, as the platform report gives it."""
@@ -125,17 +150,19 @@ class _Worker:
         return int(peak) // 1024 if peak else None
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return self.process.returncode is None
 
-    def kill(self) -> None:
+    async def kill(self) -> None:
         if self.alive():
-            self.process.kill()
-        self.process.wait()
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+        await self.process.wait()
         self.api.close()
 
 
 class FunctionRuntime:
-    """Invokes one function; reuses idle environments, starts new ones up to ``max_concurrency``."""
+    """Invokes one function; reuses idle environments, starts new ones up to ``max_concurrency``. Its work
+    runs on the service loop: ``ainvoke`` from a coroutine, ``invoke`` from a thread."""
 
     def __init__(
         self,
@@ -150,34 +177,40 @@ class FunctionRuntime:
         self.spec = spec
         self.faults = faults
         self.metrics = metrics
+        self.service = service_loop()
         self._in_flight = 0
         self.environment = lambda_environment(spec, extra_environment)
         self.log = log
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
-        self._slots = threading.BoundedSemaphore(max_concurrency)
-        self._lock = threading.Lock()
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._running_on: set[asyncio.Task[Invocation]] = set()
         self.cold_starts = 0
         self.invocations = 0
         self.generation = 0
 
     def invoke(self, event: Any, *, timeout_s: float | None = None) -> Invocation:
-        """Invoke synchronously. ``timeout_s`` caps the wait below the function's own timeout
-        (API Gateway's integration timeout); the function's timeout kills the environment. Injected
-        faults (local_runtime.faults), if any, apply around the invocation."""
+        """Invoke synchronously, from any thread but the service loop's."""
+        return self.service.run(self.ainvoke(event, timeout_s=timeout_s))
+
+    async def ainvoke(self, event: Any, *, timeout_s: float | None = None) -> Invocation:
+        """Invoke and await the outcome. ``timeout_s`` caps the wait below the function's own timeout (API
+        Gateway's integration timeout); the function's timeout ends the environment. Injected faults
+        (local_runtime.faults), if any, apply around the invocation."""
+        return await self.service.run_async(self._invoke_with_faults(event, timeout_s))
+
+    async def _invoke_with_faults(self, event: Any, timeout_s: float | None) -> Invocation:
         fault = self.faults.decide(self.spec.name, event) if self.faults is not None else None
-        with self._lock:
-            self._in_flight += 1
-            concurrent = self._in_flight
+        self._in_flight += 1
+        concurrent = self._in_flight
         try:
             invocation = (
-                self._invoke(event, timeout_s)
+                await self._invoke(event, timeout_s)
                 if fault is None
-                else self._invoke_with(fault, event, timeout_s)
+                else await self._invoke_with(fault, event, timeout_s)
             )
         finally:
-            with self._lock:
-                self._in_flight -= 1
+            self._in_flight -= 1
         if self.metrics is not None:
             self._publish(invocation, concurrent)
         return invocation
@@ -193,47 +226,47 @@ class FunctionRuntime:
         ]
         self.metrics.put_many("AWS/Lambda", points, [{"FunctionName": self.spec.name}, {}])
 
-    def _invoke_with(self, fault: Decision, event: Any, timeout_s: float | None) -> Invocation:
-        time.sleep(fault.delay_s)
+    async def _invoke_with(self, fault: Decision, event: Any, timeout_s: float | None) -> Invocation:
+        await asyncio.sleep(fault.delay_s)
         if fault.fail and fault.prevent_execution:
             return Invocation(str(uuid.uuid4()), error=_injected_error(), duration_ms=fault.delay_s * 1000)
-        invocation = self._invoke(event, timeout_s)
+        invocation = await self._invoke(event, timeout_s)
         if fault.fail:  # the handler ran, its side effects stand; only its answer is lost
             return replace(invocation, result=None, error=_injected_error())
         if fault.response is not None and invocation.ok:
             return replace(invocation, result=fault.response)
         return invocation
 
-    def _invoke(self, event: Any, timeout_s: float | None) -> Invocation:
+    async def _invoke(self, event: Any, timeout_s: float | None) -> Invocation:
         request_id = str(uuid.uuid4())
-        self._slots.acquire()
+        await self._slots.acquire()
         running_on = False
         try:
-            worker = self._checkout()
+            worker = await self._checkout()
             init_ms: float | None = None
             if worker.fresh:
                 worker.fresh = False
-                init_ms, init_error = self._init(worker)
+                init_ms, init_error = await self._init(worker)
                 if init_error is not None:
-                    self._discard(worker)
+                    await self._discard(worker)
                     cold_ms = (time.monotonic() - worker.started) * 1000
                     return Invocation(request_id, error=init_error, init_ms=init_ms, cold_start_ms=cold_ms)
             started = time.monotonic()
             start = {"requestId": request_id, "functionArn": self.spec.arn, "version": "$LATEST"}
             self.log(self.spec.name, platform_line("platform.start", start))
             deadline_epoch_ms = int((time.time() + self.spec.timeout_s) * 1000)
-            worker.api.submit(
+            outcome = worker.api.submit(
                 Pending(request_id, json.dumps(event).encode(), deadline_epoch_ms, self.spec.arn)
             )
             wait_s = self.spec.timeout_s if timeout_s is None else min(timeout_s, self.spec.timeout_s)
-            said = worker.api.said(wait_s)
+            said = await heard(outcome, wait_s)
             if said is None and wait_s < self.spec.timeout_s:
                 # The caller (API Gateway's integration timeout) stops waiting, but, as in AWS, the function
                 # runs on in its environment, which stays busy (and counts toward concurrency) until it ends.
                 running_on = True
-                threading.Thread(
-                    target=self._run_on, args=(worker, request_id, started, init_ms), daemon=True
-                ).start()
+                task = asyncio.create_task(self._run_on(worker, request_id, outcome, started, init_ms))
+                self._running_on.add(task)
+                task.add_done_callback(self._running_on.discard)
                 message = f"Task timed out after {wait_s:.2f} seconds"
                 cold_start_ms = (time.monotonic() - worker.started) * 1000 if init_ms is not None else None
                 return Invocation(
@@ -243,15 +276,15 @@ class FunctionRuntime:
                     init_ms=init_ms,
                     cold_start_ms=cold_start_ms,
                 )
-            return self._settle(worker, request_id, said, started, init_ms)
+            return await self._settle(worker, request_id, said, started, init_ms)
         finally:
             if not running_on:
                 self._slots.release()
 
-    def _init(self, worker: _Worker) -> tuple[float, dict[str, Any] | None]:
+    async def _init(self, worker: _Worker) -> tuple[float, dict[str, Any] | None]:
         """A new environment's init: over when the client first asks for an invocation, failed when it posts
         an init error or exits first. Lambda gives init up to 10 s of its own before the invoke's timeout."""
-        said = worker.api.said(INIT_TIMEOUT_S)
+        said = await heard(worker.api.init, INIT_TIMEOUT_S)
         init_ms = (time.monotonic() - worker.started) * 1000
         self.cold_starts += 1
         self.log(self.spec.name, platform_line("platform.initStart", self._init_start()))
@@ -273,14 +306,21 @@ class FunctionRuntime:
         self.log(self.spec.name, platform_line("platform.initReport", failed))
         return init_ms, error
 
-    def _run_on(self, worker: _Worker, request_id: str, started: float, init_ms: float | None) -> None:
+    async def _run_on(
+        self,
+        worker: _Worker,
+        request_id: str,
+        outcome: asyncio.Future[Said],
+        started: float,
+        init_ms: float | None,
+    ) -> Invocation:
         try:
             remaining_s = self.spec.timeout_s - (time.monotonic() - started)
-            self._settle(worker, request_id, worker.api.said(remaining_s), started, init_ms)
+            return await self._settle(worker, request_id, await heard(outcome, remaining_s), started, init_ms)
         finally:
             self._slots.release()
 
-    def _settle(
+    async def _settle(
         self, worker: _Worker, request_id: str, said: Said | None, started: float, init_ms: float | None
     ) -> Invocation:
         """An invocation's end, reported as Lambda reports it: its environment kept for the next one, or
@@ -291,11 +331,11 @@ class FunctionRuntime:
         self.invocations += 1
         if isinstance(said, Outcome) and said.request_id == request_id:
             memory_mb = worker.max_memory_mb()
-            self._checkin(worker)
+            await self._checkin(worker)
             status = "error" if said.error else "success"
             self._report(request_id, said.duration_ms, init_ms, memory_mb, status)
             return Invocation(request_id, said.result, said.error, said.duration_ms, init_ms, cold_start_ms)
-        self._discard(worker)
+        await self._discard(worker)
         if said is None:
             message = f"Task timed out after {self.spec.timeout_s:.2f} seconds"
             self.log(
@@ -335,52 +375,49 @@ class FunctionRuntime:
             "functionVersion": "$LATEST",
         }
 
-    def _checkout(self) -> _Worker:
-        with self._lock:
-            while self._idle:
-                worker = self._idle.pop()
-                if worker.alive():
-                    return worker
-                self._all.discard(worker)
-        worker = _Worker(self.spec, self.environment, self.log, self.generation)
-        with self._lock:
-            self._all.add(worker)
+    async def _checkout(self) -> _Worker:
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.alive():
+                return worker
+            self._all.discard(worker)
+        worker = await _Worker.start(self.spec, self.environment, self.log, self.generation)
+        self._all.add(worker)
         return worker
 
-    def _checkin(self, worker: _Worker) -> None:
-        with self._lock:
-            current = worker.generation == self.generation
-            if current:
-                self._idle.append(worker)
-        if not current:  # it ran code that has changed since: its next request cold-starts the new code
-            self._discard(worker)
+    async def _checkin(self, worker: _Worker) -> None:
+        if worker.generation == self.generation:
+            self._idle.append(worker)
+        else:  # it ran code that has changed since: its next request cold-starts the new code
+            await self._discard(worker)
 
     def refresh(self) -> int:
         """Replace the execution environments: idle ones now, busy ones when their invocation ends, so the
         next request imports the code as it is now (what a deploy of new code does). Returns how many
         environments were running the old code."""
-        with self._lock:
-            self.generation += 1
-            idle, self._idle = self._idle, []
-            stale = len(self._all)
+        return self.service.run(self._refresh())
+
+    async def _refresh(self) -> int:
+        self.generation += 1
+        idle, self._idle = self._idle, []
+        stale = len(self._all)
         for worker in idle:
-            self._discard(worker)
+            await self._discard(worker)
         return stale
 
-    def _discard(self, worker: _Worker) -> None:
-        worker.kill()
-        with self._lock:
-            self._all.discard(worker)
+    async def _discard(self, worker: _Worker) -> None:
+        await worker.kill()
+        self._all.discard(worker)
 
     def warm_environments(self) -> int:
-        with self._lock:
-            return len(self._idle)
+        return len(self._idle)
 
     def shutdown(self) -> None:
-        with self._lock:
-            workers, self._all, self._idle = list(self._all), set(), []
-        for worker in workers:
-            worker.kill()
+        self.service.run(self._shutdown())
+
+    async def _shutdown(self) -> None:
+        workers, self._all, self._idle = list(self._all), set(), []
+        await asyncio.gather(*(worker.kill() for worker in workers))
 
 
 def _exited(returncode: int | None) -> dict[str, Any]:

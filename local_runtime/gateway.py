@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -193,7 +192,6 @@ class Gateway:
             )
             state.stage_buckets = {key: TokenBucket(*limits) for key, limits in spec.stage_throttles.items()}
             self.apis[f"/{spec.service}/{spec.stage}"] = state
-        self._limiter = anyio.CapacityLimiter(128)
         self.dev_endpoints = dev_endpoints or {}
         self.accepting = True  # the local runtime holds requests off (503) until everything behind is up
         self.app = Starlette(
@@ -378,7 +376,4 @@ class Gateway:
         )
 
     async def _invoke(self, function_key: str, event: dict[str, Any], timeout_s: float) -> Invocation:
-        runtime = self.functions[function_key]
-        return await anyio.to_thread.run_sync(
-            lambda: runtime.invoke(event, timeout_s=timeout_s), limiter=self._limiter
-        )
+        return await self.functions[function_key].ainvoke(event, timeout_s=timeout_s)

@@ -29,6 +29,7 @@ from local_runtime.metrics import MetricStore
 from local_runtime.oauth import ManagedLogin
 from local_runtime.seed import seeder_for
 from local_runtime.server import ServerThread
+from local_runtime.service_loop import service_loop
 from local_runtime.stream_stores import CheckpointStore, OnFailureStore
 from local_runtime.streams import StreamPoller
 from local_runtime.web import site
@@ -276,7 +277,7 @@ class LocalRuntime:
             self.pollers.append(poller)
 
     def _start_server(self) -> None:
-        self._server = ServerThread(self.gateway.app, self.options.port).start()
+        self._server = ServerThread(self.gateway.app, self.options.port, service=service_loop()).start()
         if self.options.web_port is not None:
             pages = site(self.web_config, allowed_hosts(self.gateway.config.host))
             self._web_server = ServerThread(pages, self.options.web_port).start()

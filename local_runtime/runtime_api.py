@@ -13,25 +13,28 @@ formats are the client's own. The endpoints are the ones Lambda documents:
   client runs the before-snapshot hooks, asks for the restore, then runs the after-restore hooks. Locally
   there is no snapshot: the restore is answered at once, in the same process.
 
-What the environment says arrives on one queue, in order: ``Ready`` (its first request for an invocation: the
-init is over), ``InitFailed``, ``Outcome`` per invocation, and ``Exited`` when the process has ended.
+The API runs on the service loop (local_runtime/service_loop.py) with h11 for HTTP/1.1: the environment's
+long poll for its next event is an awaiting request, and its answer resolves the invocation's future, so handing
+an event out and taking the answer wake no thread. What the environment says is a future's result: the init's
+(``Ready`` when it first asks for an invocation, ``InitFailed``, or ``Exited``) and each invocation's
+(``Outcome`` or ``Exited``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-import queue
-import sys
-import threading
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import h11
+
 PREFIX = "/2018-06-01/runtime"
-ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+ERROR_TYPE_HEADER = b"lambda-runtime-function-error-type"
+READ_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -83,136 +86,145 @@ def error_of(body: bytes, error_type: str | None) -> dict[str, Any]:
     return error
 
 
+async def heard(said: asyncio.Future[Said], timeout_s: float) -> Said | None:
+    """What the environment said, or None if it said nothing within ``timeout_s`` (it may still say it)."""
+    done, _ = await asyncio.wait({said}, timeout=max(0.0, timeout_s))
+    return said.result() if done else None
+
+
+Answer = tuple[HTTPStatus, bytes, dict[str, str]]
+ACCEPTED: Answer = (HTTPStatus.ACCEPTED, b'{"status":"OK"}', {})
+NOT_FOUND: Answer = (HTTPStatus.NOT_FOUND, b'{"errorType":"InvalidRequest"}', {})
+
+
 class RuntimeApi:
-    """One environment's Runtime API: ``submit`` hands it an invocation, ``said`` reads what it answered."""
+    """One environment's Runtime API, on the running loop: ``submit`` hands it an invocation and returns the
+    future of its outcome; ``init`` is the future of the environment's init."""
 
     def __init__(self) -> None:
-        self._pending: queue.Queue[Pending | None] = queue.Queue()
-        self._said: queue.Queue[Said] = queue.Queue()
+        loop = asyncio.get_running_loop()
+        self.init: asyncio.Future[Said] = loop.create_future()
+        self._pending: asyncio.Queue[Pending | None] = asyncio.Queue()
+        self._outcomes: dict[str, asyncio.Future[Said]] = {}
         self._handed_out: dict[str, float] = {}
-        self._ready = False
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.api = self  # type: ignore[attr-defined]
-        threading.Thread(target=self._server.serve_forever, args=(0.2,), daemon=True).start()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> RuntimeApi:
+        # asyncio turns Nagle's algorithm off on TCP sockets: no delayed ACK waits between header and body.
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
 
     @property
     def address(self) -> str:
         """What ``AWS_LAMBDA_RUNTIME_API`` holds: host and port."""
-        return f"127.0.0.1:{self._server.server_port}"
+        assert self._server is not None
+        return f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
 
-    def submit(self, invocation: Pending) -> None:
-        self._pending.put(invocation)
-
-    def said(self, timeout_s: float) -> Said | None:
-        """The environment's next message, or None if it said nothing within ``timeout_s``."""
-        try:
-            return self._said.get(timeout=max(0.0, timeout_s))
-        except queue.Empty:
-            return None
+    def submit(self, invocation: Pending) -> asyncio.Future[Said]:
+        said: asyncio.Future[Said] = asyncio.get_running_loop().create_future()
+        self._outcomes[invocation.request_id] = said
+        self._pending.put_nowait(invocation)
+        return said
 
     def exited(self, returncode: int | None) -> None:
-        self._said.put(Exited(returncode))
+        """The process has ended: whoever waits for its init or an answer learns it will not come."""
+        for said in (self.init, *self._outcomes.values()):
+            if not said.done():
+                said.set_result(Exited(returncode))
+        self._outcomes.clear()
 
     def close(self) -> None:
-        self._pending.put(None)  # a request waiting for an invocation gets none
-        # shutdown() waits for the serving loop's next poll: not on the caller's path.
-        threading.Thread(target=self._stop_serving, daemon=True).start()
+        self._pending.put_nowait(None)  # a request waiting for an invocation gets none
+        if self._server is not None:
+            self._server.close()
 
-    def _stop_serving(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    # -- the endpoints ------------------------------------------------------------------------------
 
-    # -- called by the request handler --------------------------------------------------------------
+    async def _answer(self, method: str, path: str, headers: dict[bytes, bytes], body: bytes) -> Answer:
+        error_type = headers[ERROR_TYPE_HEADER].decode() if ERROR_TYPE_HEADER in headers else None
+        parts = path.removeprefix(f"{PREFIX}/").split("/")
+        if method == "GET" and parts == ["invocation", "next"]:
+            return await self._next_invocation()
+        if method == "GET" and parts == ["restore", "next"]:
+            return HTTPStatus.OK, b"", {}
+        if method == "POST" and parts in (["init", "error"], ["restore", "error"]):
+            if not self.init.done():
+                self.init.set_result(InitFailed(error_of(body, error_type)))
+            return ACCEPTED
+        if (
+            method == "POST"
+            and len(parts) == 3
+            and parts[0] == "invocation"
+            and parts[2] in ("response", "error")
+        ):
+            if self._outcome(parts[1], body, error_type, failed=parts[2] == "error"):
+                return ACCEPTED
+            return HTTPStatus.BAD_REQUEST, b'{"errorType":"InvalidRequestID"}', {}
+        return NOT_FOUND
 
-    def next_invocation(self) -> Pending | None:
-        if not self._ready:
-            self._ready = True
-            self._said.put(Ready())
-        pending = self._pending.get()
-        if pending is not None:
-            self._handed_out[pending.request_id] = time.perf_counter()
-        return pending
+    async def _next_invocation(self) -> Answer:
+        if not self.init.done():
+            self.init.set_result(Ready())
+        pending = await self._pending.get()
+        if pending is None:
+            return HTTPStatus.GONE, b'{"errorType":"Runtime.EnvironmentClosed"}', {}
+        self._handed_out[pending.request_id] = time.perf_counter()
+        trace = f"Root=1-{int(time.time()):08x}-{pending.request_id.replace('-', '')[:24]}"
+        headers = {
+            "Lambda-Runtime-Aws-Request-Id": pending.request_id,
+            "Lambda-Runtime-Deadline-Ms": str(pending.deadline_epoch_ms),
+            "Lambda-Runtime-Invoked-Function-Arn": pending.function_arn,
+            "Lambda-Runtime-Trace-Id": trace,
+        }
+        return HTTPStatus.OK, pending.event, headers
 
-    def outcome(self, request_id: str, body: bytes, error_type: str | None, *, failed: bool) -> bool:
+    def _outcome(self, request_id: str, body: bytes, error_type: str | None, *, failed: bool) -> bool:
         started = self._handed_out.pop(request_id, None)
-        if started is None:
+        said = self._outcomes.pop(request_id, None)
+        if started is None or said is None:
             return False
         duration_ms = (time.perf_counter() - started) * 1000
         if failed:
-            self._said.put(Outcome(request_id, duration_ms, error=error_of(body, error_type)))
+            said.set_result(Outcome(request_id, duration_ms, error=error_of(body, error_type)))
         else:
-            self._said.put(Outcome(request_id, duration_ms, result=json.loads(body) if body else None))
+            said.set_result(Outcome(request_id, duration_ms, result=json.loads(body) if body else None))
         return True
 
-    def init_failed(self, body: bytes, error_type: str | None) -> None:
-        self._said.put(InitFailed(error_of(body, error_type)))
+    # -- HTTP/1.1 over h11 ----------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One connection: the client keeps it open between invocations. An environment killed mid-request (a
+        timeout, a reload, Ctrl-C) drops it: not an error."""
+        connection = h11.Connection(h11.SERVER)
+        with contextlib.suppress(ConnectionError, h11.ProtocolError):
+            while True:
+                request = await _next_event(connection, reader)
+                if not isinstance(request, h11.Request):
+                    break
+                body = bytearray()
+                while isinstance(part := await _next_event(connection, reader), h11.Data):
+                    body += part.data
+                status, payload, extra = await self._answer(
+                    request.method.decode(), request.target.decode(), dict(request.headers), bytes(body)
+                )
+                headers = [
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", str(len(payload))),
+                    *extra.items(),
+                ]
+                writer.write(
+                    connection.send(h11.Response(status_code=int(status), headers=headers))
+                    + connection.send(h11.Data(data=payload))
+                    + connection.send(h11.EndOfMessage())
+                )
+                await writer.drain()
+                if connection.our_state is h11.MUST_CLOSE:
+                    break
+                connection.start_next_cycle()
+        writer.close()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """An environment killed mid-request (a timeout, a reload, Ctrl-C) drops its connection: not an error
-        to print, as socketserver would, with a traceback."""
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # the client keeps its connection open between invocations
-    # Headers and body go out as two writes: with Nagle's algorithm, the second waits for the client's delayed
-    # ACK, 40 ms on Linux, on every event handed out and every answer taken.
-    disable_nagle_algorithm = True
-
-    @property
-    def api(self) -> RuntimeApi:
-        return self.server.api  # type: ignore[attr-defined, no-any-return]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """The environment's requests are not the developer's business: no access log."""
-
-    def do_GET(self) -> None:
-        if self.path == f"{PREFIX}/invocation/next":
-            pending = self.api.next_invocation()
-            if pending is None:
-                self._answer(HTTPStatus.GONE, b'{"errorType":"Runtime.EnvironmentClosed"}')
-                return
-            self._answer(
-                HTTPStatus.OK,
-                pending.event,
-                {
-                    "Lambda-Runtime-Aws-Request-Id": pending.request_id,
-                    "Lambda-Runtime-Deadline-Ms": str(pending.deadline_epoch_ms),
-                    "Lambda-Runtime-Invoked-Function-Arn": pending.function_arn,
-                    "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{pending.request_id.replace('-', '')[:24]}",
-                },
-            )
-        elif self.path == f"{PREFIX}/restore/next":
-            self._answer(HTTPStatus.OK, b"")
-        else:
-            self._answer(HTTPStatus.NOT_FOUND, b'{"errorType":"InvalidRequest"}')
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        error_type = self.headers.get(ERROR_TYPE_HEADER)
-        parts = self.path.removeprefix(f"{PREFIX}/").split("/")
-        if parts in (["init", "error"], ["restore", "error"]):
-            self.api.init_failed(body, error_type)
-            self._answer(HTTPStatus.ACCEPTED, b'{"status":"OK"}')
-        elif len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
-            known = self.api.outcome(parts[1], body, error_type, failed=parts[2] == "error")
-            status = HTTPStatus.ACCEPTED if known else HTTPStatus.BAD_REQUEST
-            self._answer(status, b'{"status":"OK"}' if known else b'{"errorType":"InvalidRequestID"}')
-        else:
-            self._answer(HTTPStatus.NOT_FOUND, b'{"errorType":"InvalidRequest"}')
-
-    def _answer(self, status: HTTPStatus, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        # The client exits right after posting an init error: that answer has nobody to read it.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(body)
+async def _next_event(connection: h11.Connection, reader: asyncio.StreamReader) -> Any:
+    while (event := connection.next_event()) is h11.NEED_DATA:
+        connection.receive_data(await reader.read(READ_CHUNK))
+    return event

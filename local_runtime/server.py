@@ -8,13 +8,17 @@ name to its first spelling in the request.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from concurrent.futures import Future
 from typing import Any, cast
 
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from local_runtime.service_loop import ServiceLoop
 
 RAW_HEADER_NAMES = "local_runtime.raw_header_names"
 
@@ -56,7 +60,12 @@ class _SpellingH11Protocol(H11Protocol):
 
 
 class ServerThread:
-    def __init__(self, app: Any, port: int, host: str = "127.0.0.1") -> None:
+    """uvicorn in a thread of its own, or, given ``service``, on the service loop beside the Runtime APIs it
+    hands events to (the gateway's server: an invoke then wakes no thread)."""
+
+    def __init__(
+        self, app: Any, port: int, host: str = "127.0.0.1", service: ServiceLoop | None = None
+    ) -> None:
         # No "server: uvicorn" header: API Gateway's answers carry none.
         config = uvicorn.Config(
             app,
@@ -68,17 +77,38 @@ class ServerThread:
             server_header=False,
         )
         self.server = uvicorn.Server(config)
+        self.service = service
         self.thread = threading.Thread(target=self.server.run, name=f"asgi-{port}", daemon=True)
+        self._serving: Future[None] | None = None
 
     def start(self, timeout_s: float = 15.0) -> ServerThread:
-        self.thread.start()
+        if self.service is None:
+            self.thread.start()
+        else:
+            self._serving = self.service.submit(self._serve())
         deadline = time.monotonic() + timeout_s
         while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"the server did not start on port {self.server.config.port}")
+            if time.monotonic() > deadline or not self._running():
+                failed = (
+                    self._serving.exception() if self._serving is not None and self._serving.done() else None
+                )
+                raise RuntimeError(f"the server did not start on port {self.server.config.port}") from failed
             time.sleep(0.05)
         return self
 
+    async def _serve(self) -> None:
+        try:
+            await self.server.serve()
+        except SystemExit as exited:  # uvicorn's answer to a port it cannot bind: not the service loop's end
+            raise RuntimeError(f"the server on port {self.server.config.port} exited") from exited
+
+    def _running(self) -> bool:
+        return self.thread.is_alive() if self._serving is None else not self._serving.done()
+
     def stop(self) -> None:
         self.server.should_exit = True
-        self.thread.join(timeout=10)
+        if self._serving is None:
+            self.thread.join(timeout=10)
+        else:
+            with contextlib.suppress(TimeoutError):
+                self._serving.result(timeout=10)

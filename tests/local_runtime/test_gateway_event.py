@@ -43,7 +43,7 @@ class RecordingFunction:
         self.events: list[dict[str, Any]] = []
         self.answer = answer
 
-    def invoke(self, event: dict[str, Any], *, timeout_s: float | None = None) -> Invocation:
+    async def ainvoke(self, event: dict[str, Any], *, timeout_s: float | None = None) -> Invocation:
         event = json.loads(json.dumps(event))
         self.events.append(event)
         return Invocation("request-1", result=json.loads(json.dumps(self.answer(event))))
