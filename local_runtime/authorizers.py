@@ -67,13 +67,28 @@ class Authorizers:
         if not token:
             raise Rejected(UNAUTHORIZED)
         if authorizer.type == "COGNITO_USER_POOLS":
-            try:
-                claims = self.issuer.verify(token.removeprefix("Bearer ").strip(), authorizer.user_pools)
-            except InvalidToken:
-                raise Rejected(UNAUTHORIZED) from None
-            return {"claims": claims_as_api_gateway_passes_them(claims)}
+            return self._user_pool_claims(authorizer, token, cache)
         event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
         return await self._lambda_authorizer(authorizer, (token,), event, method_arn, cache)
+
+    def _user_pool_claims(
+        self, authorizer: AuthorizerSpec, token: str, cache: AuthorizerCache
+    ) -> dict[str, Any]:
+        """A verified token's claims, as API Gateway passes them. API Gateway caches a Cognito authorizer's result
+        per token for its TTL too; here never past the token's expiry, so an expired token is always refused."""
+        cache_key = (authorizer.logical_id, (token,))
+        cached = cache.get(cache_key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            claims = self.issuer.verify(token.removeprefix("Bearer ").strip(), authorizer.user_pools)
+        except InvalidToken:
+            raise Rejected(UNAUTHORIZED) from None
+        context = {"claims": claims_as_api_gateway_passes_them(claims)}
+        if authorizer.ttl_s > 0:
+            lifetime_s = min(float(authorizer.ttl_s), float(claims["exp"]) - time.time())
+            cache[cache_key] = (time.monotonic() + lifetime_s, context)
+        return context
 
     async def _lambda_authorizer(
         self,

@@ -190,8 +190,14 @@ class FunctionRuntime:
         self.generation = 0
 
     def invoke(self, event: Any, *, timeout_s: float | None = None) -> Invocation:
-        """Invoke synchronously, from any thread but the service loop's."""
-        return self.service.run(self.ainvoke(event, timeout_s=timeout_s))
+        """Invoke synchronously, from any thread but the service loop's. The invocation's platform report is
+        in the log when it returns."""
+        return self.service.run(self._reported(event, timeout_s))
+
+    async def _reported(self, event: Any, timeout_s: float | None) -> Invocation:
+        invocation = await self.ainvoke(event, timeout_s=timeout_s)
+        await asyncio.sleep(0)  # one turn of the loop: the report scheduled by _settle
+        return invocation
 
     async def ainvoke(self, event: Any, *, timeout_s: float | None = None) -> Invocation:
         """Invoke and await the outcome. ``timeout_s`` caps the wait below the function's own timeout (API
@@ -241,6 +247,7 @@ class FunctionRuntime:
         request_id = str(uuid.uuid4())
         await self._slots.acquire()
         running_on = False
+        worker: _Worker | None = None
         try:
             worker = await self._checkout()
             init_ms: float | None = None
@@ -279,6 +286,8 @@ class FunctionRuntime:
             return await self._settle(worker, request_id, said, started, init_ms)
         finally:
             if not running_on:
+                if worker is not None:
+                    worker.api.taken(request_id)
                 self._slots.release()
 
     async def _init(self, worker: _Worker) -> tuple[float, dict[str, Any] | None]:
@@ -318,6 +327,7 @@ class FunctionRuntime:
             remaining_s = self.spec.timeout_s - (time.monotonic() - started)
             return await self._settle(worker, request_id, await heard(outcome, remaining_s), started, init_ms)
         finally:
+            worker.api.taken(request_id)
             self._slots.release()
 
     async def _settle(
@@ -330,10 +340,13 @@ class FunctionRuntime:
         cold_start_ms = (ended - worker.started) * 1000 if init_ms is not None else None
         self.invocations += 1
         if isinstance(said, Outcome) and said.request_id == request_id:
-            memory_mb = worker.max_memory_mb()
             await self._checkin(worker)
             status = "error" if said.error else "success"
-            self._report(request_id, said.duration_ms, init_ms, memory_mb, status)
+            # As in Lambda, the report follows the answer: the caller's task hands its answer on before the loop
+            # runs this, and the environment gets no other event before it (its client is not yet acknowledged).
+            asyncio.get_running_loop().call_soon(
+                self._report_peak, worker, request_id, said.duration_ms, init_ms, status
+            )
             return Invocation(request_id, said.result, said.error, said.duration_ms, init_ms, cold_start_ms)
         await self._discard(worker)
         if said is None:
@@ -350,6 +363,11 @@ class FunctionRuntime:
         return Invocation(
             request_id, error=error, duration_ms=elapsed_ms, init_ms=init_ms, cold_start_ms=cold_start_ms
         )
+
+    def _report_peak(
+        self, worker: _Worker, request_id: str, duration_ms: float, init_ms: float | None, status: str
+    ) -> None:
+        self._report(request_id, duration_ms, init_ms, worker.max_memory_mb(), status)
 
     def _report(
         self, request_id: str, duration_ms: float, init_ms: float | None, memory_mb: Any, status: str

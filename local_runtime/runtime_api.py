@@ -107,6 +107,7 @@ class RuntimeApi:
         self._pending: asyncio.Queue[Pending | None] = asyncio.Queue()
         self._outcomes: dict[str, asyncio.Future[Said]] = {}
         self._handed_out: dict[str, float] = {}
+        self._taken: dict[str, asyncio.Future[None]] = {}
         self._server: asyncio.Server | None = None
 
     async def start(self) -> RuntimeApi:
@@ -135,6 +136,8 @@ class RuntimeApi:
 
     def close(self) -> None:
         self._pending.put_nowait(None)  # a request waiting for an invocation gets none
+        for request_id in list(self._taken):
+            self.taken(request_id)
         if self._server is not None:
             self._server.close()
 
@@ -157,9 +160,13 @@ class RuntimeApi:
             and parts[0] == "invocation"
             and parts[2] in ("response", "error")
         ):
-            if self._outcome(parts[1], body, error_type, failed=parts[2] == "error"):
-                return ACCEPTED
-            return HTTPStatus.BAD_REQUEST, b'{"errorType":"InvalidRequestID"}', {}
+            taken = self._outcome(parts[1], body, error_type, failed=parts[2] == "error")
+            if taken is None:
+                return HTTPStatus.BAD_REQUEST, b'{"errorType":"InvalidRequestID"}', {}
+            # Acknowledging wakes the client, which then asks for its next event: both wait until the caller has
+            # taken the answer, so they do not compete with the caller's answer for the CPU.
+            await taken
+            return ACCEPTED
         return NOT_FOUND
 
     async def _next_invocation(self) -> Answer:
@@ -178,17 +185,28 @@ class RuntimeApi:
         }
         return HTTPStatus.OK, pending.event, headers
 
-    def _outcome(self, request_id: str, body: bytes, error_type: str | None, *, failed: bool) -> bool:
+    def _outcome(
+        self, request_id: str, body: bytes, error_type: str | None, *, failed: bool
+    ) -> asyncio.Future[None] | None:
+        """The invocation's outcome, handed to whoever waits for it; None for an unknown request id. The future
+        returned is done once the outcome has been taken (``taken``)."""
         started = self._handed_out.pop(request_id, None)
         said = self._outcomes.pop(request_id, None)
         if started is None or said is None:
-            return False
+            return None
         duration_ms = (time.perf_counter() - started) * 1000
+        taken = self._taken[request_id] = asyncio.get_running_loop().create_future()
         if failed:
             said.set_result(Outcome(request_id, duration_ms, error=error_of(body, error_type)))
         else:
             said.set_result(Outcome(request_id, duration_ms, result=json.loads(body) if body else None))
-        return True
+        return taken
+
+    def taken(self, request_id: str) -> None:
+        """The invocation's outcome has been taken: the client may have its acknowledgement."""
+        taken = self._taken.pop(request_id, None)
+        if taken is not None and not taken.done():
+            taken.set_result(None)
 
     # -- HTTP/1.1 over h11 ----------------------------------------------------------------------------
 

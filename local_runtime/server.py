@@ -1,9 +1,10 @@
-"""Serve an ASGI app with uvicorn on a loopback port, in a background thread.
+"""Serve an ASGI app with uvicorn on a loopback port, in a background thread or on the service loop.
 
 ASGI lower-cases header names, but API Gateway hands a function the names as the client wrote them
 (``X-Custom-Header``, not ``x-custom-header``). h11 keeps them, so the server's h11 protocol passes
 them on beside the lower-cased ones: ``scope["extensions"][RAW_HEADER_NAMES]`` maps each lower-cased
-name to its first spelling in the request.
+name to its first spelling in the request. (uvicorn's httptools protocol would lower-case the names of
+the answer's headers too, where API Gateway keeps ``x-amzn-RequestId``.) The loop is uvloop's.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class ServerThread:
             log_level="warning",
             access_log=False,
             http=_SpellingH11Protocol,
+            loop="uvloop",
             server_header=False,
         )
         self.server = uvicorn.Server(config)

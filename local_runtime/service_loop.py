@@ -14,12 +14,14 @@ from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+import uvloop
+
 T = TypeVar("T")
 
 
 class ServiceLoop:
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = uvloop.new_event_loop()  # what uvicorn runs on when installed as it documents
         self._thread = threading.Thread(target=self.loop.run_forever, name="lambda-service", daemon=True)
         self._thread.start()
 
