@@ -302,11 +302,13 @@ class BenchSystem:
     def request(
         self, client: httpx.Client, method: str, path: str, *, expect: int, **kwargs: Any
     ) -> tuple[httpx.Response, float]:
-        """One request and its round trip in ms. A 429 (the usage plan's throttle) is waited out and
-        retried, as a client would; anything but ``expect`` is an error."""
+        """One request and its round trip in ms: from sending the built request to having its answer, so
+        building it (its JSON body too) is the client's business, not the round trip's. A 429 (the usage
+        plan's throttle) is waited out and retried, as a client would; anything but ``expect`` is an error."""
         while True:
+            request = client.build_request(method, path, **kwargs)
             started = time.perf_counter()
-            response = client.request(method, path, **kwargs)
+            response = client.send(request)
             elapsed_ms = (time.perf_counter() - started) * 1000
             if response.status_code != 429:
                 break
