@@ -260,10 +260,14 @@ class FunctionRuntime:
                     return Invocation(request_id, error=init_error, init_ms=init_ms, cold_start_ms=cold_ms)
             started = time.monotonic()
             start = {"requestId": request_id, "functionArn": self.spec.arn, "version": "$LATEST"}
-            self.log(self.spec.name, platform_line("platform.start", start))
             deadline_epoch_ms = int((time.time() + self.spec.timeout_s) * 1000)
             outcome = worker.api.submit(
                 Pending(request_id, json.dumps(event).encode(), deadline_epoch_ms, self.spec.arn)
+            )
+            # Written once the event is on its way (the environment's request for it runs first), before any line
+            # of the function's own.
+            asyncio.get_running_loop().call_soon(
+                self.log, self.spec.name, platform_line("platform.start", start)
             )
             wait_s = self.spec.timeout_s if timeout_s is None else min(timeout_s, self.spec.timeout_s)
             said = await heard(outcome, wait_s)

@@ -19,6 +19,7 @@ for a request body, 6 MB for the event and for the function's answer.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import time
@@ -225,7 +226,9 @@ class Gateway:
         if self.observer is not None:
             observed.status = response.status_code
             observed.latency_ms = (time.time() - started) * 1000
-            self.observer(observed)
+            # The metrics and the terminal's line are the developer's, not the caller's: once the answer is sent
+            # (this task sends it before the loop's next turn; a BackgroundTask would hop to a thread).
+            asyncio.get_running_loop().call_soon(self.observer, observed)
         if isinstance(response, GatewayAnswer):
             # API Gateway's own answers carry the API's gateway-response headers (CORS, for one).
             api = self._api_of(raw_path(request))
