@@ -248,6 +248,40 @@ def test_user_pool_route_without_a_valid_token_is_unauthorized(gateway, token):
     assert_gateway_error(response, 401, "UnauthorizedException", '{"message":"Unauthorized"}')
 
 
+def test_a_user_pool_authorizer_verifies_a_token_once_per_ttl(gateway, monkeypatch):
+    verified: list[str] = []
+    verify = gateway.issuer.verify
+
+    def counting(token: str, pools: object) -> dict[str, object]:
+        verified.append(token)
+        return verify(token, pools)
+
+    monkeypatch.setattr(gateway.issuer, "verify", counting)
+    alice = gateway.issuer.mint("alice-cached", pool=USERS_POOL)
+    bob = gateway.issuer.mint("bob-cached", pool=USERS_POOL)
+    for token, subject in (
+        (alice, "alice-cached"),
+        (alice, "alice-cached"),
+        (bob, "bob-cached"),
+        (alice, "alice-cached"),
+    ):
+        response = gateway.get("/items/abc", headers={**key(), "Authorization": token})
+        assert response.status_code == 200
+        assert response.json()["event"]["requestContext"]["authorizer"]["claims"]["sub"] == subject
+    assert verified == [alice, bob]
+
+
+def test_a_cached_token_is_refused_once_it_has_expired(gateway):
+    token = gateway.issuer.mint("alice-brief", lifetime_s=2, pool=USERS_POOL)
+    assert gateway.get("/items/abc", headers={**key(), "Authorization": token}).status_code == 200
+    expiry = jwt.decode(token, options={"verify_signature": False})["exp"]
+    time.sleep(
+        max(0.0, expiry - time.time()) + 1.1
+    )  # past its expiry, well inside the authorizer's 300 s TTL
+    response = gateway.get("/items/abc", headers={**key(), "Authorization": token})
+    assert_gateway_error(response, 401, "UnauthorizedException", '{"message":"Unauthorized"}')
+
+
 def test_a_token_signed_by_another_key_is_unauthorized(gateway):
     forged = LocalIssuer().mint("mallory", ["admin"], pool=USERS_POOL)
     response = gateway.get("/items/abc", headers={**key(), "Authorization": forged})
