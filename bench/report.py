@@ -235,10 +235,12 @@ def _warm_latency(results: dict[str, Any]) -> str:
     """2. Warm latency."""
     return f"""## 2. Warm latency
 
-Round trip of each route through the gateway emulator (client side), and the function's own duration
-for the same requests (Lambda's platform report), in ms. Sequential requests on warm environments,
-paced under the route's usage plan rate. The difference is the emulator's own work (routing, API key,
-throttles, JWT verification, the proxy event, the pipe to the worker) plus HTTP on loopback.
+Round trip of each route through the gateway emulator (client side, from sending the built request to
+having the answer, with httpx in the same process), and the function's own duration for the same
+requests (Lambda's platform report), in ms. Sequential requests on warm environments, paced under the
+route's usage plan rate. The difference is the emulator's own work (HTTP parsing, routing, API key,
+throttles, authorizers, the proxy event, handing the event to the environment's Runtime API and taking
+its answer) plus HTTP on loopback and the client's own reading of the answer.
 Variants in parentheses are the same route with one reading per request, and with the authorizer's
 cached answer cleared before each request (its duration is then the authorizer's).
 

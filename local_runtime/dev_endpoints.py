@@ -114,7 +114,7 @@ class DevEndpoints:
             return JSONResponse({"message": f"the event is not JSON: {error}"}, 400)
         runtime = found[0]
         with self.runtime.logs.capture(runtime.spec.name) as lines:
-            invocation = await runtime.ainvoke(event)
+            invocation = await runtime.ainvoke_reported(event)
         return JSONResponse(
             {
                 "function": short_name(runtime.spec.name),

@@ -192,11 +192,14 @@ class FunctionRuntime:
     def invoke(self, event: Any, *, timeout_s: float | None = None) -> Invocation:
         """Invoke synchronously, from any thread but the service loop's. The invocation's platform report is
         in the log when it returns."""
-        return self.service.run(self._reported(event, timeout_s))
+        return self.service.run(self.ainvoke_reported(event, timeout_s=timeout_s))
 
-    async def _reported(self, event: Any, timeout_s: float | None) -> Invocation:
+    async def ainvoke_reported(self, event: Any, *, timeout_s: float | None = None) -> Invocation:
+        """``ainvoke``, returning once the invocation's platform report is in the log (for callers that show it)."""
         invocation = await self.ainvoke(event, timeout_s=timeout_s)
-        await asyncio.sleep(0)  # one turn of the loop: the report scheduled by _settle
+        await self.service.run_async(
+            asyncio.sleep(0)
+        )  # one turn of the loop: the report scheduled by _settle
         return invocation
 
     async def ainvoke(self, event: Any, *, timeout_s: float | None = None) -> Invocation:

@@ -87,6 +87,9 @@ def test_one_function_is_invoked_with_a_crafted_event_and_answers_with_its_logs(
     assert body["function"] == "orders/api"
     assert body["result"]["statusCode"] == 200
     assert any(body["requestId"] in line for line in body["logs"])
+    reports = [line for line in body["logs"] if '"platform.report"' in line]
+    assert len(reports) == 1  # as sam local invoke ends with its REPORT
+    assert body["requestId"] in reports[0]
     unknown = httpx.post(
         f"{system.runtime.gateway.config.origin}/_local/invoke", params={"function": "nope"}, json={}
     )
