@@ -104,7 +104,8 @@ class LogTap:
 
     def __call__(self, function_name: str, line: str) -> None:
         kind = None
-        if line.startswith("{"):
+        # Only the platform's and the mappings' lines have a "type": the functions' own are not parsed.
+        if line.startswith("{") and '"type":' in line:
             with contextlib.suppress(ValueError):
                 record = json.loads(line)
                 kind = record.get("type") if isinstance(record, dict) else None

@@ -47,10 +47,13 @@ class MetricStore:
         slot = int(moment // RESOLUTION_S) * RESOLUTION_S
         with self._lock:
             buckets = self._series[series_key(namespace, name, dimensions)]
-            buckets.setdefault(slot, _Bucket()).values.append(float(value))
-            oldest = slot - RETENTION_S
-            for stale in [s for s in buckets if s < oldest]:
-                del buckets[stale]
+            bucket = buckets.get(slot)
+            if bucket is None:  # a new period: the ones past retention go (once per period, not per point)
+                bucket = buckets[slot] = _Bucket()
+                oldest = slot - RETENTION_S
+                for stale in [s for s in buckets if s < oldest]:
+                    del buckets[stale]
+            bucket.values.append(float(value))
 
     def put_many(
         self, namespace: str, points: Iterable[tuple[str, float]], dimension_sets: Iterable[Mapping[str, str]]
