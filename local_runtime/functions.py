@@ -91,6 +91,7 @@ class _Worker:
         self.api = api
         self.process = process
         self.fresh = True
+        # Held here: the loop keeps only weak references to its tasks.
         self._forwarding: asyncio.Task[None] | None = None
 
     @classmethod
@@ -197,9 +198,8 @@ class FunctionRuntime:
     async def ainvoke_reported(self, event: Any, *, timeout_s: float | None = None) -> Invocation:
         """``ainvoke``, returning once the invocation's platform report is in the log (for callers that show it)."""
         invocation = await self.ainvoke(event, timeout_s=timeout_s)
-        await self.service.run_async(
-            asyncio.sleep(0)
-        )  # one turn of the loop: the report scheduled by _settle
+        # One turn of the service loop: it runs the report _settle scheduled.
+        await self.service.run_async(asyncio.sleep(0))
         return invocation
 
     async def ainvoke(self, event: Any, *, timeout_s: float | None = None) -> Invocation:

@@ -111,7 +111,7 @@ class RuntimeApi:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> RuntimeApi:
-        # asyncio turns Nagle's algorithm off on TCP sockets: no delayed ACK waits between header and body.
+        # asyncio's loops (uvloop too) turn Nagle's algorithm off on TCP sockets: no delayed ACK between header and body.
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         return self
 
