@@ -34,7 +34,8 @@ import httpx
 from bench.capacity import MeteringProxy
 from local_runtime.assembly import FunctionSpec
 from local_runtime.dynamodb_local import free_port
-from local_runtime.functions import FunctionRuntime, Invocation, lambda_environment
+from local_runtime.execution_environment import lambda_environment
+from local_runtime.functions import FunctionRuntime, Invocation
 from local_runtime.runtime import ENDPOINT, LocalRuntime, RuntimeOptions
 from local_runtime.streams import StreamPoller
 from local_runtime.synth import synthesize

@@ -1,36 +1,30 @@
-"""Run Lambda functions locally: each invoke in an isolated worker process of its own function.
+"""Run Lambda functions locally: each invoke in an execution environment of its own function
+(local_runtime/execution_environment.py), as the Lambda service hands them out.
 
-A worker is one execution environment: its first invoke pays the init (a cold start), later
-ones reuse it (warm). Workers run concurrently up to a limit per function, with the function's
-own environment exactly as the template sets it plus what Lambda sets, its code and layers on
-the import path, a real context object, and the timeout enforced by killing the environment.
+An environment's first invoke pays the init (a cold start), later ones reuse it (warm). Environments run
+concurrently up to a limit per function; the function's timeout ends one, and the next invoke starts another.
+Invocations are reported (platform lines, AWS/Lambda metrics) as Lambda reports them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
-import os
-import subprocess
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from local_runtime.assembly import REGION, FunctionSpec
+from local_runtime.execution_environment import ExecutionEnvironment, LogSink, lambda_environment
 from local_runtime.faults import Decision, FaultInjector
 from local_runtime.metrics import MetricStore
-from local_runtime.runtime_api import Exited, InitFailed, Outcome, Pending, Ready, RuntimeApi, Said, heard
+from local_runtime.runtime_api import Exited, InitFailed, Outcome, Pending, Ready, Said, heard
 from local_runtime.service_loop import service_loop
-from local_runtime.sites import lambda_python, runtime_site
 
 INIT_TIMEOUT_S = 10.0
-LOG_LINE_LIMIT = 1024 * 1024  # Lambda truncates an event at 256 KB
-LogSink = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -56,111 +50,6 @@ def platform_line(kind: str, record: Mapping[str, Any]) -> str:
     return json.dumps({"time": stamp, "type": kind, "record": dict(record)}, separators=(",", ":"))
 
 
-def lambda_environment(spec: FunctionSpec, extra: Mapping[str, str]) -> dict[str, str]:
-    """The variables a function sees: the template's, Lambda's own, then the local overrides."""
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "en_US.UTF-8",
-        "TZ": ":UTC",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
-        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-        "AWS_LAMBDA_INITIALIZATION_TYPE": spec.initialization_type,
-        "LAMBDA_TASK_ROOT": str(spec.code_dir),
-        "LAMBDA_RUNTIME_DIR": str(Path(lambda_python().executable).parent),
-        "_HANDLER": spec.handler,
-        # What Lambda sets from the function's LoggingConfig; the runtime client formats its logs by them.
-        **({"AWS_LAMBDA_LOG_FORMAT": "JSON"} if spec.log_format == "JSON" else {}),
-        **({"AWS_LAMBDA_LOG_LEVEL": spec.log_level} if spec.log_level else {}),
-        **spec.environment,
-        **extra,
-    }
-
-
-class _Worker:
-    """One execution environment: AWS's runtime interface client, ``python -m awslambdaric <handler>``, in a
-    process of its own, served by a Runtime API of its own (local_runtime/runtime_api.py)."""
-
-    def __init__(self, api: RuntimeApi, process: asyncio.subprocess.Process, generation: int) -> None:
-        self.started = time.monotonic()
-        self.generation = generation  # which code it imported: refresh() makes newer workers
-        self.api = api
-        self.process = process
-        self.fresh = True
-        # Held here: the loop keeps only weak references to its tasks.
-        self._forwarding: asyncio.Task[None] | None = None
-
-    @classmethod
-    async def start(
-        cls, spec: FunctionSpec, env: Mapping[str, str], log: LogSink, generation: int
-    ) -> _Worker:
-        started = time.monotonic()
-        api = await RuntimeApi().start()
-        # Lambda's order: task root, layers, then the runtime's own packages (awslambdaric, boto3). -S keeps
-        # the interpreter's site-packages off the path and -P the working directory.
-        import_paths = [str(spec.code_dir), *(str(p) for p in spec.layer_paths), str(runtime_site())]
-        process = await asyncio.create_subprocess_exec(
-            lambda_python().executable,
-            *("-S", "-P", "-u", "-m", "awslambdaric", spec.handler),
-            env={
-                **env,
-                # One log stream per execution environment, as Lambda names them.
-                "AWS_LAMBDA_LOG_STREAM_NAME": f"local/[$LATEST]{uuid.uuid4().hex}",
-                "AWS_LAMBDA_RUNTIME_API": api.address,
-                "PYTHONPATH": os.pathsep.join(import_paths),
-            },
-            cwd=spec.code_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            limit=LOG_LINE_LIMIT,
-        )
-        worker = cls(api, process, generation)
-        worker.started = started
-        worker._forwarding = asyncio.create_task(worker._forward_logs(spec.name, log))
-        return worker
-
-    async def _forward_logs(self, name: str, log: LogSink) -> None:
-        stdout = self.process.stdout
-        assert stdout is not None
-        # Split on newlines only: the client joins a text-format record's lines with "\r", keeping it one
-        # record (one CloudWatch event), which a text-mode reader would split again.
-        while True:
-            try:
-                line = await stdout.readline()
-            except ValueError:  # over the limit: CloudWatch would not take it either
-                log(name, f"[a log line over {LOG_LINE_LIMIT} bytes was dropped]")
-                continue
-            if not line:
-                break
-            log(name, line.decode(errors="replace").removesuffix("\n"))
-        # Its output ends when it does: whoever waits for an answer learns it will not come.
-        self.api.exited(await self.process.wait())
-
-    def max_memory_mb(self) -> int | None:
-        """The environment's peak resident memory, as the platform report gives it."""
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return None
-        peak = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), None)
-        return int(peak) // 1024 if peak else None
-
-    def alive(self) -> bool:
-        return self.process.returncode is None
-
-    async def kill(self) -> None:
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-        await self.process.wait()
-        self.api.close()
-
-
 class FunctionRuntime:
     """Invokes one function; reuses idle environments, starts new ones up to ``max_concurrency``. Its work
     runs on the service loop: ``ainvoke`` from a coroutine, ``invoke`` from a thread."""
@@ -182,8 +71,8 @@ class FunctionRuntime:
         self._in_flight = 0
         self.environment = lambda_environment(spec, extra_environment)
         self.log = log
-        self._idle: list[_Worker] = []
-        self._all: set[_Worker] = set()
+        self._idle: list[ExecutionEnvironment] = []
+        self._all: set[ExecutionEnvironment] = set()
         self._slots = asyncio.Semaphore(max_concurrency)
         self._running_on: set[asyncio.Task[Invocation]] = set()
         self.cold_starts = 0
@@ -250,7 +139,7 @@ class FunctionRuntime:
         request_id = str(uuid.uuid4())
         await self._slots.acquire()
         running_on = False
-        worker: _Worker | None = None
+        worker: ExecutionEnvironment | None = None
         try:
             worker = await self._checkout()
             init_ms: float | None = None
@@ -297,7 +186,7 @@ class FunctionRuntime:
                     worker.api.taken(request_id)
                 self._slots.release()
 
-    async def _init(self, worker: _Worker) -> tuple[float, dict[str, Any] | None]:
+    async def _init(self, worker: ExecutionEnvironment) -> tuple[float, dict[str, Any] | None]:
         """A new environment's init: over when the client first asks for an invocation, failed when it posts
         an init error or exits first. Lambda gives init up to 10 s of its own before the invoke's timeout."""
         said = await heard(worker.api.init, INIT_TIMEOUT_S)
@@ -324,7 +213,7 @@ class FunctionRuntime:
 
     async def _run_on(
         self,
-        worker: _Worker,
+        worker: ExecutionEnvironment,
         request_id: str,
         outcome: asyncio.Future[Said],
         started: float,
@@ -338,7 +227,12 @@ class FunctionRuntime:
             self._slots.release()
 
     async def _settle(
-        self, worker: _Worker, request_id: str, said: Said | None, started: float, init_ms: float | None
+        self,
+        worker: ExecutionEnvironment,
+        request_id: str,
+        said: Said | None,
+        started: float,
+        init_ms: float | None,
     ) -> Invocation:
         """An invocation's end, reported as Lambda reports it: its environment kept for the next one, or
         replaced after a timeout (as Lambda resets it) or an exit."""
@@ -372,7 +266,12 @@ class FunctionRuntime:
         )
 
     def _report_peak(
-        self, worker: _Worker, request_id: str, duration_ms: float, init_ms: float | None, status: str
+        self,
+        worker: ExecutionEnvironment,
+        request_id: str,
+        duration_ms: float,
+        init_ms: float | None,
+        status: str,
     ) -> None:
         self._report(request_id, duration_ms, init_ms, worker.max_memory_mb(), status)
 
@@ -400,17 +299,17 @@ class FunctionRuntime:
             "functionVersion": "$LATEST",
         }
 
-    async def _checkout(self) -> _Worker:
+    async def _checkout(self) -> ExecutionEnvironment:
         while self._idle:
             worker = self._idle.pop()
             if worker.alive():
                 return worker
             self._all.discard(worker)
-        worker = await _Worker.start(self.spec, self.environment, self.log, self.generation)
+        worker = await ExecutionEnvironment.start(self.spec, self.environment, self.log, self.generation)
         self._all.add(worker)
         return worker
 
-    async def _checkin(self, worker: _Worker) -> None:
+    async def _checkin(self, worker: ExecutionEnvironment) -> None:
         if worker.generation == self.generation:
             self._idle.append(worker)
         else:  # it ran code that has changed since: its next request cold-starts the new code
@@ -430,7 +329,7 @@ class FunctionRuntime:
             await self._discard(worker)
         return stale
 
-    async def _discard(self, worker: _Worker) -> None:
+    async def _discard(self, worker: ExecutionEnvironment) -> None:
         await worker.kill()
         self._all.discard(worker)
 

@@ -20,8 +20,9 @@ from local_runtime.alarms import ALARM, INITIAL_REASON, AlarmEvaluator, AlarmSpe
 from local_runtime.assembly import REPO_ROOT, Assembly, TableSpec, load_assembly
 from local_runtime.dev_endpoints import DevEndpoints
 from local_runtime.dynamodb_local import DUMMY_CREDENTIALS, DynamoDBLocal, free_port
+from local_runtime.execution_environment import LogSink
 from local_runtime.faults import FaultInjector, FaultSettings, dynamodb_proxy
-from local_runtime.functions import FunctionRuntime, LogSink
+from local_runtime.functions import FunctionRuntime
 from local_runtime.gateway import ApiKey, Gateway, GatewayConfig, Observed, allowed_hosts
 from local_runtime.issuer import LocalIssuer, write_private
 from local_runtime.logbook import LogBook, RequestLine

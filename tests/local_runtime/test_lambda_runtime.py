@@ -1,4 +1,4 @@
-"""Contract tests for the Lambda emulation (local_runtime/functions.py and runtime_api.py): each function in
+"""Contract tests for the Lambda emulation (local_runtime/functions.py, execution_environment.py and runtime_api.py): each function in
 AWS's runtime interface client, in an isolated process with its own environment, a real context object, cold then warm
 invokes, the timeout enforced, and errors reported with Lambda's error types."""
 
