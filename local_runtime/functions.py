@@ -109,8 +109,8 @@ class FunctionRuntime:
             )
         finally:
             self._in_flight -= 1
-        if self.metrics is not None:
-            self._publish(invocation, concurrent)
+        if self.metrics is not None:  # the platform's, not the caller's: after the answer
+            asyncio.get_running_loop().call_soon(self._publish, invocation, concurrent)
         return invocation
 
     def _publish(self, invocation: Invocation, concurrent: int) -> None:

@@ -59,7 +59,7 @@ from local_runtime.integration import (
     too_large,
 )
 from local_runtime.issuer import LocalIssuer
-from local_runtime.proxy_event import EventRequest, EventStage, is_binary, raw_path, request_fields
+from local_runtime.proxy_event import EventRequest, EventStage, is_binary, raw_path, request_fields, short_id
 from local_runtime.throttling import Quota, TokenBucket
 
 # Every method reaches the gateway's own matching, so one no route declares gets API Gateway's answer.
@@ -183,7 +183,7 @@ class Gateway:
         self.apis: dict[str, _ApiState] = {}
         for spec in apis.values():
             compiled = sorted((_compile(r) for r in spec.routes), key=lambda c: c.specificity, reverse=True)
-            api_id = uuid.uuid5(uuid.NAMESPACE_URL, spec.name).hex[:10]
+            api_id = short_id(spec.name, 10)
             state = _ApiState(
                 spec=spec,
                 api_id=api_id,

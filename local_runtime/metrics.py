@@ -24,8 +24,12 @@ STATISTICS = ("Sum", "Average", "Minimum", "Maximum", "SampleCount")
 SeriesKey = tuple[str, str, tuple[tuple[str, str], ...]]  # namespace, metric name, sorted dimensions
 
 
+def _dimension_key(dimensions: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), str(v)) for k, v in dimensions.items()))
+
+
 def series_key(namespace: str, name: str, dimensions: Mapping[str, str]) -> SeriesKey:
-    return namespace, name, tuple(sorted((str(k), str(v)) for k, v in dimensions.items()))
+    return namespace, name, _dimension_key(dimensions)
 
 
 @dataclass
@@ -43,26 +47,34 @@ class MetricStore:
         self, namespace: str, name: str, value: float, dimensions: Mapping[str, str], at: float | None = None
     ) -> None:
         """One data point. Like PutMetricData, each dimension combination is a series of its own."""
-        moment = self._clock() if at is None else at
-        slot = int(moment // RESOLUTION_S) * RESOLUTION_S
-        with self._lock:
-            buckets = self._series[series_key(namespace, name, dimensions)]
-            bucket = buckets.get(slot)
-            if bucket is None:  # a new period: the ones past retention go (once per period, not per point)
-                bucket = buckets[slot] = _Bucket()
-                oldest = slot - RETENTION_S
-                for stale in [s for s in buckets if s < oldest]:
-                    del buckets[stale]
-            bucket.values.append(float(value))
+        self.put_many(namespace, [(name, value)], [dimensions], at)
 
     def put_many(
-        self, namespace: str, points: Iterable[tuple[str, float]], dimension_sets: Iterable[Mapping[str, str]]
+        self,
+        namespace: str,
+        points: Iterable[tuple[str, float]],
+        dimension_sets: Iterable[Mapping[str, str]],
+        at: float | None = None,
     ) -> None:
         """The same data points in every dimension set (as EMF and AWS's own metrics publish them)."""
+        moment = self._clock() if at is None else at
+        slot = int(moment // RESOLUTION_S) * RESOLUTION_S
         listed = list(points)
-        for dimensions in dimension_sets:
-            for name, value in listed:
-                self.put(namespace, name, value, dimensions)
+        with self._lock:
+            for dimensions in dimension_sets:
+                dimension_key = _dimension_key(dimensions)
+                for name, value in listed:
+                    self._bucket((namespace, name, dimension_key), slot).values.append(float(value))
+
+    def _bucket(self, series: SeriesKey, slot: int) -> _Bucket:
+        buckets = self._series[series]
+        bucket = buckets.get(slot)
+        if bucket is None:  # a new period: the ones past retention go (once per period, not per point)
+            bucket = buckets[slot] = _Bucket()
+            oldest = slot - RETENTION_S
+            for stale in [s for s in buckets if s < oldest]:
+                del buckets[stale]
+        return bucket
 
     def series(self) -> list[SeriesKey]:
         with self._lock:

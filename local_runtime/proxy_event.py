@@ -10,6 +10,7 @@ query parameters as ``&`` does.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import secrets
 import time
 import uuid
@@ -27,6 +28,12 @@ from local_runtime.server import RAW_HEADER_NAMES
 
 # API Gateway does not pass these on to the function (recorded: a POST's event has neither).
 _DROPPED_HEADERS = frozenset({"content-length", "connection"})
+
+
+@functools.cache
+def short_id(name: str, length: int = 6) -> str:
+    """The stable id API Gateway gives a named thing (an API, a resource, a deployment), derived from its name."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, name).hex[:length]
 
 
 def raw_path(request: Request) -> str:
@@ -79,7 +86,7 @@ def _headers(request: Request, server_port: int) -> dict[str, list[str]]:
         f"{forwarded}, {client}" if forwarded else client
     ]
     headers[spellings.get("x-forwarded-port", "X-Forwarded-Port")] = [str(server_port)]
-    headers[spellings.get("x-forwarded-proto", "X-Forwarded-Proto")] = [request.url.scheme]
+    headers[spellings.get("x-forwarded-proto", "X-Forwarded-Proto")] = [request.scope["scheme"]]
     if "x-amzn-trace-id" not in request.headers:
         headers["X-Amzn-Trace-Id"] = [f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"]
     return headers
@@ -91,7 +98,8 @@ def request_fields(call: EventRequest, stage: EventStage, api_key: tuple[str, st
     request = call.request
     multi_headers = _headers(request, stage.server_port)
     multi_query: dict[str, list[str]] = {}
-    for name, value in parse_qsl(request.url.query.replace(";", "&"), keep_blank_values=True):
+    query = request.scope["query_string"].decode("latin-1")
+    for name, value in parse_qsl(query.replace(";", "&"), keep_blank_values=True):
         multi_query.setdefault(name, []).append(value)
     identity: dict[str, Any] = {
         "accessKey": None,
@@ -121,7 +129,7 @@ def request_fields(call: EventRequest, stage: EventStage, api_key: tuple[str, st
         "pathParameters": dict(call.path_params) or None,
         "stageVariables": dict(stage.stage_variables) or None,
         "requestContext": {
-            "resourceId": uuid.uuid5(uuid.NAMESPACE_URL, call.resource).hex[:6],
+            "resourceId": short_id(call.resource),
             "resourcePath": call.resource,
             "httpMethod": request.method,
             "extendedRequestId": extended_request_id(call.request_id),
@@ -135,7 +143,7 @@ def request_fields(call: EventRequest, stage: EventStage, api_key: tuple[str, st
             "requestId": call.request_id,
             "identity": identity,
             "domainName": domain,
-            "deploymentId": uuid.uuid5(uuid.NAMESPACE_URL, f"{stage.api_id}/{stage.stage}").hex[:6],
+            "deploymentId": short_id(f"{stage.api_id}/{stage.stage}"),
             "apiId": stage.api_id,
         },
     }

@@ -13,7 +13,7 @@ formats are the client's own. The endpoints are the ones Lambda documents:
   client runs the before-snapshot hooks, asks for the restore, then runs the after-restore hooks. Locally
   there is no snapshot: the restore is answered at once, in the same process.
 
-The API runs on the service loop (local_runtime/service_loop.py) with h11 for HTTP/1.1: the environment's
+The API runs on the service loop (local_runtime/service_loop.py), its HTTP/1.1 parsed by httptools: the environment's
 long poll for its next event is an awaiting request, and its answer resolves the invocation's future, so handing
 an event out and taking the answer wake no thread. What the environment says is a future's result: the init's
 (``Ready`` when it first asks for an invocation, ``InitFailed``, or ``Exited``) and each invocation's
@@ -23,18 +23,17 @@ an event out and taking the answer wake no thread. What the environment says is 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
-import h11
+import httptools
 
 PREFIX = "/2018-06-01/runtime"
 ERROR_TYPE_HEADER = b"lambda-runtime-function-error-type"
-READ_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,8 @@ class RuntimeApi:
 
     async def start(self) -> RuntimeApi:
         # asyncio's loops (uvloop too) turn Nagle's algorithm off on TCP sockets: no delayed ACK between header and body.
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Connection(self), "127.0.0.1", 0)
         return self
 
     @property
@@ -143,7 +143,8 @@ class RuntimeApi:
 
     # -- the endpoints ------------------------------------------------------------------------------
 
-    async def _answer(self, method: str, path: str, headers: dict[bytes, bytes], body: bytes) -> Answer:
+    async def answer(self, method: str, path: str, headers: dict[bytes, bytes], body: bytes) -> Answer:
+        """The answer to one request (``headers`` by lower-cased name)."""
         error_type = headers[ERROR_TYPE_HEADER].decode() if ERROR_TYPE_HEADER in headers else None
         parts = path.removeprefix(f"{PREFIX}/").split("/")
         if method == "GET" and parts == ["invocation", "next"]:
@@ -208,41 +209,66 @@ class RuntimeApi:
         if taken is not None and not taken.done():
             taken.set_result(None)
 
-    # -- HTTP/1.1 over h11 ----------------------------------------------------------------------------
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """One connection: the client keeps it open between invocations. An environment killed mid-request (a
-        timeout, a reload, Ctrl-C) drops it: not an error."""
-        connection = h11.Connection(h11.SERVER)
-        with contextlib.suppress(ConnectionError, h11.ProtocolError):
-            while True:
-                request = await _next_event(connection, reader)
-                if not isinstance(request, h11.Request):
-                    break
-                body = bytearray()
-                while isinstance(part := await _next_event(connection, reader), h11.Data):
-                    body += part.data
-                status, payload, extra = await self._answer(
-                    request.method.decode(), request.target.decode(), dict(request.headers), bytes(body)
-                )
-                headers = [
-                    ("Content-Type", "application/json"),
-                    ("Content-Length", str(len(payload))),
-                    *extra.items(),
-                ]
-                writer.write(
-                    connection.send(h11.Response(status_code=int(status), headers=headers))
-                    + connection.send(h11.Data(data=payload))
-                    + connection.send(h11.EndOfMessage())
-                )
-                await writer.drain()
-                if connection.our_state is h11.MUST_CLOSE:
-                    break
-                connection.start_next_cycle()
-        writer.close()
+class _Connection(asyncio.Protocol):
+    """One client connection, parsed with httptools (uvicorn's parser). The client sends a request, then waits
+    for its answer; an environment killed mid-request (a timeout, a reload, Ctrl-C) drops the connection,
+    which is not an error."""
 
+    def __init__(self, api: RuntimeApi) -> None:
+        self._api = api
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._url = bytearray()
+        self._headers: dict[bytes, bytes] = {}
+        self._body = bytearray()
+        self._answering: asyncio.Task[None] | None = None
 
-async def _next_event(connection: h11.Connection, reader: asyncio.StreamReader) -> Any:
-    while (event := connection.next_event()) is h11.NEED_DATA:
-        connection.receive_data(await reader.read(READ_CHUNK))
-    return event
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            self._close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._answering is not None:  # a long poll nobody waits for any more gives up its place
+            self._answering.cancel()
+
+    # httptools' callbacks, in the order of the request's parts
+
+    def on_message_begin(self) -> None:
+        self._url.clear()
+        self._headers = {}
+        self._body.clear()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers[name.lower()] = value
+
+    def on_body(self, body: bytes) -> None:
+        self._body += body
+
+    def on_message_complete(self) -> None:
+        method = self._parser.get_method().decode()
+        answer = self._api.answer(method, self._url.decode(), self._headers, bytes(self._body))
+        self._answering = asyncio.ensure_future(self._respond(answer, self._parser.should_keep_alive()))
+
+    async def _respond(self, answer: Awaitable[Answer], keep_alive: bool) -> None:
+        status, payload, extra = await answer
+        self._answering = None
+        if self._transport is None or self._transport.is_closing():
+            return
+        headers = {"Content-Type": "application/json", "Content-Length": str(len(payload)), **extra}
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self._transport.write(f"HTTP/1.1 {status.value} {status.phrase}\r\n{head}\r\n".encode() + payload)
+        if not keep_alive:
+            self._close()
+
+    def _close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()

@@ -67,7 +67,8 @@ class ServerThread:
     def __init__(
         self, app: Any, port: int, host: str = "127.0.0.1", service: ServiceLoop | None = None
     ) -> None:
-        # No "server: uvicorn" header: API Gateway's answers carry none.
+        # No "server: uvicorn" header: API Gateway's answers carry none. No proxy headers either: API Gateway
+        # takes the caller's address (``sourceIp``) from the connection, never from an X-Forwarded-For it sent.
         config = uvicorn.Config(
             app,
             host=host,
@@ -77,6 +78,7 @@ class ServerThread:
             http=_SpellingH11Protocol,
             loop="uvloop",
             server_header=False,
+            proxy_headers=False,
         )
         self.server = uvicorn.Server(config)
         self.service = service

@@ -235,6 +235,12 @@ def test_header_names_reach_the_function_as_the_client_spelled_them(clients):
     assert "x-custom-header" not in event["headers"]
 
 
+def test_a_callers_forwarded_for_is_extended_and_its_address_comes_from_the_connection(clients):
+    event = _event(clients["shop"].get("/anything", headers={"X-Forwarded-For": "203.0.113.9"}))
+    assert event["headers"]["X-Forwarded-For"] == "203.0.113.9, 127.0.0.1"
+    assert event["requestContext"]["identity"]["sourceIp"] == "127.0.0.1"
+
+
 def test_an_encoded_line_feed_stays_in_the_path_and_an_unknown_method_is_api_gateways_403(clients):
     event = _event(clients["orders"].get("/orders/a%0Ab"))
     assert (event["path"], event["pathParameters"]) == ("/orders/a%0Ab", {"orderId": "a%0Ab"})
