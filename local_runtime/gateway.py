@@ -34,6 +34,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from local_runtime.assembly import ACCOUNT, REGION, ApiSpec, RouteSpec, UsagePlanSpec
 from local_runtime.authorizers import AuthorizerCache, Authorizers
@@ -195,17 +196,28 @@ class Gateway:
             self.apis[f"/{spec.service}/{spec.stage}"] = state
         self.dev_endpoints = dev_endpoints or {}
         self.accepting = True  # the local runtime holds requests off (503) until everything behind is up
-        self.app = Starlette(
+        # /_local/token mints any caller's token: a web page must not reach it through DNS rebinding.
+        hosts = allowed_hosts(config.host)
+        self._local = Starlette(
             routes=[
                 *(Route(f"/_local/{name}", endpoint) for name, endpoint in self.dev_endpoints.items()),
                 *extra_routes,
             ],
-            # /_local/token mints any caller's token: a web page must not reach it through DNS rebinding.
-            middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(config.host))],
+            middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
         )
         # Everything else is API Gateway's to answer, whatever the path holds (a route pattern would stop at an
         # encoded line feed) and whatever the method (API Gateway answers an unknown one itself).
-        self.app.router.default = request_response(self.handle)
+        self._local.router.default = request_response(self.handle)
+        self._api = TrustedHostMiddleware(request_response(self.handle), allowed_hosts=hosts)
+        self._api_paths = tuple(f"{prefix}/" for prefix in self.apis)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The gateway's ASGI app. A request under an API's base path goes to API Gateway's pipeline without
+        passing the local routes (half a millisecond per request on the bench: decision 34); the rest to them."""
+        if scope["type"] == "http" and raw_path(scope).startswith(self._api_paths):
+            await self._api(scope, receive, send)
+        else:
+            await self._local(scope, receive, send)
 
     def base_urls(self) -> dict[str, str]:
         return {state.spec.service: f"{self.config.origin}{prefix}" for prefix, state in self.apis.items()}
@@ -221,7 +233,7 @@ class Gateway:
         started = time.time()
         if not self.accepting:
             return JSONResponse({"message": "The local runtime is starting or stopping"}, 503)
-        observed = Observed(request.method, raw_path(request))
+        observed = Observed(request.method, raw_path(request.scope))
         response = await self._answer(request, request_id, observed)
         if self.observer is not None:
             observed.status = response.status_code
@@ -231,7 +243,7 @@ class Gateway:
             asyncio.get_running_loop().call_soon(self.observer, observed)
         if isinstance(response, GatewayAnswer):
             # API Gateway's own answers carry the API's gateway-response headers (CORS, for one).
-            api = self._api_of(raw_path(request))
+            api = self._api_of(raw_path(request.scope))
             family = f"DEFAULT_{response.status_code // 100}XX"
             response.raw_headers += spelled(
                 (api[1].spec.gateway_response_headers.get(family, {}) if api else {}).items()
@@ -283,7 +295,7 @@ class Gateway:
     def _match(self, request: Request) -> tuple[_ApiState, RouteSpec, str, dict[str, str]]:
         """The API and route for a request; anything else (an unknown path, or a known resource
         without that method) gets API Gateway's "Missing Authentication Token"."""
-        url_path = raw_path(request)
+        url_path = raw_path(request.scope)
         api = self._api_of(url_path)
         if api is not None:
             prefix, state = api

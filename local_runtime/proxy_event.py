@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from local_runtime.assembly import ACCOUNT
 from local_runtime.gateway_errors import extended_request_id
@@ -36,10 +37,10 @@ def short_id(name: str, length: int = 6) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, name).hex[:length]
 
 
-def raw_path(request: Request) -> str:
+def raw_path(scope: Scope) -> str:
     """The path as the client sent it, percent-encoding kept (API Gateway does not decode it)."""
-    raw = request.scope.get("raw_path")
-    return raw.decode("latin-1") if raw else request.url.path
+    raw = scope.get("raw_path")
+    return raw.decode("latin-1") if raw else str(scope["path"])
 
 
 def _media_type(header: str | None) -> str:

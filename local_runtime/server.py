@@ -76,6 +76,7 @@ class ServerThread:
             log_level="warning",
             access_log=False,
             http=_SpellingH11Protocol,
+            interface="asgi3",  # every app served here is one (the gateway's is a method, which uvicorn cannot tell)
             loop="uvloop",
             server_header=False,
             proxy_headers=False,
