@@ -7,7 +7,7 @@ from typing import Any
 
 from bench.charts import cold_start_chart
 from bench.report import cold_start_section, missed_targets
-from bench.tables import cold_start_table, headline
+from bench.tables import cold_start_table, headline, overhead_headline
 
 FLOOR_MS = 200.0
 
@@ -165,6 +165,19 @@ def test_the_headline_gives_each_kinds_worst_function_against_the_target():
         "yes",
     ]
     assert rows[2][0] == "write units per reading, all in"
+
+
+def test_the_headline_gives_the_emulators_overhead_on_its_worst_route_against_3_ms():
+    def route(overhead: float) -> dict[str, Any]:
+        return {"overheadP50": overhead}
+
+    assert overhead_headline({}) == []
+    within = overhead_headline({"latencyMs": {"GET /a": route(2.4), "POST /b": route(2.95)}})
+    assert within == [
+        ["emulator overhead per warm request, p50 ms (worst route)", "3.0 (`POST /b`)", "≤ 3", "yes"]
+    ]
+    over = overhead_headline({"latencyMs": {"GET /a": route(3.2), "POST /b": route(2.9)}})
+    assert over[0][1:] == ["3.2 (`GET /a`)", "≤ 3", "**no**"]
 
 
 def test_the_section_explains_the_change_and_counts_every_floor_run():
