@@ -212,8 +212,9 @@ def _how_measured() -> str:
     return """## How it is measured
 
 Everything runs on the local runtime exactly as `make up` runs it (local_runtime/): the synthesized
-templates, DynamoDB Local, the API Gateway emulator, each function in its own `python -I` worker
-process with its template's handler, environment and memory, the layer's code on its import path.
+templates, DynamoDB Local, the API Gateway emulator, each function in execution environments of its own
+(AWS's runtime client, `python -m awslambdaric <handler>`, served by a Runtime API) with its template's
+handler, environment and memory, the layer's code on its import path.
 The stream mappings are driven by the harness instead of polling on their own, so nothing runs in the
 background while something is timed and each batch holds what the scenario says (the batching window
 is skipped; it only adds waiting). See `bench/` for the code of each benchmark.
