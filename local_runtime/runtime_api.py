@@ -222,7 +222,7 @@ class _Connection(asyncio.Protocol):
         self._url = bytearray()
         self._headers: dict[bytes, bytes] = {}
         self._body = bytearray()
-        self._answering: asyncio.Task[None] | None = None
+        self._answers: set[asyncio.Task[None]] = set()  # held until done: the loop keeps only weak references
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
@@ -232,10 +232,6 @@ class _Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserError:
             self._close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._answering is not None:  # a long poll nobody waits for any more gives up its place
-            self._answering.cancel()
 
     # httptools' callbacks, in the order of the request's parts
 
@@ -256,11 +252,13 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         method = self._parser.get_method().decode()
         answer = self._api.answer(method, self._url.decode(), self._headers, bytes(self._body))
-        self._answering = asyncio.ensure_future(self._respond(answer, self._parser.should_keep_alive()))
+        # Answered even if the connection drops first: an outcome posted just before is still the invocation's.
+        task = asyncio.ensure_future(self._respond(answer, self._parser.should_keep_alive()))
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
 
     async def _respond(self, answer: Awaitable[Answer], keep_alive: bool) -> None:
         status, payload, extra = await answer
-        self._answering = None
         if self._transport is None or self._transport.is_closing():
             return
         headers = {"Content-Type": "application/json", "Content-Length": str(len(payload)), **extra}

@@ -102,6 +102,26 @@ def test_an_invocation_is_handed_out_and_acknowledged_only_once_its_outcome_is_t
     assert acknowledged.json() == {"status": "OK"}
 
 
+def test_an_outcome_posted_by_a_client_that_hangs_up_at_once_is_still_the_invocations(
+    api: RuntimeApi, client: httpx.Client
+):
+    said = service_loop().run(_submitted(api, Pending("req-2", b"{}", 1_700_000_000_000, ARN)))
+    assert client.get("/invocation/next").headers["Lambda-Runtime-Aws-Request-Id"] == "req-2"
+    host, port = api.address.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        body = b'{"late": true}'
+        connection.sendall(
+            f"POST {PREFIX}/invocation/req-2/response HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        connection.shutdown(socket.SHUT_WR)
+    outcome = service_loop().run(_outcome(said))
+    assert isinstance(outcome, Outcome)
+    assert outcome.result == {"late": True}
+    service_loop().run(_taken(api, "req-2"))
+
+
 def test_a_request_asking_to_close_gets_its_answer_then_the_connection_ends(api: RuntimeApi):
     received = _raw(api, f"GET {PREFIX}/elsewhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     head, _, body = received.partition(b"\r\n\r\n")
