@@ -3,6 +3,7 @@ formatting they share with the charts and the report's text."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from typing import Any
 
@@ -275,19 +276,18 @@ def throughput_table(results: dict[str, Any]) -> Table:
 
 
 def overhead_headline(results: dict[str, Any]) -> list[list[str]]:
-    """The emulator's overhead per warm request, on its worst route."""
-    routes = results.get("latencyMs", {})
+    """The emulator's overhead per warm request: the median over the routes, and the worst route."""
+    routes = {route: r["overheadP50"] for route, r in results.get("latencyMs", {}).items()}
     if not routes:
         return []
-    worst = max(routes, key=lambda route: routes[route]["overheadP50"])
-    overhead = routes[worst]["overheadP50"]
+    median, worst = statistics.median(routes.values()), max(routes, key=routes.__getitem__)
+
+    def row(label: str, value: float, shown: str) -> list[str]:
+        return [label, shown, f"≤ {TARGET_OVERHEAD_P50_MS:.0f}", fmt(value <= TARGET_OVERHEAD_P50_MS)]
+
     return [
-        [
-            "emulator overhead per warm request, p50 ms (worst route)",
-            f"{fmt(overhead)} (`{worst}`)",
-            f"≤ {TARGET_OVERHEAD_P50_MS:.0f}",
-            fmt(overhead <= TARGET_OVERHEAD_P50_MS),
-        ]
+        row("emulator overhead per warm request, p50 ms (median over the routes)", median, fmt(median)),
+        row("the same, worst route", routes[worst], f"{fmt(routes[worst])} (`{worst}`)"),
     ]
 
 
