@@ -6,16 +6,17 @@ rate (the operator plan allows 10 requests/s), with realistic data behind them.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from bench.system import BenchSystem
+from bench.system import BenchSystem, Mark, Report
 
 WARM_UP = 3
 PACE = 0.8  # of the usage plan's rate limit
@@ -178,14 +179,25 @@ class Scenario:
         ]
 
 
+def request_overheads(
+    round_trips: list[float], reports: list[list[Report]], functions: Collection[str]
+) -> list[float]:
+    """The emulator's share of each request: its round trip minus the durations of the system's functions it
+    invoked (``reports[i]`` holds the platform reports written while request i was the one in flight)."""
+    return [
+        elapsed - sum(r.duration_ms for r in during if r.function in functions)
+        for elapsed, during in zip(round_trips, reports, strict=True)
+    ]
+
+
 def run_route(system: BenchSystem, route: Route) -> dict[str, Any]:
     rate = float(system.session["usagePlans"][route.plan]["rateLimit"] or 0)
     interval_s = 1 / (rate * PACE) if rate else 0.0
     round_trips: list[float] = []
-    mark = None
+    marks: list[Mark] = []  # one before each measured request, and one after the last
     for i in range(route.samples + WARM_UP):
-        if i == WARM_UP:
-            mark = system.tap.mark()
+        if i >= WARM_UP:
+            marks.append(system.mark())
         started = time.perf_counter()
         elapsed = route.sample(i)
         if i >= WARM_UP:
@@ -193,14 +205,14 @@ def run_route(system: BenchSystem, route: Route) -> dict[str, Any]:
         wait = interval_s - (time.perf_counter() - started)
         if wait > 0:
             time.sleep(wait)
-    assert mark is not None
-    window = system.tap.since(mark)
+    marks.append(system.mark())
+    window = system.tap.since(marks[0])
     if route.after is not None:
         route.after()
+    invoked = sorted(name for name in window.invocations() if name in system.keys)
+    reports = [system.tap.between(begin, end) for begin, end in itertools.pairwise(marks)]
     gateway = distribution(round_trips)
     function_ms = window.durations(route.function)
-    invoked = sorted(name for name in window.invocations() if name in system.keys)
-    # The emulator's share: the round trip minus every function the request went through.
     functions_p50 = sum(percentile(window.durations(name), 0.5) for name in invoked)
     return {
         **gateway,
@@ -208,7 +220,9 @@ def run_route(system: BenchSystem, route: Route) -> dict[str, Any]:
         "function": route.function,
         "functionMs": {**distribution(function_ms), "n": len(function_ms)},
         "functionsInvoked": invoked,
-        "overheadP50": round(gateway["p50"] - functions_p50, 2),
+        "overheadMs": distribution(request_overheads(round_trips, reports, system.keys)),
+        # Before decision 34's per-request pairing: the round trip's p50 minus the functions' p50s.
+        "p50MinusFunctionsP50": round(gateway["p50"] - functions_p50, 2),
     }
 
 

@@ -239,9 +239,12 @@ def _warm_latency(results: dict[str, Any]) -> str:
 Round trip of each route through the gateway emulator (client side, from sending the built request to
 having the answer, with httpx in the same process), and the function's own duration for the same
 requests (Lambda's platform report), in ms. Sequential requests on warm environments, paced under the
-route's usage plan rate. The difference is the emulator's own work (HTTP parsing, routing, API key,
-throttles, authorizers, the proxy event, handing the event to the environment's Runtime API and taking
-its answer) plus HTTP on loopback and the client's own reading of the answer.
+route's usage plan rate. A request's **overhead** is its round trip minus the durations of the functions
+it invoked: the emulator's own work (HTTP parsing, routing, API key, throttles, authorizers, the proxy
+event, handing the event to the environment's Runtime API and taking its answer) plus HTTP on loopback
+and the client's own reading of the answer. Its p50 is taken over the requests, each paired with its own
+functions' reports (decision 34); the round trip's p50 minus the functions' p50s, which moves with the
+functions' own spread, is beside it.
 Variants in parentheses are the same route with one reading per request, and with the authorizer's
 cached answer cleared before each request (its duration is then the authorizer's).
 

@@ -13,6 +13,7 @@ three changes that only make the measurements repeatable:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import itertools
@@ -37,6 +38,7 @@ from local_runtime.dynamodb_local import free_port
 from local_runtime.execution_environment import lambda_environment
 from local_runtime.functions import FunctionRuntime, Invocation
 from local_runtime.runtime import ENDPOINT, LocalRuntime, RuntimeOptions
+from local_runtime.service_loop import service_loop
 from local_runtime.streams import StreamPoller
 from local_runtime.synth import synthesize
 
@@ -124,6 +126,10 @@ class LogTap:
         with self._lock:
             return Mark(len(self.reports), Counter(self.log_bytes), Counter(self.log_lines))
 
+    def between(self, start: Mark, end: Mark) -> list[Report]:
+        with self._lock:
+            return self.reports[start.reports : end.reports]
+
     def since(self, mark: Mark) -> Window:
         with self._lock:
             return Window(
@@ -210,6 +216,12 @@ class BenchSystem:
 
     def spec(self, name: str) -> FunctionSpec:
         return self.function(name).spec
+
+    def mark(self) -> Mark:
+        """A mark of the log once the runtime has written what it scheduled after its last answer (the platform
+        reports of the functions that answer invoked): those go before the mark, not into the next request's."""
+        service_loop().run(asyncio.sleep(0))
+        return self.tap.mark()
 
     # -- streams --------------------------------------------------------------------------------
 

@@ -96,6 +96,8 @@ def test_a_quick_run_writes_every_figure_with_sane_values(tmp_path):
     for route, latency in results["latencyMs"].items():
         assert positive(latency["p50"], 30_000), route
         assert latency["p50"] <= latency["p95"] <= latency["p99"], route
+        # Each request's round trip holds its functions' durations and something of the emulator's.
+        assert 0 < latency["overheadMs"]["p50"] < latency["p50"], route
 
     assert positive(results["writeUnitsPerReading"], 10)
     assert positive(results["capacityPerOrder"]["write"], 1_000)

@@ -169,7 +169,7 @@ def test_the_headline_gives_each_kinds_worst_function_against_the_target():
 
 def test_the_headline_gives_the_emulators_overhead_over_the_routes_and_on_the_worst_against_3_ms():
     def routes(*overheads: float) -> dict[str, Any]:
-        return {"latencyMs": {f"GET /{i}": {"overheadP50": o} for i, o in enumerate(overheads)}}
+        return {"latencyMs": {f"GET /{i}": {"overheadMs": {"p50": o}} for i, o in enumerate(overheads)}}
 
     assert overhead_headline({}) == []
     assert overhead_headline(routes(2.2, 2.4, 2.9)) == [
