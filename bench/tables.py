@@ -180,8 +180,8 @@ def latency_table(results: dict[str, Any]) -> Table:
                 f"{r['n']} ({r['function']})",
             ]
         )
-    functions = ["function p50", "p95", "p99"]
-    columns = ["route", "p50", "p95", "p99", *functions, "overhead p50", "p50 minus functions' p50"]
+    function_columns = ["function p50", "p95", "p99"]
+    columns = ["route", "p50", "p95", "p99", *function_columns, "overhead p50", "p50 minus functions' p50"]
     return Table([*columns, "samples (function)"], rows)
 
 
