@@ -42,7 +42,7 @@ FULL = Plan(
     cold_warm_up=True,
     latency_samples=100,
     # As many as the other routes: 40 requests 125 ms apart span 5 s, and on the shared machine one route's overhead
-    # p50 moved by up to 0.8 ms between passes minutes apart (decision 34).
+    # p50 moved by up to 0.9 ms between passes minutes apart (decision 34).
     operator_samples=100,
     devices=8,
     ingest_seconds=10.0,
